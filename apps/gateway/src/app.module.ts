@@ -1,0 +1,16 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
+import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
+import { HealthController } from './health/health.controller';
+
+/** The gateway's root module: every lib plugs in here, the call pipeline lives in transport. */
+@Module({})
+export class AppModule {
+  static forRoot(loaded: LoadedConfig, logger: Logger, metrics: Metrics): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(loaded), ObservabilityModule.forRoot(logger, metrics)],
+      controllers: [HealthController],
+    };
+  }
+}

@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { LoadedConfig } from '@gatehouse/config';
+import { createLogger, Metrics, type Logger } from '@gatehouse/observability';
+import type pino from 'pino';
+import { AppModule } from './app.module';
+
+export interface RunningGateway {
+  app: NestFastifyApplication;
+  /** Base URL the gateway listens on, e.g. http://127.0.0.1:8080 */
+  url: string;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where log lines go (tests pass a sink); default stdout. */
+  logDestination?: pino.DestinationStream;
+}
+
+/** Builds and starts one gateway replica from a validated configuration. */
+export async function startGateway(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const { config } = loaded;
+  const logger = createLogger(config.log.level, options.logDestination);
+  const metrics = new Metrics();
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    bodyLimit: config.server.bodyLimitBytes,
+    requestTimeout: config.server.requestTimeoutMs,
+    connectionTimeout: config.server.headersTimeoutMs,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(loaded, logger, metrics),
+    adapter,
+    { logger: ['error', 'warn'], abortOnError: false },
+  );
+  app.enableShutdownHooks();
+  await app.listen(config.server.port, config.server.host);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  const url = `http://${host}:${port}`;
+  return { app, url, logger, close: () => app.close() };
+}

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/**
+ * Upstream server names become the namespace prefix `<server>__<name>`. They may not contain
+ * an underscore at all, so the first `__` in a namespaced name always ends the server part and
+ * two servers can never produce the same namespaced name (R46).
+ */
+export const SERVER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+const timeouts = z
+  .object({
+    /** Time allowed to start the process or open the HTTP connection and finish the handshake. */
+    connectMs: z.number().int().positive().default(30_000),
+    /** Time allowed for one request; on expiry the call fails and a cancellation goes upstream. */
+    requestMs: z.number().int().positive().default(60_000),
+  })
+  .strict()
+  .prefault({});
+
+const streamLimits = z
+  .object({
+    /** Largest single message (or SSE event) accepted from the upstream. */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024),
+    /** Largest total a single response stream may carry. */
+    maxStreamBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+    /** A response stream that stays silent this long is cut off. */
+    idleMs: z.number().int().positive().default(120_000),
+  })
+  .strict()
+  .prefault({});
+
+const upstreamCommon = {
+  description: z.string().optional(),
+  tags: z.record(z.string(), z.string()).default({}),
+  timeouts,
+  limits: streamLimits,
+  /** Requests in flight to this upstream at once (per replica); the rest wait. */
+  maxConcurrency: z.number().int().positive().default(64),
+};
+
+const stdioUpstream = z
+  .object({
+    transport: z.literal('stdio'),
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    /** `shared`: one process serves every session; `per-session`: one process per client session. */
+    sharing: z.enum(['shared', 'per-session']).default('shared'),
+    ...upstreamCommon,
+  })
+  .strict();
+
+const httpUpstream = z
+  .object({
+    transport: z.literal('http'),
+    url: z.url({ protocol: /^https?$/ }),
+    headers: z.record(z.string(), z.string()).default({}),
+    sharing: z.enum(['shared', 'per-session']).default('per-session'),
+    ...upstreamCommon,
+  })
+  .strict();
+
+export const upstreamSchema = z.discriminatedUnion('transport', [stdioUpstream, httpUpstream]);
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().default('127.0.0.1'),
+        /** The URL clients use to reach this gateway; its host is always an allowed Host header. */
+        publicUrl: z.url().optional(),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
+        maxJsonDepth: z.number().int().positive().default(64),
+        /** Browser origins allowed to call /mcp; requests with any other Origin header get 403 (R7). */
+        allowedOrigins: z.array(z.string()).default([]),
+        /** Host header values accepted besides loopback names and publicUrl's host (DNS rebinding, R7). */
+        allowedHosts: z.array(z.string()).default([]),
+        headersTimeoutMs: z.number().int().positive().default(10_000),
+        requestTimeoutMs: z.number().int().positive().default(300_000),
+        /** Time given to in-flight calls on SIGTERM before the process exits. */
+        shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    database: z
+      .object({
+        /** Postgres URL; absent means the embedded PGlite database under dataDir. */
+        url: z.string().optional(),
+        poolSize: z.number().int().positive().default(10),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        /** Redis URL; absent means in-process sessions and limits (a single replica only). */
+        url: z.string().optional(),
+        keyPrefix: z.string().default('gh:'),
+      })
+      .strict()
+      .prefault({}),
+    sessions: z
+      .object({
+        /** A session unused this long is forgotten and its per-session upstreams are closed. */
+        idleTtlSeconds: z.number().int().positive().default(3600),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    /** Where embedded state (PGlite data, demo folder) lives. */
+    dataDir: z.string().default('./.gatehouse'),
+    upstreams: z
+      .record(z.string().regex(SERVER_NAME, 'server names use a-z, 0-9 and "-" only'), upstreamSchema)
+      .default({}),
+  })
+  .strict();
+
+export type GatehouseConfig = z.infer<typeof configSchema>;
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+export type StdioUpstreamConfig = Extract<UpstreamConfig, { transport: 'stdio' }>;
+export type HttpUpstreamConfig = Extract<UpstreamConfig, { transport: 'http' }>;
