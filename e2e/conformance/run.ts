@@ -1,0 +1,354 @@
+/**
+ * The fidelity proof: runs the official MCP conformance server scenarios against the fixture
+ * server directly, then against the same fixture fronted by a gateway at
+ * `/mcp/servers/conformance`, and compares the two results scenario by scenario.
+ *
+ * `npm run conformance` (after `npm run build`) prints both counts and every difference, and
+ * exits 1 when the gateway passes a different set of scenarios or checks than the upstream alone.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfigText } from '@gatehouse/config';
+import { startGateway } from '../../apps/gateway/src/bootstrap';
+import { startFixtureHttp } from './fixture-server';
+
+/** The suite version the counts in docs/conformance.md were taken with; bump both together. */
+export const CONFORMANCE_PACKAGE = '@modelcontextprotocol/conformance@0.1.16';
+/** The suite needs Node 22; npm serves it as a package, so nothing outside the npm registry is fetched. */
+export const NODE_PACKAGE = 'node@22';
+/** Name of the upstream the gateway fronts in the comparison. */
+export const UPSTREAM_NAME = 'conformance';
+
+/** One check as the suite writes it to `checks.json`. */
+export interface ConformanceCheck {
+  id: string;
+  name: string;
+  description: string;
+  status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED';
+  errorMessage?: string;
+  details?: unknown;
+}
+
+/** The outcome of one scenario against one target. */
+export interface ScenarioResult {
+  scenario: string;
+  /** No check failed (the suite's own notion of a passing scenario). */
+  passed: boolean;
+  successes: number;
+  failures: number;
+  warnings: number;
+  checks: ConformanceCheck[];
+}
+
+/** The outcome of the whole suite against one target URL. */
+export interface SuiteResult {
+  label: string;
+  url: string;
+  scenarios: ScenarioResult[];
+  passedScenarios: number;
+  passedChecks: number;
+  failedChecks: number;
+  /** The suite's console output, kept for diagnosis when something differs. */
+  output: string;
+}
+
+/** A scenario whose result is not the same through the gateway as against the upstream. */
+export interface ScenarioDifference {
+  scenario: string;
+  direct?: ScenarioResult;
+  gateway?: ScenarioResult;
+  /** Check ids whose status differs, as `id: DIRECT -> GATEWAY`. */
+  changedChecks: string[];
+}
+
+/** Direct versus gateway, with everything needed to explain a difference. */
+export interface Comparison {
+  direct: SuiteResult;
+  gateway: SuiteResult;
+  differences: ScenarioDifference[];
+  /** Same passing scenarios and the same number of passing checks. */
+  equal: boolean;
+  /** Gateway log lines captured during the gateway run (warn and above). */
+  gatewayLog: string[];
+}
+
+/** Options for {@link compareDirectAndGateway}. */
+export interface CompareOptions {
+  /** Suite to run: `all` (default, includes the two pending scenarios) or `active`. */
+  suite?: 'all' | 'active';
+  /** Only these scenarios (default: the whole suite). */
+  scenarios?: string[];
+  /** Time allowed for one suite run, including a first-time download of Node 22 (default 10 minutes). */
+  timeoutMs?: number;
+  /** Progress lines (default: none). */
+  onProgress?: (line: string) => void;
+}
+
+const SCENARIO_DIR = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
+
+function summarize(scenario: string, checks: ConformanceCheck[]): ScenarioResult {
+  const count = (status: ConformanceCheck['status']) => checks.filter((c) => c.status === status).length;
+  const failures = count('FAILURE');
+  return {
+    scenario,
+    passed: failures === 0,
+    successes: count('SUCCESS'),
+    failures,
+    warnings: count('WARNING'),
+    checks,
+  };
+}
+
+function runProcess(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    // Its own process group, so a timeout can end npx and the Node 22 child it starts together.
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      reject(
+        new Error(
+          `${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\n${output.slice(-4000)}`,
+        ),
+      );
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/**
+ * Runs the conformance suite's server scenarios against `url` and reads every scenario's
+ * `checks.json`. The suite's exit code is ignored: failing scenarios are data here, and only a
+ * run that produced no results at all is an error.
+ */
+export async function runSuite(
+  label: string,
+  url: string,
+  options: CompareOptions = {},
+): Promise<SuiteResult> {
+  const outDir = await mkdtemp(join(tmpdir(), `gatehouse-conformance-${label}-`));
+  try {
+    const scenarioArgs = options.scenarios ?? [undefined];
+    let output = '';
+    for (const scenario of scenarioArgs) {
+      const args = [
+        '-y',
+        '-p',
+        NODE_PACKAGE,
+        '-p',
+        CONFORMANCE_PACKAGE,
+        'conformance',
+        'server',
+        '--url',
+        url,
+        '-o',
+        outDir,
+        ...(scenario ? ['--scenario', scenario] : ['--suite', options.suite ?? 'all']),
+      ];
+      const run = await runProcess('npx', args, options.timeoutMs ?? 600_000);
+      output += run.output;
+    }
+    const scenarios: ScenarioResult[] = [];
+    for (const entry of (await readdir(outDir)).sort()) {
+      const name = SCENARIO_DIR.exec(entry)?.[1];
+      if (!name) continue;
+      const checks = JSON.parse(
+        await readFile(join(outDir, entry, 'checks.json'), 'utf8'),
+      ) as ConformanceCheck[];
+      scenarios.push(summarize(name, checks));
+    }
+    if (scenarios.length === 0) {
+      throw new Error(`the conformance suite produced no results for ${url}:\n${output.slice(-4000)}`);
+    }
+    return {
+      label,
+      url,
+      scenarios,
+      passedScenarios: scenarios.filter((s) => s.passed).length,
+      passedChecks: scenarios.reduce((sum, s) => sum + s.successes, 0),
+      failedChecks: scenarios.reduce((sum, s) => sum + s.failures, 0),
+      output,
+    };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+function checkStatuses(result: ScenarioResult | undefined): Map<string, string> {
+  const statuses = new Map<string, string>();
+  for (const check of result?.checks ?? []) {
+    if (check.status === 'INFO') continue;
+    let key = check.id;
+    for (let n = 2; statuses.has(key); n++) key = `${check.id}#${n}`;
+    statuses.set(key, check.status);
+  }
+  return statuses;
+}
+
+/** Lists the scenarios whose verdict or scored checks differ between the two runs. */
+export function diffSuites(direct: SuiteResult, gateway: SuiteResult): ScenarioDifference[] {
+  const names = [...new Set([...direct.scenarios, ...gateway.scenarios].map((s) => s.scenario))];
+  const differences: ScenarioDifference[] = [];
+  for (const scenario of names) {
+    const a = direct.scenarios.find((s) => s.scenario === scenario);
+    const b = gateway.scenarios.find((s) => s.scenario === scenario);
+    const before = checkStatuses(a);
+    const after = checkStatuses(b);
+    const changedChecks = [...new Set([...before.keys(), ...after.keys()])]
+      .filter((id) => before.get(id) !== after.get(id))
+      .map((id) => `${id}: ${before.get(id) ?? 'absent'} -> ${after.get(id) ?? 'absent'}`);
+    if (a?.passed !== b?.passed || changedChecks.length > 0)
+      differences.push({ scenario, direct: a, gateway: b, changedChecks });
+  }
+  return differences;
+}
+
+/** The environment keys `parseConfigText` lets override the file; the comparison pins those itself. */
+const PINNED_ENV = ['PORT', 'HOST', 'PUBLIC_URL', 'LOG_LEVEL', 'GATEHOUSE_DATA_DIR'];
+
+/**
+ * Starts the fixture, runs the suite against it directly, starts an in-process gateway fronting
+ * it as upstream `conformance` over HTTP, runs the suite through `/mcp/servers/conformance`, and
+ * compares. Everything it started is stopped before it returns.
+ */
+export async function compareDirectAndGateway(options: CompareOptions = {}): Promise<Comparison> {
+  const progress = options.onProgress ?? (() => undefined);
+  const fixture = await startFixtureHttp();
+  const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-conformance-data-'));
+  try {
+    progress(`fixture listening at ${fixture.url}; running the suite directly`);
+    const direct = await runSuite('direct', fixture.url, options);
+
+    const yaml = [
+      'server:',
+      '  port: 0',
+      '  host: 127.0.0.1',
+      'log:',
+      '  level: warn',
+      `dataDir: ${JSON.stringify(dataDir)}`,
+      'redis:',
+      `  keyPrefix: ${JSON.stringify(`gh-conformance-${process.pid}-${Date.now()}:`)}`,
+      'upstreams:',
+      `  ${UPSTREAM_NAME}:`,
+      '    transport: http',
+      `    url: ${JSON.stringify(fixture.url)}`,
+      '',
+    ].join('\n');
+    const env = { ...process.env };
+    for (const key of PINNED_ENV) delete env[key];
+    const gatewayLog: string[] = [];
+    const gateway = await startGateway(parseConfigText(yaml, env), {
+      logDestination: { write: (line: string) => void gatewayLog.push(line.trimEnd()) },
+    });
+    try {
+      const url = `${gateway.url}/mcp/servers/${UPSTREAM_NAME}`;
+      progress(`gateway listening at ${gateway.url}; running the suite through ${url}`);
+      const through = await runSuite('gateway', url, options);
+      const differences = diffSuites(direct, through);
+      const directPassing = direct.scenarios.filter((s) => s.passed).map((s) => s.scenario);
+      const gatewayPassing = through.scenarios.filter((s) => s.passed).map((s) => s.scenario);
+      const equal =
+        direct.passedChecks === through.passedChecks &&
+        directPassing.length === gatewayPassing.length &&
+        directPassing.every((s) => gatewayPassing.includes(s));
+      return { direct, gateway: through, differences, equal, gatewayLog };
+    } finally {
+      await gateway.close();
+    }
+  } finally {
+    await fixture.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function clip(value: unknown, max = 1500): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  return text.length > max ? `${text.slice(0, max)}... (${text.length - max} more characters)` : text;
+}
+
+function describeFailures(result: ScenarioResult | undefined): string[] {
+  if (!result) return ['    (scenario did not run)'];
+  return result.checks
+    .filter((c) => c.status === 'FAILURE' || c.status === 'WARNING')
+    .flatMap((c) => [
+      `    [${c.status}] ${c.id}: ${c.errorMessage ?? c.description}`,
+      ...(c.details === undefined
+        ? []
+        : clip(c.details)
+            .split('\n')
+            .map((l) => `      ${l}`)),
+    ]);
+}
+
+/** Renders a comparison as the report `npm run conformance` prints. */
+export function formatComparison(comparison: Comparison): string {
+  const { direct, gateway, differences } = comparison;
+  const total = direct.scenarios.length;
+  const lines = [
+    '',
+    'MCP conformance, server scenarios',
+    `  direct   ${direct.url}`,
+    `           ${direct.passedScenarios}/${total} scenarios passed, ${direct.passedChecks} checks passed, ${direct.failedChecks} failed`,
+    `  gateway  ${gateway.url}`,
+    `           ${gateway.passedScenarios}/${gateway.scenarios.length} scenarios passed, ${gateway.passedChecks} checks passed, ${gateway.failedChecks} failed`,
+    '',
+    '  scenario                                   direct   gateway',
+  ];
+  for (const scenario of direct.scenarios) {
+    const other = gateway.scenarios.find((s) => s.scenario === scenario.scenario);
+    const verdict = (s: ScenarioResult | undefined) =>
+      s === undefined ? 'absent' : s.passed ? 'pass' : 'FAIL';
+    const mark = differences.some((d) => d.scenario === scenario.scenario) ? '  <-- differs' : '';
+    lines.push(`  ${scenario.scenario.padEnd(42)} ${verdict(scenario).padEnd(8)} ${verdict(other)}${mark}`);
+  }
+  if (differences.length === 0) {
+    lines.push('', '  No differences: the gateway passes exactly what the upstream passes.');
+  } else {
+    lines.push('', `  ${differences.length} scenario(s) differ:`);
+    for (const difference of differences) {
+      lines.push('', `  ${difference.scenario}`);
+      for (const change of difference.changedChecks) lines.push(`    ${change}`);
+      lines.push('   direct:', ...describeFailures(difference.direct));
+      lines.push('   through the gateway:', ...describeFailures(difference.gateway));
+    }
+    if (comparison.gatewayLog.length > 0) {
+      lines.push(
+        '',
+        '  gateway log (warn and above):',
+        ...comparison.gatewayLog.slice(-40).map((l) => `    ${clip(l, 600)}`),
+      );
+    }
+  }
+  lines.push('', comparison.equal ? 'RESULT: counts are equal' : 'RESULT: counts differ', '');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const comparison = await compareDirectAndGateway({
+    onProgress: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(formatComparison(comparison));
+  process.exitCode = comparison.equal ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
