@@ -1,11 +1,21 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type ErrorCode,
+  type Node,
+} from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type GatehouseConfig } from './schema';
+import { configSchema, SERVER_NAME, type GatehouseConfig } from './schema';
 
 /** One problem in the configuration, pinned to the key and (when it came from the file) its line. */
 export interface ConfigProblem {
+  /** Dotted key path (`upstreams.github.url`), an environment variable name, or `(yaml)` / `(root)`. */
   key: string;
   line?: number;
   column?: number;
@@ -13,6 +23,7 @@ export interface ConfigProblem {
   fix: string;
 }
 
+/** Thrown when the configuration cannot be used; the message lists every problem with its fix. */
 export class ConfigError extends Error {
   constructor(
     readonly file: string | undefined,
@@ -41,15 +52,35 @@ export interface LoadedConfig {
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
+interface Override {
+  env: string;
+  path: string[];
+  /** Converts the raw variable, or returns a problem when it cannot be converted at all. */
+  convert: (v: string) => { value: unknown } | { problem: Omit<ConfigProblem, 'key'> };
+}
+
 /** Environment variables that override a file key, so containers can be configured without a file. */
-const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
-  ['PORT', ['server', 'port'], (v) => Number(v)],
-  ['HOST', ['server', 'host'], (v) => v],
-  ['PUBLIC_URL', ['server', 'publicUrl'], (v) => v],
-  ['DATABASE_URL', ['database', 'url'], (v) => v],
-  ['REDIS_URL', ['redis', 'url'], (v) => v],
-  ['LOG_LEVEL', ['log', 'level'], (v) => v],
-  ['GATEHOUSE_DATA_DIR', ['dataDir'], (v) => v],
+const ENV_OVERRIDES: readonly Override[] = [
+  {
+    env: 'PORT',
+    path: ['server', 'port'],
+    // Number() would accept "0x50", "1e3" or " 80 "; a port is digits and nothing else.
+    convert: (v) =>
+      /^\d+$/.test(v)
+        ? { value: Number(v) }
+        : {
+            problem: {
+              message: `is not a whole number (${JSON.stringify(v)})`,
+              fix: 'set PORT to a whole number from 0 to 65535, e.g. PORT=8080',
+            },
+          },
+  },
+  { env: 'HOST', path: ['server', 'host'], convert: (v) => ({ value: v }) },
+  { env: 'PUBLIC_URL', path: ['server', 'publicUrl'], convert: (v) => ({ value: v }) },
+  { env: 'DATABASE_URL', path: ['database', 'url'], convert: (v) => ({ value: v }) },
+  { env: 'REDIS_URL', path: ['redis', 'url'], convert: (v) => ({ value: v }) },
+  { env: 'LOG_LEVEL', path: ['log', 'level'], convert: (v) => ({ value: v }) },
+  { env: 'GATEHOUSE_DATA_DIR', path: ['dataDir'], convert: (v) => ({ value: v }) },
 ];
 
 /**
@@ -58,135 +89,473 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
  * Throws {@link ConfigError} naming every bad key with its line and a fix.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
-  const explicit = env.GATEHOUSE_CONFIG;
+  // An empty GATEHOUSE_CONFIG is treated as unset: `GATEHOUSE_CONFIG= node main.js` must not read the cwd.
+  const explicit = env.GATEHOUSE_CONFIG || undefined;
   const file = resolve(cwd, explicit ?? 'gatehouse.yaml');
-  if (!existsSync(file)) {
-    if (explicit) {
-      throw new ConfigError(file, [
-        {
-          key: 'GATEHOUSE_CONFIG',
-          message: `file ${file} does not exist`,
-          fix: 'point GATEHOUSE_CONFIG at an existing YAML file, or unset it to use the defaults',
-        },
-      ]);
-    }
-    return finish({}, undefined, undefined, new Set(), env);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return finish({}, undefined, undefined, new Set(), env);
+    throw new ConfigError(file, [
+      {
+        key: explicit ? 'GATEHOUSE_CONFIG' : '(file)',
+        message:
+          code === 'ENOENT'
+            ? `file ${file} does not exist`
+            : code === 'EISDIR'
+              ? `${file} is a directory, not a file`
+              : `file ${file} cannot be read (${code ?? String(err)})`,
+        fix: explicit
+          ? 'point GATEHOUSE_CONFIG at a readable YAML file, or unset it to use ./gatehouse.yaml or the defaults'
+          : 'make ./gatehouse.yaml a readable YAML file, or remove it to use the defaults',
+      },
+    ]);
   }
-  return parseConfigText(readFileSync(file, 'utf8'), env, file);
+  return parseConfigText(text, env, file);
 }
 
 /** Parses and validates configuration text; `file` only labels messages. */
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv, file?: string): LoadedConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // Merge keys (`<<: *defaults`) let several upstreams share timeouts and limits, as in compose files.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return {
-          key: '(yaml)',
-          line: pos.line,
-          column: pos.col,
-          message: e.message.split('\n')[0] ?? 'YAML syntax error',
-          fix: 'correct the YAML syntax (indentation, quotes, colons)',
-        };
-      }),
-    );
+    const seen = new Set<string>();
+    const problems: ConfigProblem[] = [];
+    for (const e of doc.errors) {
+      const pos = lines.linePos(e.pos[0]);
+      // One mistake often yields several parser errors at the same spot; the first says most.
+      if (seen.has(`${pos.line}:${pos.col}`)) continue;
+      seen.add(`${pos.line}:${pos.col}`);
+      problems.push({
+        key: '(yaml)',
+        line: pos.line,
+        column: pos.col,
+        message: `YAML syntax error: ${e.message.split('\n')[0] ?? e.code}`,
+        fix: yamlFix(e.code),
+      });
+    }
+    throw new ConfigError(file, problems);
   }
-  const raw = (doc.toJS() ?? {}) as unknown;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
     throw new ConfigError(file, [
-      { key: '(root)', line: 1, message: 'the file must be a mapping', fix: 'start with keys such as "upstreams:"' },
+      {
+        key: '(yaml)',
+        line: 1,
+        message: `the YAML cannot be expanded: ${err instanceof Error ? err.message : String(err)}`,
+        fix: 'use fewer aliases (*name); write the repeated values out or use one merge key per upstream',
+      },
     ]);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(file, [
+      {
+        key: '(root)',
+        line: 1,
+        column: 1,
+        message: 'the file must be a mapping of keys such as "server:" and "upstreams:"',
+        fix: 'start with keys such as "upstreams:"; see gatehouse.example.yaml',
+      },
+    ]);
+  }
+  // Top-level `x-*` keys are ignored (as in compose files) so they can hold anchors for merge keys.
+  const body = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('x-')));
   const secretKeys = new Set<string>();
   const problems: ConfigProblem[] = [];
-  const resolved = resolveEnvRefs(raw, [], env, secretKeys, (path, name) =>
-    problems.push({
-      key: path.join('.'),
-      ...position(doc, lines, path),
-      message: `references \${${name}} but that environment variable is not set`,
-      fix: `export ${name} before starting the gateway, or remove the reference`,
-    }),
+  const resolved = resolveEnvRefs(body, [], env, secretKeys, (path, message, fix) =>
+    problems.push({ key: path.join('.'), ...position(doc, lines, path), message, fix }),
   );
   if (problems.length > 0) throw new ConfigError(file, problems);
   return finish(resolved as Record<string, unknown>, file, { doc, lines }, secretKeys, env);
 }
 
+const YAML_FIXES: Partial<Record<ErrorCode, string>> = {
+  DUPLICATE_KEY: 'each key may appear once per mapping; remove or rename the repeated key',
+  TAB_AS_INDENT: 'indent with spaces, not tabs',
+  MULTIPLE_DOCS: 'keep a single YAML document; remove the extra "---" separator',
+  BAD_ALIAS: 'define the anchor (&name) before using the alias (*name)',
+  BAD_INDENT: 'check the indentation here, and that every "[" or "{" opened above is closed',
+  BLOCK_AS_IMPLICIT_KEY: 'align keys of one mapping at the same indentation, with spaces',
+  MULTILINE_IMPLICIT_KEY: 'align keys of one mapping at the same indentation, with spaces',
+  MISSING_CHAR: 'close the quote or bracket that is opened here',
+};
+
+function yamlFix(code: ErrorCode): string {
+  return YAML_FIXES[code] ?? 'correct the YAML syntax at this position (indentation, quotes, colons)';
+}
+
+type Source = { doc: Document; lines: LineCounter } | undefined;
+
 function finish(
   input: Record<string, unknown>,
   file: string | undefined,
-  source: { doc: Document; lines: LineCounter } | undefined,
+  source: Source,
   secretKeys: Set<string>,
   env: NodeJS.ProcessEnv,
 ): LoadedConfig {
-  for (const [name, path, convert] of ENV_OVERRIDES) {
+  const problems: ConfigProblem[] = [];
+  const overridden = new Map<string, string>();
+  for (const { env: name, path, convert } of ENV_OVERRIDES) {
     const value = env[name];
-    if (value !== undefined && value !== '') setIn(input, path, convert(value));
+    if (value === undefined || value === '') continue;
+    const converted = convert(value);
+    if ('problem' in converted) {
+      problems.push({ key: name, ...converted.problem });
+      continue;
+    }
+    setIn(input, path, converted.value);
+    overridden.set(path.join('.'), name);
   }
+  if (problems.length > 0) throw new ConfigError(file, problems);
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(
       file,
-      result.error.issues.map((issue) => {
-        const path = issue.path.map(String);
-        const override = ENV_OVERRIDES.find(([, p]) => p.join('.') === path.join('.'));
-        return {
-          key: path.join('.') || '(root)',
-          ...(source ? position(source.doc, source.lines, path) : {}),
-          message: issue.message,
-          fix: fixFor(issue, override?.[0]),
-        };
-      }),
+      result.error.issues.flatMap((issue) => describe(issue, input, source, overridden, secretKeys)),
     );
   }
+  const literal = literalSecrets(result.data, source, overridden, secretKeys);
+  if (literal.length > 0) throw new ConfigError(file, literal);
   return { config: result.data, file, secretKeys };
 }
 
-function fixFor(issue: z.core.$ZodIssue, envName: string | undefined): string {
-  const viaEnv = envName ? ` (or the ${envName} environment variable)` : '';
+/** Turns one zod issue into problems that name the key, its line and a concrete fix. */
+function describe(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+  source: Source,
+  overridden: ReadonlyMap<string, string>,
+  secretKeys: ReadonlySet<string>,
+): ConfigProblem[] {
+  const path = issue.path.map(String);
+  const at = (p: string[]) => (source ? position(source.doc, source.lines, p) : {});
+
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(path, input);
+    return issue.keys.map((k) => {
+      const near = closest(k, known);
+      return {
+        key: [...path, k].join('.'),
+        ...at([...path, k]),
+        message: `unknown key "${k}"`,
+        fix: near
+          ? `did you mean "${near}"? Otherwise remove "${k}" (allowed here: ${known.join(', ')})`
+          : `remove "${k}"; allowed here: ${known.join(', ')} (docs/configuration.md)`,
+      };
+    });
+  }
+
+  if (issue.code === 'invalid_key' && path[0] === 'upstreams' && path.length === 2) {
+    const name = path[1] ?? '';
+    const suggestion = serverNameFor(name);
+    return [
+      {
+        key: path.join('.'),
+        ...at(path),
+        message: `"${name}" is not a valid server name: ${issue.issues[0]?.message ?? 'invalid'}`,
+        fix: `rename it${suggestion ? ` to "${suggestion}"` : ''}: start with a letter, then a-z, 0-9 and "-", at most 64 characters (names prefix tools as <server>__<tool>, so "_" is reserved)`,
+      },
+    ];
+  }
+
+  const value = getIn(input, path);
+  const { message, want } = explain(issue, path, value, secretKeys.has(path.join('.')));
+  const envName = overridden.get(path.join('.'));
+  if (envName) {
+    return [
+      {
+        key: envName,
+        message: `sets ${path.join('.')}, but ${message}`,
+        fix: `set ${envName} to ${want}, or unset it`,
+      },
+    ];
+  }
+  const fix =
+    value === undefined && issue.code === 'invalid_type'
+      ? `add "${path[path.length - 1] ?? ''}: ${exampleFor(path, issue.expected)}"${path.length > 1 ? ` under ${path.slice(0, -1).join('.')}` : ''}`
+      : issue.code === 'invalid_type' &&
+          issue.expected === 'string' &&
+          (typeof value === 'number' || typeof value === 'boolean')
+        ? `quote the value so YAML reads it as text: "${String(value)}"`
+        : `set it to ${want}`;
+  return [{ key: path.join('.') || '(root)', ...at(path), message, fix }];
+}
+
+/** A sentence fragment saying what is wrong, and a noun phrase saying what would be right. */
+function explain(
+  issue: z.core.$ZodIssue,
+  path: string[],
+  value: unknown,
+  secret: boolean,
+): { message: string; want: string } {
+  // Values from ${ENV} are never echoed; URL passwords are masked even in literal values.
+  const shown = secret
+    ? 'the value'
+    : JSON.stringify(typeof value === 'string' ? maskPassword(value) : value);
   switch (issue.code) {
+    case 'invalid_type': {
+      const want = yamlType(issue.expected);
+      if (value === undefined) return { message: `is required but missing`, want };
+      return { message: `must be ${want}, but is ${describeValue(value)}`, want };
+    }
+    case 'invalid_value': {
+      const want = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      return { message: `${shown} is not allowed; it must be ${want}`, want };
+    }
+    case 'invalid_union': {
+      // The only union in the schema is the upstream's, discriminated by `transport`.
+      const want = '"stdio" (with "command") or "http" (with "url")';
+      return {
+        message: `${value === undefined ? 'is required but missing' : `${shown} is not a known transport`}; it must be ${want}`,
+        want,
+      };
+    }
+    case 'too_small': {
+      const want = `a ${issue.origin === 'string' ? 'text of length' : 'number'} ${issue.inclusive ? '≥' : '>'} ${String(issue.minimum)}`;
+      return { message: `${shown} is too small; it must be ${want}`, want };
+    }
+    case 'too_big': {
+      const want = `a ${issue.origin === 'string' ? 'text of length' : 'number'} ${issue.inclusive ? '≤' : '<'} ${String(issue.maximum)}`;
+      return { message: `${shown} is too large; it must be ${want}`, want };
+    }
+    case 'invalid_format': {
+      if (issue.format === 'url') {
+        const want = `an absolute http:// or https:// URL such as ${exampleFor(path, 'url')}`;
+        return { message: `${shown} is not ${want.split(' such as')[0] ?? want}`, want };
+      }
+      const want = `a value matching ${issue.pattern ?? issue.format}`;
+      return { message: `${shown} ${issue.message.toLowerCase()}`, want };
+    }
+    case 'not_multiple_of':
+      return { message: `${shown} ${issue.message.toLowerCase()}`, want: `a multiple of ${issue.divisor}` };
     case 'unrecognized_keys':
-      return `remove ${issue.keys.map((k) => `"${k}"`).join(', ')}; check the spelling against docs/configuration.md`;
-    case 'invalid_type':
-      return `set it to a ${issue.expected}${viaEnv}`;
-    case 'invalid_value':
-      return `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${viaEnv}`;
-    case 'invalid_union':
-      return 'set "transport" to "stdio" (with "command") or "http" (with "url")';
-    case 'too_small':
-    case 'too_big':
-      return `use a value within the allowed range${viaEnv}`;
-    case 'invalid_format':
-      return `use a valid ${issue.format}${viaEnv}`;
+    case 'invalid_key':
+    case 'invalid_element':
+    case 'custom':
+      return { message: issue.message, want: 'a valid value (see docs/configuration.md)' };
+  }
+}
+
+/** What a YAML author would call the expected type, as a noun phrase. */
+function yamlType(expected: string): string {
+  switch (expected) {
+    case 'object':
+    case 'record':
+      return 'a mapping (key: value lines)';
+    case 'array':
+      return 'a list';
+    case 'int':
+      return 'a whole number';
+    case 'number':
+      return 'a number';
+    case 'string':
+      return 'text';
+    case 'boolean':
+      return 'true or false';
     default:
-      return `correct the value${viaEnv}`;
+      return `${article(expected)} ${expected}`;
+  }
+}
+
+function article(noun: string): string {
+  return /^[aeiou]/.test(noun) ? 'an' : 'a';
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return 'text';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'not a number';
+  return `${article(typeof value)} ${typeof value}`;
+}
+
+function exampleFor(path: string[], expected: string): string {
+  const last = path[path.length - 1];
+  if (last === 'command') return 'npx';
+  if (last === 'url' && path[0] === 'upstreams') return 'https://mcp.example.com/mcp';
+  if (last === 'publicUrl') return 'https://gatehouse.example.com';
+  if (last === 'transport') return 'stdio';
+  if (expected === 'url') return 'https://mcp.example.com/mcp';
+  return `<${expected === 'string' ? 'text' : expected}>`;
+}
+
+/** The keys the schema accepts at `path`, used to suggest the intended spelling of an unknown key. */
+function knownKeys(path: string[], input: unknown): string[] {
+  let schema: z.core.$ZodType | undefined = configSchema;
+  let value = input;
+  for (let i = 0; ;) {
+    schema = unwrap(schema);
+    if (!schema) return [];
+    const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+    if (def.type === 'union' && typeof def.discriminator === 'string') {
+      const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator];
+      const options = def.options as z.core.$ZodType[];
+      schema = options.find((o) => {
+        const shape = (unwrap(o)?._zod.def as { shape?: Record<string, z.core.$ZodType> }).shape;
+        const literal = shape?.[def.discriminator as string]?._zod.def as { values?: unknown[] } | undefined;
+        return literal?.values?.includes(tag);
+      });
+      continue;
+    }
+    if (i === path.length) {
+      return def.type === 'object' ? Object.keys(def.shape as Record<string, unknown>) : [];
+    }
+    const key = path[i++] as string;
+    value = (value as Record<string, unknown> | undefined)?.[key];
+    if (def.type === 'object') schema = (def.shape as Record<string, z.core.$ZodType>)[key];
+    else if (def.type === 'record') schema = def.valueType as z.core.$ZodType;
+    else return [];
+  }
+}
+
+function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
+  let s = schema;
+  while (s) {
+    const def = s._zod.def as { type: string; innerType?: z.core.$ZodType };
+    if (!['default', 'prefault', 'optional', 'nullable'].includes(def.type) || !def.innerType) return s;
+    s = def.innerType;
+  }
+  return s;
+}
+
+/** The nearest known key within a few edits of `key` (case-insensitive), scaled to its length. */
+function closest(key: string, known: string[]): string | undefined {
+  const scored = known
+    .map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) }))
+    .filter((s) => s.d <= Math.max(1, Math.floor(key.length / 3)))
+    .sort((a, b) => a.d - b.d);
+  return scored[0]?.k;
+}
+
+/** Edit distance counting a swap of two neighbours as one edit, since `lgo` for `log` is one slip. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => d[i]?.[j] ?? Infinity;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** A valid server name close to `name`, e.g. `my_server` -> `my-server`, `A` -> `a`. */
+function serverNameFor(name: string): string | undefined {
+  const candidate = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-0-9]+|-+$/g, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+  return SERVER_NAME.test(candidate) ? candidate : undefined;
+}
+
+const SECRET_HEADER = /^(authorization|proxy-authorization|cookie)$|token|secret|password|api-?key/i;
+const SECRET_ENV = /TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?$/i;
+
+/**
+ * Secrets may enter only as `${ENV}` references, so they never sit in a file that is committed,
+ * copied or logged. A secret-looking header or env value, or a URL with a password, written
+ * literally in the file is refused.
+ */
+function literalSecrets(
+  config: GatehouseConfig,
+  source: Source,
+  overridden: ReadonlyMap<string, string>,
+  secretKeys: ReadonlySet<string>,
+): ConfigProblem[] {
+  if (!source) return [];
+  const problems: ConfigProblem[] = [];
+  const check = (path: string[], what: string) => {
+    const key = path.join('.');
+    if (secretKeys.has(key) || overridden.has(key)) return;
+    problems.push({
+      key,
+      ...position(source.doc, source.lines, path),
+      message: `${what} is written literally in the file`,
+      fix: `move the secret into an environment variable and write \${NAME} here, e.g. "\${${envNameFor(path)}}"`,
+    });
+  };
+  const checkUrl = (path: string[], url: string | undefined) => {
+    if (url && hasPassword(url)) check(path, 'a URL with a password');
+  };
+  checkUrl(['database', 'url'], config.database.url);
+  checkUrl(['redis', 'url'], config.redis.url);
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    if (upstream.transport === 'http') {
+      checkUrl(['upstreams', name, 'url'], upstream.url);
+      for (const header of Object.keys(upstream.headers)) {
+        if (SECRET_HEADER.test(header)) check(['upstreams', name, 'headers', header], `the ${header} header`);
+      }
+    } else {
+      for (const variable of Object.keys(upstream.env)) {
+        if (SECRET_ENV.test(variable)) check(['upstreams', name, 'env', variable], `the secret ${variable}`);
+      }
+    }
+  }
+  return problems;
+}
+
+function envNameFor(path: string[]): string {
+  return path
+    .filter((p) => p !== 'upstreams' && p !== 'headers' && p !== 'env')
+    .join('_')
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]+/g, '_');
+}
+
+const SECRET_PARAM = /pass|secret|token|key/i;
+
+/** True when a URL carries a credential: a password, or a query parameter such as `?password=`. */
+function hasPassword(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.password !== '' || [...parsed.searchParams.keys()].some((k) => SECRET_PARAM.test(k));
+  } catch {
+    return false;
   }
 }
 
 function position(doc: Document, lines: LineCounter, path: string[]): { line?: number; column?: number } {
-  // Walk down as far as the file goes: a missing key is reported at its parent.
+  // Walk up until the path exists in the file: a missing key is reported at its parent.
   for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (node && typeof node === 'object' && 'range' in node) {
-      const start = keyStart(doc, path.slice(0, depth)) ?? (node as Node).range?.[0];
-      if (start === undefined) continue;
-      const pos = lines.linePos(start);
-      return { line: pos.line, column: pos.col };
-    }
+    const prefix = path.slice(0, depth);
+    const start = depth === 0 ? doc.contents?.range?.[0] : (keyStart(doc, prefix) ?? nodeAt(doc, prefix));
+    if (start === undefined) continue;
+    const pos = lines.linePos(start);
+    return { line: pos.line, column: pos.col };
   }
   return {};
 }
 
+function nodeAt(doc: Document, path: string[]): number | undefined {
+  const node = doc.getIn(path, true);
+  return node && typeof node === 'object' && 'range' in node ? (node as Node).range?.[0] : undefined;
+}
+
+/** Where the key (not its value) of the last path element starts, so the line is the key's own line. */
 function keyStart(doc: Document, path: string[]): number | undefined {
-  if (path.length === 0) return undefined;
   const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
   const last = path[path.length - 1];
   if (isMap(parent)) {
     for (const pair of parent.items) {
       if (isScalar(pair.key) && String(pair.key.value) === last) return pair.key.range?.[0];
     }
+    return undefined;
   }
   if (isSeq(parent)) return (parent.items[Number(last)] as Node | undefined)?.range?.[0];
   return undefined;
@@ -197,27 +566,53 @@ function resolveEnvRefs(
   path: string[],
   env: NodeJS.ProcessEnv,
   secretKeys: Set<string>,
-  missing: (path: string[], name: string) => void,
+  report: (path: string[], message: string, fix: string) => void,
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
     secretKeys.add(path.join('.'));
-    return value.replace(ENV_REF, (_m, name: string) => {
+    const resolved = value.replace(ENV_REF, (_m, name: string) => {
       const v = env[name];
-      if (v === undefined) {
-        missing(path, name);
+      if (v === undefined || v === '') {
+        report(
+          path,
+          `references \${${name}} but that environment variable is ${v === undefined ? 'not set' : 'empty'}`,
+          `export ${name} before starting the gateway, or remove the reference`,
+        );
         return '';
       }
       return v;
     });
+    if (value.replace(ENV_REF, '').includes('${')) {
+      report(
+        path,
+        'contains a malformed ${...} reference',
+        'write references as ${NAME} with letters, digits and "_" only, and close the brace',
+      );
+    }
+    return resolved;
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnvRefs(v, [...path, String(i)], env, secretKeys, missing));
+  if (Array.isArray(value)) {
+    return value.map((v, i) => resolveEnvRefs(v, [...path, String(i)], env, secretKeys, report));
+  }
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveEnvRefs(v, [...path, k], env, secretKeys, missing)]),
+      Object.entries(value)
+        // `key:` with nothing after it means "not set", so the default applies or "missing" is reported.
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, resolveEnvRefs(v, [...path, k], env, secretKeys, report)]),
     );
   }
   return value;
+}
+
+function getIn(value: unknown, path: string[]): unknown {
+  let node = value;
+  for (const key of path) {
+    if (!node || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
 }
 
 function setIn(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -230,10 +625,14 @@ function setIn(target: Record<string, unknown>, path: string[], value: unknown):
   node[path[path.length - 1] as string] = value;
 }
 
-/** The configuration with every `${ENV}`-derived value replaced, safe to log. */
+/**
+ * The configuration with every `${ENV}`-derived value replaced by `[redacted]`, and the password
+ * of any URL masked (DATABASE_URL and REDIS_URL often carry one), safe to log.
+ */
 export function redactedConfig(loaded: LoadedConfig): unknown {
   const walk = (value: unknown, path: string[]): unknown => {
     if (loaded.secretKeys.has(path.join('.'))) return '[redacted]';
+    if (typeof value === 'string') return maskPassword(value);
     if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, String(i)]));
     if (value && typeof value === 'object') {
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, [...path, k])]));
@@ -241,4 +640,12 @@ export function redactedConfig(loaded: LoadedConfig): unknown {
     return value;
   };
   return walk(loaded.config, []);
+}
+
+function maskPassword(value: string): string {
+  if (!value.includes(':') || !hasPassword(value)) return value;
+  const url = new URL(value);
+  if (url.password) url.password = 'redacted';
+  for (const k of [...url.searchParams.keys()]) if (SECRET_PARAM.test(k)) url.searchParams.set(k, 'redacted');
+  return url.toString();
 }
