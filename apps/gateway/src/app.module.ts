@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
+import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
 
 /** The gateway's root module: every lib plugs in here, the call pipeline lives in transport. */
@@ -9,7 +10,7 @@ export class AppModule {
   static forRoot(loaded: LoadedConfig, logger: Logger, metrics: Metrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(loaded), ObservabilityModule.forRoot(logger, metrics)],
+      imports: [ConfigModule.forRoot(loaded), ObservabilityModule.forRoot(logger, metrics), TransportModule],
       controllers: [HealthController],
     };
   }

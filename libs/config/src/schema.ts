@@ -3,9 +3,10 @@ import { z } from 'zod';
 /**
  * Upstream server names become the namespace prefix `<server>__<name>`. They may not contain
  * an underscore at all, so the first `__` in a namespaced name always ends the server part and
- * two servers can never produce the same namespaced name (R46).
+ * two servers can never produce the same namespaced name (R46). The leading letter keeps
+ * `<server>+<scheme>` a valid URI scheme for namespaced resource URIs.
  */
-export const SERVER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+export const SERVER_NAME = /^[a-z](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 const timeouts = z
   .object({
@@ -44,6 +45,11 @@ const upstreamCommon = {
   limits: streamLimits,
   /** Requests in flight to this upstream at once (per replica); the rest wait. */
   maxConcurrency: z.number().int().positive().default(64),
+  /**
+   * Protocol revision on the gateway-to-upstream hop: `auto` probes with `server/discover`
+   * (2026-07-28) and falls back to the 2025 `initialize` handshake; `legacy` skips the probe.
+   */
+  protocol: z.enum(['auto', 'legacy', '2026-07-28']).default('auto'),
 };
 
 const stdioUpstream = z
@@ -101,6 +107,11 @@ export const configSchema = z
         /** Postgres URL; absent means the embedded PGlite database under dataDir. */
         url: z.string().optional(),
         poolSize: z.number().int().positive().default(10),
+        /**
+         * Apply pending migrations at start (under an advisory lock, so replicas may race safely).
+         * The embedded database always migrates; set false where a deploy step runs them instead.
+         */
+        migrate: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -128,7 +139,10 @@ export const configSchema = z
     /** Where embedded state (PGlite data, demo folder) lives. */
     dataDir: z.string().default('./.gatehouse'),
     upstreams: z
-      .record(z.string().regex(SERVER_NAME, 'server names use a-z, 0-9 and "-" only'), upstreamSchema)
+      .record(
+        z.string().regex(SERVER_NAME, 'server names start with a letter and use a-z, 0-9 and "-" only'),
+        upstreamSchema,
+      )
       .default({}),
   })
   .strict();

@@ -12,11 +12,7 @@ export class ObservabilityModule {
   static forRoot(logger: Logger, metrics: Metrics): DynamicModule {
     return {
       module: ObservabilityModule,
-      providers: [
-        { provide: LOGGER, useValue: logger },
-        { provide: Metrics, useValue: metrics },
-        Readiness,
-      ],
+      providers: [{ provide: LOGGER, useValue: logger }, { provide: Metrics, useValue: metrics }, Readiness],
       exports: [LOGGER, Metrics, Readiness],
     };
   }

@@ -1,0 +1,44 @@
+import type { JsonRpcRequest } from './jsonrpc';
+import type { SessionRecord } from './session/session-store';
+
+/** The two wire eras a client can speak; each hop negotiates its own. */
+export type ProtocolEra = 'legacy' | 'modern';
+
+/** Everything known about one client request as it moves down the call pipeline. */
+export interface CallContext {
+  /** `*` (aggregated endpoint) or the passthrough server name from the URL. */
+  target: string;
+  request: JsonRpcRequest;
+  era: ProtocolEra;
+  protocolVersion: string;
+  /** Legacy sessions only; 2026-07-28 requests are session-less. */
+  session: SessionRecord | undefined;
+  /** Upstream chosen by routing, and the params as that upstream will see them. */
+  server?: string;
+  upstreamParams?: Record<string, unknown>;
+  /** Request headers (lower-case) for the identity stage; never forwarded upstream. */
+  headers: Record<string, string | string[] | undefined>;
+  remoteAddress: string | undefined;
+  startedAt: bigint;
+}
+
+/** How a call ended, for the stages that record outcomes (audit, metrics). */
+export interface CallOutcome {
+  status: 'ok' | 'error' | 'denied';
+  errorCode?: number;
+  upstreamNs?: bigint;
+}
+
+/**
+ * A stage of the call pipeline (identity, policy, bypass, rate limit, audit). `before` runs
+ * after routing and before the upstream is reached; throwing refuses the call with that error.
+ * `after` sees every outcome. Stages run in the order they are provided.
+ */
+export interface CallStage {
+  readonly name: string;
+  before(call: CallContext): Promise<void>;
+  after?(call: CallContext, outcome: CallOutcome): Promise<void>;
+}
+
+/** Multi-provider token: later libs add their stages here without reshaping the pipeline. */
+export const CALL_STAGES = Symbol('CALL_STAGES');

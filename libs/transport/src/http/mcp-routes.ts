@@ -1,0 +1,247 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GatehouseConfig } from '@gatehouse/config';
+import {
+  errorMapping,
+  errorResponse,
+  type JsonRpcMessage,
+  type JsonRpcResponse,
+  TransportError,
+  TransportErrorCode,
+  validateMessage,
+} from '../jsonrpc';
+import type { ClientSink, McpGateway } from '../mcp-gateway.service';
+
+const SESSION_HEADER = 'mcp-session-id';
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * Streamable HTTP on `/mcp` (aggregated) and `/mcp/servers/:name` (passthrough). This layer
+ * only checks the front door (Origin, Host, size, JSON) and moves bytes; every MCP decision is
+ * made by {@link McpGateway}.
+ */
+export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, config: GatehouseConfig): void {
+  const allowedHosts = hostAllowList(config);
+  const allowedOrigins = new Set(config.server.allowedOrigins);
+
+  // The body arrives as a string so a bad one becomes a JSON-RPC -32700, not a framework error.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: config.server.bodyLimitBytes },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof TransportError) return sendError(reply, err);
+    if (err.statusCode === 413) {
+      return sendError(
+        reply,
+        new TransportError(
+          TransportErrorCode.INVALID_REQUEST,
+          `the body exceeds ${config.server.bodyLimitBytes} bytes`,
+        ),
+        413,
+      );
+    }
+    if (err.statusCode === 415) {
+      return sendError(
+        reply,
+        new TransportError(
+          TransportErrorCode.UNSUPPORTED_MEDIA_TYPE,
+          'Content-Type must be application/json',
+        ),
+      );
+    }
+    if (err.statusCode && err.statusCode < 500) {
+      return sendError(
+        reply,
+        new TransportError(TransportErrorCode.INVALID_REQUEST, err.message),
+        err.statusCode,
+      );
+    }
+    return sendError(reply, new TransportError(TransportErrorCode.INTERNAL, 'internal gateway error'));
+  });
+
+  // R7: DNS-rebinding and cross-site protection before anything else is read.
+  app.addHook('onRequest', async (req) => {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts.has(host) && !allowedHosts.has(stripPort(host))) {
+      throw new TransportError(
+        TransportErrorCode.HOST_FORBIDDEN,
+        `Host "${host}" is not served by this gateway`,
+      );
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigins.has(origin) && !isSameHostOrigin(origin, allowedHosts)) {
+      throw new TransportError(TransportErrorCode.ORIGIN_FORBIDDEN, `Origin "${origin}" is not allowed`);
+    }
+  });
+
+  const targetOf = (req: FastifyRequest): string => (req.params as { name?: string }).name ?? '*';
+
+  const post = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const accept = String(req.headers.accept ?? '');
+    const message = parseBody(req.body, config.server.maxJsonDepth);
+    const sink = new SseSink(reply, accept.includes('text/event-stream') || accept.includes('*/*'));
+    const outcome = await gateway.post({
+      target: targetOf(req),
+      sessionId: header(req, SESSION_HEADER),
+      headers: req.headers,
+      remoteAddress: req.ip,
+      message,
+      sink,
+    });
+    if (outcome.body && 'error' in outcome.body && outcome.status === 200) {
+      // JSON-RPC errors ride on 200 unless the gateway's mapping says the HTTP layer should know.
+      const reason = (outcome.body.error.data as { reason?: TransportErrorCode } | undefined)?.reason;
+      if (reason && reason in TransportErrorCode) outcome.status = errorMapping(reason).status;
+    }
+    sink.finish(outcome.status, outcome.body, outcome.sessionId);
+  };
+
+  const get = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
+      throw new TransportError(TransportErrorCode.NOT_ACCEPTABLE, 'GET needs Accept: text/event-stream');
+    }
+    reply.hijack();
+    const raw = reply.raw;
+    let detach: (() => void) | undefined;
+    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 25_000);
+    const stream = {
+      send: (m: JsonRpcMessage) => raw.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`),
+      close: () => raw.end(),
+    };
+    try {
+      detach = await gateway.openStream(targetOf(req), header(req, SESSION_HEADER), stream);
+    } catch (err) {
+      clearInterval(keepAlive);
+      const e =
+        err instanceof TransportError
+          ? err
+          : new TransportError(TransportErrorCode.INTERNAL, 'internal gateway error');
+      raw.writeHead(errorMapping(e.code).status, { 'content-type': 'application/json' });
+      raw.end(JSON.stringify(errorResponse(null, e)));
+      return;
+    }
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+    });
+    raw.write(': stream open\n\n');
+    raw.on('close', () => {
+      clearInterval(keepAlive);
+      detach?.();
+    });
+  };
+
+  const del = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    await gateway.terminate(targetOf(req), header(req, SESSION_HEADER));
+    await reply.code(204).send();
+  };
+
+  for (const url of ['/mcp', '/mcp/servers/:name']) {
+    app.post(url, post);
+    app.get(url, get);
+    app.delete(url, del);
+  }
+}
+
+/** The response to one POST: plain JSON, or SSE as soon as something must be said before the result. */
+class SseSink implements ClientSink {
+  private streaming = false;
+
+  constructor(
+    private readonly reply: FastifyReply,
+    readonly canStream: boolean,
+  ) {}
+
+  send(message: JsonRpcMessage): void {
+    if (!this.canStream) return;
+    const raw = this.reply.raw;
+    if (!this.streaming) {
+      this.streaming = true;
+      this.reply.hijack();
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache, no-transform',
+        ...this.sessionHeader,
+      });
+    }
+    raw.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  }
+
+  private sessionHeader: Record<string, string> = {};
+
+  finish(status: number, body: JsonRpcResponse | undefined, sessionId: string | undefined): void {
+    if (sessionId) this.sessionHeader = { [SESSION_HEADER]: sessionId };
+    if (this.streaming) {
+      if (body) this.reply.raw.write(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
+      this.reply.raw.end();
+      return;
+    }
+    if (sessionId) void this.reply.header(SESSION_HEADER, sessionId);
+    if (!body) {
+      void this.reply.code(status).send();
+      return;
+    }
+    void this.reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
+  }
+}
+
+function parseBody(body: unknown, maxDepth: number): JsonRpcMessage {
+  if (typeof body !== 'string' || body.length === 0) {
+    throw new TransportError(
+      TransportErrorCode.PARSE_ERROR,
+      'the body is empty; send one JSON-RPC message as application/json',
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new TransportError(
+      TransportErrorCode.PARSE_ERROR,
+      `the body is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+  return validateMessage(value, maxDepth);
+}
+
+function sendError(reply: FastifyReply, err: TransportError, status?: number): FastifyReply {
+  return reply
+    .code(status ?? errorMapping(err.code).status)
+    .header('content-type', 'application/json')
+    .send(JSON.stringify(errorResponse(null, err)));
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const i = host.lastIndexOf(':');
+  return i > 0 ? host.slice(0, i) : host;
+}
+
+function hostAllowList(config: GatehouseConfig): Set<string> {
+  const hosts = new Set<string>([
+    ...LOOPBACK_HOSTS,
+    ...config.server.allowedHosts.map((h) => h.toLowerCase()),
+  ]);
+  if (config.server.publicUrl) hosts.add(new URL(config.server.publicUrl).host.toLowerCase());
+  if (config.server.host !== '0.0.0.0' && config.server.host !== '::')
+    hosts.add(config.server.host.toLowerCase());
+  return hosts;
+}
+
+function isSameHostOrigin(origin: string, allowedHosts: Set<string>): boolean {
+  try {
+    const url = new URL(origin);
+    return allowedHosts.has(url.host.toLowerCase()) || allowedHosts.has(url.hostname.toLowerCase());
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,650 @@
+import { randomBytes } from 'node:crypto';
+import type { GatehouseConfig } from '@gatehouse/config';
+import type { Logger, Metrics } from '@gatehouse/observability';
+import type { CallContext, CallOutcome, CallStage, ProtocolEra } from './call-context';
+import {
+  errorMapping,
+  errorResponse,
+  isNotification,
+  isRequest,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  TransportError,
+  TransportErrorCode,
+} from './jsonrpc';
+import { AGGREGATED_METHODS, AggregateRouter } from './router';
+import { newSessionId, type SessionRecord, type SessionStore } from './session/session-store';
+import { UpstreamRpcError } from './upstream/upstream-connection';
+import { UpstreamPool } from './upstream/upstream-pool';
+
+export const MODERN_VERSION = '2026-07-28';
+export const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18'];
+export const SUPPORTED_VERSIONS = [MODERN_VERSION, ...LEGACY_VERSIONS];
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
+const META_CLIENT_CAPS = 'io.modelcontextprotocol/clientCapabilities';
+const GATEWAY_INFO = { name: 'gatehouse', title: 'Gatehouse MCP gateway', version: '0.1.0' };
+const AGGREGATE_CAPABILITIES = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  completions: {},
+  logging: {},
+};
+
+/** One POST's way back to the client: intermediate messages upgrade the response to SSE. */
+export interface ClientSink {
+  /** False when the client did not accept text/event-stream, so nothing but the final response can reach it. */
+  readonly canStream: boolean;
+  send(message: JsonRpcMessage): void;
+}
+
+/** A client's standalone GET stream for messages not tied to a request. */
+export interface ClientStream {
+  send(message: JsonRpcMessage): void;
+  close(): void;
+}
+
+export interface PostInput {
+  target: string;
+  sessionId: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  remoteAddress: string | undefined;
+  message: JsonRpcMessage;
+  sink: ClientSink;
+}
+
+export interface PostOutcome {
+  status: number;
+  body?: JsonRpcResponse;
+  sessionId?: string;
+}
+
+interface InFlight {
+  abort: AbortController;
+  sink: ClientSink;
+  server?: string;
+}
+
+/**
+ * The call pipeline, top to bottom: frame → session or per-request version → route →
+ * stages (identity, policy, bypass, rate limit, audit) → upstream → outcome. It is the only
+ * place that knows MCP semantics; the HTTP layer only moves bytes.
+ */
+export class McpGateway {
+  readonly replicaId = randomBytes(6).toString('hex');
+  readonly pool: UpstreamPool;
+  private readonly streams = new Map<string, ClientStream>();
+  private readonly inflight = new Map<string, Map<string, InFlight>>();
+  private readonly pendingClientRequests = new Map<
+    string,
+    { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }
+  >();
+  private nextClientRequestId = 0;
+  private readonly unsubscribers: Array<() => Promise<void>> = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(
+    private readonly config: GatehouseConfig,
+    private readonly store: SessionStore,
+    private readonly stages: CallStage[],
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.pool = new UpstreamPool(
+      config,
+      {
+        notification: (server, sessionId, method, params) =>
+          this.onUpstreamNotification(server, sessionId, method, params),
+        request: (server, sessionId, method, params, signal) =>
+          this.onUpstreamRequest(server, sessionId, method, params, signal),
+      },
+      logger,
+      metrics,
+    );
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribers.push(
+      await this.store.subscribe(`replica:${this.replicaId}`, (payload) =>
+        this.onClientResponse(JSON.parse(payload)),
+      ),
+      await this.store.subscribe('cancel', (payload) => {
+        const { sessionId, requestId } = JSON.parse(payload) as { sessionId: string; requestId: JsonRpcId };
+        this.inflight.get(sessionId)?.get(String(requestId))?.abort.abort();
+      }),
+      await this.store.subscribe('release', (sessionId) => void this.pool.release(sessionId)),
+    );
+    this.pool.startShared();
+    // Per-session upstreams of sessions that expired or were deleted elsewhere are closed here.
+    this.sweepTimer = setInterval(() => void this.sweep(), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops taking new calls, waits for in-flight ones up to the grace period, then closes upstreams. */
+  async stop(graceMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.sweepTimer);
+    const deadline = Date.now() + graceMs;
+    while (this.inflightCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const calls of this.inflight.values()) for (const c of calls.values()) c.abort.abort();
+    for (const s of this.streams.values()) s.close();
+    this.streams.clear();
+    await Promise.all(this.unsubscribers.map((u) => u().catch(() => undefined)));
+    await this.pool.close();
+  }
+
+  inflightCount(): number {
+    let n = 0;
+    for (const calls of this.inflight.values()) n += calls.size;
+    return n;
+  }
+
+  // ---- POST ---------------------------------------------------------------------------------
+
+  async post(input: PostInput): Promise<PostOutcome> {
+    const { message } = input;
+    if (this.draining) {
+      throw new TransportError(
+        TransportErrorCode.SHUTTING_DOWN,
+        'the gateway is shutting down; retry on another replica',
+      );
+    }
+    if (isRequest(message)) return this.onRequest(input, message);
+    if (isNotification(message)) {
+      await this.onClientNotification(input, message);
+      return { status: 202 };
+    }
+    this.routeClientResponse(message);
+    return { status: 202 };
+  }
+
+  private async onRequest(input: PostInput, request: JsonRpcRequest): Promise<PostOutcome> {
+    checkRoutingHeaders(input.headers, request);
+    if (request.method === 'initialize') return this.initialize(input, request);
+
+    const meta = request.params?._meta as Record<string, unknown> | undefined;
+    const modernVersion = meta?.[META_VERSION];
+    let era: ProtocolEra;
+    let protocolVersion: string;
+    let session: SessionRecord | undefined;
+    if (typeof modernVersion === 'string') {
+      if (modernVersion !== MODERN_VERSION) {
+        throw new TransportError(
+          TransportErrorCode.UNSUPPORTED_VERSION,
+          `protocol version ${modernVersion} is not supported`,
+          { supported: SUPPORTED_VERSIONS, requested: modernVersion },
+        );
+      }
+      era = 'modern';
+      protocolVersion = modernVersion;
+    } else {
+      if (request.method === 'server/discover')
+        return { status: 200, body: this.discover(input.target, request.id) };
+      session = await this.loadSession(input);
+      era = 'legacy';
+      protocolVersion = session.protocolVersion;
+    }
+    if (request.method === 'server/discover')
+      return { status: 200, body: this.discover(input.target, request.id) };
+    if (request.method === 'ping')
+      return { status: 200, body: { jsonrpc: '2.0', id: request.id, result: {} } };
+
+    const call: CallContext = {
+      target: input.target,
+      request,
+      era,
+      protocolVersion,
+      session,
+      headers: input.headers,
+      remoteAddress: input.remoteAddress,
+      startedAt: process.hrtime.bigint(),
+    };
+    return { status: 200, body: await this.dispatch(call, input.sink), sessionId: session?.id };
+  }
+
+  /** Routing, the stages, the upstream, the outcome: the hot path. */
+  private async dispatch(call: CallContext, sink: ClientSink): Promise<JsonRpcResponse> {
+    const { request } = call;
+    const key = String(request.id);
+    const abort = new AbortController();
+    const sessionKey = call.session?.id ?? '';
+    let calls = this.inflight.get(sessionKey);
+    if (!calls) this.inflight.set(sessionKey, (calls = new Map()));
+    const entry: InFlight = { abort, sink };
+    calls.set(key, entry);
+    let outcome: CallOutcome = { status: 'ok' };
+    let upstreamStart = 0n;
+    try {
+      const aggregated = call.target === '*';
+      if (aggregated && AggregateRouter.isList(request.method)) {
+        call.server = '*';
+      } else if (aggregated) {
+        if (!AGGREGATED_METHODS.has(request.method)) {
+          throw new TransportError(
+            TransportErrorCode.METHOD_NOT_FOUND,
+            `method "${request.method}" is not available on the aggregated endpoint; use /mcp/servers/<name>`,
+          );
+        }
+        const route = AggregateRouter.route(request.method, request.params);
+        this.pool.upstreamConfig(route.server);
+        call.server = route.server;
+        call.upstreamParams = route.params;
+      } else {
+        call.server = call.target;
+        call.upstreamParams = request.params;
+      }
+      entry.server = call.server;
+
+      for (const stage of this.stages) await stage.before(call);
+
+      upstreamStart = process.hrtime.bigint();
+      const result = await this.forward(call, sink, abort.signal);
+      outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
+      return { jsonrpc: '2.0', id: request.id, result };
+    } catch (err) {
+      if (upstreamStart > 0n) outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
+      const response = this.toErrorResponse(request.id, err, call);
+      outcome = { ...outcome, status: 'error', errorCode: response.error.code };
+      return response;
+    } finally {
+      calls.delete(key);
+      if (calls.size === 0) this.inflight.delete(sessionKey);
+      this.observe(call, outcome);
+      for (const stage of this.stages)
+        await stage
+          .after?.(call, outcome)
+          .catch((err: unknown) =>
+            this.logger.error({ err, stage: stage.name }, 'call stage failed after the call'),
+          );
+    }
+  }
+
+  private async forward(
+    call: CallContext,
+    sink: ClientSink,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const { request, session } = call;
+    const owner = { session: call.era === 'legacy' ? session : undefined };
+    const progressToken = (request.params?._meta as Record<string, unknown> | undefined)?.progressToken;
+    const options = {
+      signal,
+      allowInputRequired: call.era === 'modern',
+      onProgress:
+        progressToken === undefined
+          ? undefined
+          : (p: Record<string, unknown>) =>
+              sink.send({
+                jsonrpc: '2.0',
+                method: 'notifications/progress',
+                params: { ...p, progressToken },
+              }),
+    };
+    const params = withoutProgressToken(call.upstreamParams ?? request.params);
+
+    if (call.server === '*') {
+      return AggregateRouter.list(
+        request.method,
+        params,
+        { servers: this.pool.servers, connection: (s) => this.pool.get(s, owner) },
+        async (s) => (await this.pool.get(s, owner)).info().capabilities,
+        options,
+      );
+    }
+    const server = call.server as string;
+    const conn = await this.pool.get(server, owner);
+    const result = await conn.request(request.method, params, options);
+    if (session) await this.rememberSessionState(session, server, request.method, params);
+    return call.target === '*' ? AggregateRouter.qualifyResult(request.method, server, result) : result;
+  }
+
+  private async rememberSessionState(
+    session: SessionRecord,
+    server: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    if (method === 'resources/subscribe' || method === 'resources/unsubscribe') {
+      const uri = String(params?.uri);
+      const current = new Set(session.subscriptions[server] ?? []);
+      if (method === 'resources/subscribe') current.add(uri);
+      else current.delete(uri);
+      session.subscriptions[server] = [...current];
+      await this.store.put(session);
+    } else if (method === 'logging/setLevel') {
+      session.logLevels[server] = String(params?.level);
+      await this.store.put(session);
+    }
+  }
+
+  // ---- sessions -----------------------------------------------------------------------------
+
+  private async initialize(input: PostInput, request: JsonRpcRequest): Promise<PostOutcome> {
+    const params = request.params ?? {};
+    const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : '';
+    const protocolVersion = LEGACY_VERSIONS.includes(requested) ? requested : (LEGACY_VERSIONS[0] as string);
+    if (input.target !== '*') this.pool.upstreamConfig(input.target);
+    const session: SessionRecord = {
+      id: newSessionId(),
+      target: input.target,
+      protocolVersion,
+      clientInfo: (params.clientInfo as Record<string, unknown> | undefined) ?? {},
+      clientCapabilities: (params.capabilities as Record<string, unknown> | undefined) ?? {},
+      createdAt: Date.now(),
+      subscriptions: {},
+      logLevels: {},
+    };
+    let result: Record<string, unknown>;
+    if (input.target === '*') {
+      result = {
+        protocolVersion,
+        capabilities: AGGREGATE_CAPABILITIES,
+        serverInfo: GATEWAY_INFO,
+        instructions: `Gatehouse aggregates ${this.pool.servers.length} MCP servers (${this.pool.servers.join(', ')}). Tool and prompt names are <server>__<name>; resource URIs are <server>+<uri>.`,
+      };
+    } else {
+      // Passthrough: the client sees the upstream's own capabilities and identity.
+      const conn = await this.pool.get(input.target, { session });
+      const info = conn.info();
+      result = {
+        protocolVersion,
+        capabilities: info.capabilities,
+        serverInfo: info.serverInfo ?? GATEWAY_INFO,
+        ...(info.instructions ? { instructions: info.instructions } : {}),
+      };
+    }
+    await this.store.put(session);
+    this.metrics.sessions.inc();
+    return { status: 200, body: { jsonrpc: '2.0', id: request.id, result }, sessionId: session.id };
+  }
+
+  private discover(target: string, id: JsonRpcId): JsonRpcResponse {
+    return {
+      jsonrpc: '2.0',
+      id,
+      result: {
+        supportedVersions: SUPPORTED_VERSIONS,
+        capabilities:
+          target === '*'
+            ? AGGREGATE_CAPABILITIES
+            : { tools: {}, prompts: {}, resources: {}, completions: {} },
+        serverInfo: GATEWAY_INFO,
+      },
+    };
+  }
+
+  private async loadSession(input: {
+    target: string;
+    sessionId: string | undefined;
+  }): Promise<SessionRecord> {
+    if (!input.sessionId) {
+      throw new TransportError(
+        TransportErrorCode.SESSION_REQUIRED,
+        'Mcp-Session-Id header is required; send initialize first (or use protocol 2026-07-28 with _meta)',
+      );
+    }
+    const session = await this.store.get(input.sessionId);
+    if (!session || session.target !== input.target) {
+      throw new TransportError(
+        TransportErrorCode.SESSION_NOT_FOUND,
+        'session not found or expired; initialize a new session',
+      );
+    }
+    return session;
+  }
+
+  async terminate(target: string, sessionId: string | undefined): Promise<void> {
+    const session = await this.loadSession({ target, sessionId });
+    await this.store.delete(session.id);
+    this.streams.get(session.id)?.close();
+    this.streams.delete(session.id);
+    await this.pool.release(session.id);
+    await this.store.publish('release', session.id);
+    this.metrics.sessions.dec();
+  }
+
+  /** Opens the standalone stream; returns the function that detaches it. */
+  async openStream(target: string, sessionId: string | undefined, stream: ClientStream): Promise<() => void> {
+    const session = await this.loadSession({ target, sessionId });
+    this.streams.get(session.id)?.close();
+    this.streams.set(session.id, stream);
+    const unsubscribe = this.store.shared
+      ? await this.store.subscribe(`out:${session.id}`, (payload) =>
+          stream.send(JSON.parse(payload) as JsonRpcMessage),
+        )
+      : undefined;
+    return () => {
+      if (this.streams.get(session.id) === stream) this.streams.delete(session.id);
+      void unsubscribe?.();
+    };
+  }
+
+  private async sweep(): Promise<void> {
+    const live = new Set<string>();
+    for (const sessionId of this.pool.sessionIds()) {
+      if (live.has(sessionId)) continue;
+      if (await this.store.get(sessionId).catch(() => true)) live.add(sessionId);
+      else await this.pool.release(sessionId);
+    }
+  }
+
+  // ---- client notifications and responses ---------------------------------------------------
+
+  private async onClientNotification(input: PostInput, n: JsonRpcNotification): Promise<void> {
+    switch (n.method) {
+      case 'notifications/initialized':
+        return;
+      case 'notifications/cancelled': {
+        const requestId = n.params?.requestId as JsonRpcId | undefined;
+        if (requestId === undefined) return;
+        const sessionKey = input.sessionId ?? '';
+        const local = this.inflight.get(sessionKey)?.get(String(requestId));
+        if (local) local.abort.abort();
+        else if (input.sessionId)
+          await this.store.publish('cancel', JSON.stringify({ sessionId: input.sessionId, requestId }));
+        return;
+      }
+      case 'notifications/roots/list_changed': {
+        const session = await this.loadSession(input);
+        for (const server of session.target === '*' ? this.pool.servers : [session.target]) {
+          if (this.pool.upstreamConfig(server).sharing !== 'per-session') continue;
+          const conn = await this.pool.get(server, { session }).catch(() => undefined);
+          await conn?.notify(n.method, n.params);
+        }
+        return;
+      }
+      default:
+        this.logger.debug({ method: n.method }, 'client notification ignored');
+    }
+  }
+
+  private routeClientResponse(response: JsonRpcResponse): void {
+    const id = String(response.id);
+    const match = /^gh-([0-9a-f]{12})-\d+$/.exec(id);
+    if (!match) return;
+    if (match[1] === this.replicaId) this.onClientResponse(response);
+    else void this.store.publish(`replica:${match[1]}`, JSON.stringify(response));
+  }
+
+  private onClientResponse(response: JsonRpcResponse): void {
+    const pending = this.pendingClientRequests.get(String(response.id));
+    if (!pending) return;
+    this.pendingClientRequests.delete(String(response.id));
+    if ('result' in response) pending.resolve(response.result);
+    else
+      pending.reject(new UpstreamRpcError(response.error.code, response.error.message, response.error.data));
+  }
+
+  // ---- upstream → client --------------------------------------------------------------------
+
+  private onUpstreamNotification(
+    server: string,
+    sessionId: string | undefined,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): void {
+    // A shared upstream's notifications go to the sessions on this replica that can hear it.
+    const targets = sessionId ? [sessionId] : [...this.streams.keys()];
+    for (const id of targets) void this.deliverToSession(id, server, method, params);
+  }
+
+  private async deliverToSession(
+    sessionId: string,
+    server: string,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const session = await this.store.get(sessionId).catch(() => undefined);
+    if (!session || (session.target !== '*' && session.target !== server)) return;
+    if (method === 'notifications/resources/updated' && !this.pool.isPerSession(server)) {
+      if (!(session.subscriptions[server] ?? []).includes(String(params?.uri))) return;
+    }
+    const message: JsonRpcNotification = {
+      jsonrpc: '2.0',
+      method,
+      params: session.target === '*' ? AggregateRouter.qualifyNotification(server, method, params) : params,
+    };
+    const stream = this.streams.get(sessionId);
+    if (stream) stream.send(message);
+    else if (this.store.shared) await this.store.publish(`out:${sessionId}`, JSON.stringify(message));
+  }
+
+  private async onUpstreamRequest(
+    server: string,
+    sessionId: string | undefined,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const candidates = sessionId
+      ? [sessionId]
+      : [...this.inflight.entries()]
+          .filter(([, calls]) => [...calls.values()].some((c) => c.server === server))
+          .map(([id]) => id);
+    if (candidates.length !== 1) {
+      throw new TransportError(
+        TransportErrorCode.CLIENT_CANNOT_ANSWER,
+        `upstream "${server}" asked for ${method} but is shared by several sessions; configure sharing: per-session`,
+      );
+    }
+    const target = candidates[0] as string;
+    const calls = [...(this.inflight.get(target)?.values() ?? [])].filter((c) => c.sink.canStream);
+    const id = `gh-${this.replicaId}-${++this.nextClientRequestId}`;
+    const message: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.pendingClientRequests.set(id, { resolve, reject });
+      signal.addEventListener('abort', () => {
+        this.pendingClientRequests.delete(id);
+        reject(
+          new TransportError(TransportErrorCode.UPSTREAM_UNAVAILABLE, 'the upstream withdrew its request'),
+        );
+      });
+      const onCall = calls.length === 1 ? calls[0] : undefined;
+      const stream = this.streams.get(target);
+      if (onCall) onCall.sink.send(message);
+      else if (stream) stream.send(message);
+      else if (this.store.shared) void this.store.publish(`out:${target}`, JSON.stringify(message));
+      else {
+        this.pendingClientRequests.delete(id);
+        reject(
+          new TransportError(
+            TransportErrorCode.CLIENT_CANNOT_ANSWER,
+            `no open stream to the client for ${method}`,
+          ),
+        );
+      }
+    });
+  }
+
+  // ---- errors and metrics -------------------------------------------------------------------
+
+  toErrorResponse(
+    id: JsonRpcId | null,
+    err: unknown,
+    call?: CallContext,
+  ): Extract<JsonRpcResponse, { error: unknown }> {
+    if (err instanceof UpstreamRpcError) {
+      return {
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: err.code,
+          message: err.message,
+          ...(err.data !== undefined ? { data: err.data } : {}),
+        },
+      };
+    }
+    if (err instanceof TransportError) return errorResponse(id, err);
+    const errorId = randomBytes(8).toString('hex');
+    this.logger.error(
+      { err, errorId, method: call?.request.method, server: call?.server },
+      'unexpected error in the call pipeline',
+    );
+    return errorResponse(
+      id,
+      new TransportError(TransportErrorCode.INTERNAL, `internal gateway error (errorId ${errorId})`, {
+        errorId,
+      }),
+    );
+  }
+
+  private observe(call: CallContext, outcome: CallOutcome): void {
+    const server = call.server ?? call.target;
+    const method = call.request.method;
+    const total = process.hrtime.bigint() - call.startedAt;
+    const upstream = outcome.upstreamNs ?? 0n;
+    this.metrics.calls.inc({ server, method, outcome: outcome.status });
+    if (outcome.errorCode !== undefined) this.metrics.errors.inc({ server, code: String(outcome.errorCode) });
+    this.metrics.callDuration.observe({ server, method, part: 'upstream' }, Number(upstream) / 1e9);
+    this.metrics.callDuration.observe({ server, method, part: 'gateway' }, Number(total - upstream) / 1e9);
+  }
+}
+
+/** R13: routing headers that disagree with the body are refused before anything else happens. */
+function checkRoutingHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  request: JsonRpcRequest,
+): void {
+  const method = headers['mcp-method'];
+  if (typeof method === 'string' && method !== request.method) {
+    throw new TransportError(
+      TransportErrorCode.HEADER_MISMATCH,
+      `Mcp-Method header "${method}" does not match the body's method "${request.method}"`,
+    );
+  }
+  const name = headers['mcp-name'];
+  if (typeof name === 'string') {
+    const p = request.params ?? {};
+    const bodyName = p.name ?? p.uri ?? p.taskId;
+    if (bodyName !== name) {
+      throw new TransportError(
+        TransportErrorCode.HEADER_MISMATCH,
+        `Mcp-Name header "${name}" does not match the body ("${String(bodyName)}")`,
+      );
+    }
+  }
+  const version = headers['mcp-protocol-version'];
+  const metaVersion = (request.params?._meta as Record<string, unknown> | undefined)?.[META_VERSION];
+  if (typeof version === 'string' && typeof metaVersion === 'string' && version !== metaVersion) {
+    throw new TransportError(
+      TransportErrorCode.HEADER_MISMATCH,
+      `MCP-Protocol-Version header "${version}" does not match _meta "${metaVersion}"`,
+    );
+  }
+}
+
+function withoutProgressToken(
+  params: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  if (!meta || !('progressToken' in meta)) return params;
+  const { progressToken: _token, ...rest } = meta;
+  return { ...params, _meta: rest };
+}
+
+export { errorMapping, META_CLIENT_CAPS, META_CLIENT_INFO };

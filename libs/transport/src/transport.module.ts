@@ -1,0 +1,86 @@
+import { Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
+import { LOGGER, Metrics, Readiness, type Logger } from '@gatehouse/observability';
+import { CALL_STAGES, type CallStage } from './call-context';
+import { registerMcpRoutes } from './http/mcp-routes';
+import { McpGateway } from './mcp-gateway.service';
+import { MemorySessionStore, RedisSessionStore, type SessionStore } from './session/session-store';
+
+export const SESSION_STORE = Symbol('SESSION_STORE');
+
+/** Wires the gateway's MCP front door into the Fastify instance and owns its lifecycle. */
+@Injectable()
+export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    private readonly gateway: McpGateway,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly readiness: Readiness,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    // An encapsulated plugin: its parser, Host/Origin checks and error format apply to /mcp only.
+    await fastify.register(async (scope) => registerMcpRoutes(scope, this.gateway, this.config));
+    this.readiness.register('sessions', () => this.store.ping());
+    await this.gateway.start();
+    this.logger.info(
+      {
+        sessions: this.store.shared ? 'redis' : 'in-process (single replica)',
+        upstreams: Object.fromEntries(
+          Object.entries(this.config.upstreams).map(([name, u]) => [
+            name,
+            u.transport === 'stdio'
+              ? `stdio ${u.command} ${u.args.join(' ')} (${u.sharing})`
+              : `http ${u.url} (${u.sharing})`,
+          ]),
+        ),
+      },
+      'MCP endpoints ready at /mcp (aggregated) and /mcp/servers/<name> (passthrough)',
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.gateway.stop(this.config.server.shutdownGraceMs);
+    await this.store.close();
+  }
+}
+
+@Module({
+  providers: [
+    {
+      provide: SESSION_STORE,
+      inject: [GATEHOUSE_CONFIG],
+      useFactory: (config: GatehouseConfig): SessionStore => {
+        if (!config.redis.url) return new MemorySessionStore(config.sessions.idleTtlSeconds * 1000);
+        const options = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
+        return new RedisSessionStore(
+          new Redis(config.redis.url, options),
+          new Redis(config.redis.url, options),
+          config.redis.keyPrefix,
+          config.sessions.idleTtlSeconds,
+        );
+      },
+    },
+    { provide: CALL_STAGES, useValue: [] },
+    {
+      provide: McpGateway,
+      inject: [GATEHOUSE_CONFIG, SESSION_STORE, CALL_STAGES, LOGGER, Metrics],
+      useFactory: (
+        config: GatehouseConfig,
+        store: SessionStore,
+        stages: CallStage[],
+        logger: Logger,
+        metrics: Metrics,
+      ) => new McpGateway(config, store, stages, logger, metrics),
+    },
+    TransportLifecycle,
+  ],
+  exports: [McpGateway],
+})
+export class TransportModule {}

@@ -1,0 +1,270 @@
+import {
+  Client,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  StreamableHTTPClientTransport,
+  SSEClientTransport,
+} from '@modelcontextprotocol/client';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { UpstreamConfig } from '@gatehouse/config';
+import type { Logger } from '@gatehouse/observability';
+import { TransportError, TransportErrorCode } from '../jsonrpc';
+
+/** Result objects are forwarded as the upstream sent them: no schema may strip fields (fidelity). */
+const PASSTHROUGH = {
+  '~standard': {
+    version: 1 as const,
+    vendor: 'gatehouse',
+    validate: (value: unknown) => ({ value: value as Record<string, unknown> }),
+  },
+};
+
+/** What the gateway tells an upstream about the client behind it. */
+export interface UpstreamClientIdentity {
+  clientInfo: { name: string; version: string };
+  capabilities: Record<string, unknown>;
+}
+
+/** Server-to-client traffic from the upstream, handed to whoever owns this connection. */
+export interface UpstreamHandlers {
+  onNotification(method: string, params: Record<string, unknown> | undefined): void;
+  /** A server-to-client request (sampling, elicitation, roots); resolves with the client's result. */
+  onRequest(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+  /** The connection ended unexpectedly (process exit, HTTP failure). */
+  onClose(): void;
+}
+
+export interface ForwardOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: Record<string, unknown>) => void;
+  /** Hand 2026-07-28 `input_required` results back instead of fulfilling them here. */
+  allowInputRequired?: boolean;
+}
+
+/**
+ * One MCP client session to one upstream server, over stdio or HTTP, negotiated by the SDK.
+ * Requests are forwarded with a pass-through result schema and a concurrency cap.
+ */
+export class UpstreamConnection {
+  private client: Client | undefined;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private closedByUs = false;
+  pid: number | undefined;
+
+  constructor(
+    readonly server: string,
+    private readonly config: UpstreamConfig,
+    private readonly identity: UpstreamClientIdentity,
+    private readonly handlers: UpstreamHandlers,
+    private readonly logger: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Starts the process or opens the HTTP session and completes the handshake. */
+  async connect(): Promise<void> {
+    const client = new Client(this.identity.clientInfo, {
+      capabilities: this.identity.capabilities,
+      versionNegotiation:
+        this.config.protocol === 'legacy'
+          ? { mode: 'legacy' }
+          : this.config.protocol === 'auto'
+            ? { mode: 'auto', probe: { timeoutMs: Math.min(5000, this.config.timeouts.connectMs) } }
+            : { mode: { pin: this.config.protocol } },
+    });
+    client.fallbackNotificationHandler = async (n) => {
+      this.handlers.onNotification(n.method, n.params);
+    };
+    const offered = {
+      'sampling/createMessage': 'sampling',
+      'elicitation/create': 'elicitation',
+      'roots/list': 'roots',
+    } as const;
+    for (const [method, capability] of Object.entries(offered) as Array<[keyof typeof offered, string]>) {
+      // The SDK refuses a handler for a capability the client did not declare.
+      if (this.identity.capabilities[capability] === undefined) continue;
+      client.setRequestHandler(method, async (request, ctx) => {
+        const signal = (ctx as { signal?: AbortSignal } | undefined)?.signal ?? new AbortController().signal;
+        return (await this.handlers.onRequest(method, request.params, signal)) as never;
+      });
+    }
+    client.onclose = () => {
+      const wasOpen = this.client === client;
+      this.client = undefined;
+      if (wasOpen && !this.closedByUs) this.handlers.onClose();
+    };
+    client.onerror = (err) => this.logger.debug({ err, server: this.server }, 'upstream transport error');
+    await this.open(client);
+    this.client = client;
+  }
+
+  private async open(client: Client): Promise<void> {
+    const timeout = this.config.timeouts.connectMs;
+    if (this.config.transport === 'stdio') {
+      const transport = new StdioClientTransport({
+        command: this.config.command,
+        args: this.config.args,
+        env: { ...getDefaultEnvironment(), ...this.config.env },
+        cwd: this.config.cwd,
+        stderr: 'pipe',
+      });
+      transport.stderr?.on('data', (chunk: Buffer) =>
+        this.logger.debug(
+          { server: this.server, stderr: chunk.toString('utf8').trimEnd() },
+          'upstream stderr',
+        ),
+      );
+      await client.connect(transport, { timeout });
+      this.pid = transport.pid ?? undefined;
+      return;
+    }
+    const url = new URL(this.config.url);
+    const requestInit = { headers: this.config.headers };
+    try {
+      await client.connect(new StreamableHTTPClientTransport(url, { requestInit }), { timeout });
+    } catch (err) {
+      // Servers that predate Streamable HTTP answer the POST with 4xx; try the legacy HTTP+SSE transport.
+      if (!isLegacyHttpSignal(err)) throw err;
+      this.logger.info(
+        { server: this.server },
+        'upstream does not speak Streamable HTTP; using legacy HTTP+SSE',
+      );
+      await client.connect(new SSEClientTransport(url, { requestInit }), { timeout });
+    }
+  }
+
+  info(): {
+    protocolVersion: string | undefined;
+    capabilities: Record<string, unknown>;
+    serverInfo: Record<string, unknown> | undefined;
+    instructions: string | undefined;
+  } {
+    const client = this.client;
+    return {
+      protocolVersion: client?.getNegotiatedProtocolVersion(),
+      capabilities: client?.getServerCapabilities() ?? {},
+      serverInfo: client?.getServerVersion(),
+      instructions: client?.getInstructions(),
+    };
+  }
+
+  /** Forwards one request; upstream JSON-RPC errors come back as {@link UpstreamRpcError}. */
+  async request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: ForwardOptions = {},
+  ): Promise<Record<string, unknown>> {
+    const client = this.client;
+    if (!client) {
+      throw new TransportError(
+        TransportErrorCode.UPSTREAM_UNAVAILABLE,
+        `upstream "${this.server}" is not connected`,
+      );
+    }
+    await this.acquire(options.signal);
+    try {
+      return (await client.request({ method, params } as never, PASSTHROUGH, {
+        signal: options.signal,
+        timeout: this.config.timeouts.requestMs,
+        onprogress: options.onProgress as never,
+        allowInputRequired: options.allowInputRequired ?? false,
+      })) as Record<string, unknown>;
+    } catch (err) {
+      throw translateError(this.server, this.config.timeouts.requestMs, err);
+    } finally {
+      this.release();
+    }
+  }
+
+  async notify(method: string, params: Record<string, unknown> | undefined): Promise<void> {
+    await this.client?.notification({ method, params });
+  }
+
+  async close(): Promise<void> {
+    this.closedByUs = true;
+    const client = this.client;
+    this.client = undefined;
+    await client?.close().catch(() => undefined);
+  }
+
+  private async acquire(signal: AbortSignal | undefined): Promise<void> {
+    if (this.active < this.config.maxConcurrency) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const go = (): void => {
+        signal?.removeEventListener('abort', abort);
+        this.active++;
+        resolve();
+      };
+      const abort = (): void => {
+        const i = this.waiting.indexOf(go);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(
+          new TransportError(
+            TransportErrorCode.UPSTREAM_LIMIT,
+            'cancelled while waiting for an upstream slot',
+          ),
+        );
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      this.waiting.push(go);
+    });
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+}
+
+/** A JSON-RPC error the upstream itself returned; forwarded to the client unchanged. */
+export class UpstreamRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data: unknown,
+  ) {
+    super(message);
+  }
+}
+
+function translateError(server: string, timeoutMs: number, err: unknown): Error {
+  if (err instanceof TransportError) return err;
+  if (err instanceof ProtocolError) return new UpstreamRpcError(err.code, err.message, err.data);
+  if (err instanceof SdkError) {
+    if (err.code === SdkErrorCode.RequestTimeout) {
+      return new TransportError(
+        TransportErrorCode.UPSTREAM_TIMEOUT,
+        `upstream "${server}" did not answer within ${timeoutMs} ms; the request was cancelled upstream`,
+      );
+    }
+    return new TransportError(
+      TransportErrorCode.UPSTREAM_UNAVAILABLE,
+      `upstream "${server}" failed: ${err.message}`,
+    );
+  }
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new TransportError(TransportErrorCode.UPSTREAM_UNAVAILABLE, 'the request was cancelled');
+  }
+  return new TransportError(
+    TransportErrorCode.UPSTREAM_UNAVAILABLE,
+    `upstream "${server}" failed: ${err instanceof Error ? err.message : String(err)}`,
+  );
+}
+
+function isLegacyHttpSignal(err: unknown): boolean {
+  const status = (err as { status?: number; code?: unknown } | undefined)?.status;
+  if (typeof status === 'number') return status === 404 || status === 405 || status === 400;
+  const message = err instanceof Error ? err.message : '';
+  return /\b(404|405|400)\b/.test(message);
+}

@@ -1,0 +1,217 @@
+import type { GatehouseConfig, UpstreamConfig } from '@gatehouse/config';
+import type { Logger, Metrics } from '@gatehouse/observability';
+import { TransportError, TransportErrorCode } from '../jsonrpc';
+import type { SessionRecord } from '../session/session-store';
+import { UpstreamConnection, type UpstreamHandlers } from './upstream-connection';
+
+const GATEWAY_INFO = { name: 'gatehouse', version: '0.1.0' };
+
+/** Who owns a connection: a client session (per-session upstreams) or nobody (shared). */
+export interface ConnectionOwner {
+  session?: SessionRecord;
+}
+
+/** Where the pool sends what upstreams say to clients. */
+export interface UpstreamEvents {
+  notification(
+    server: string,
+    sessionId: string | undefined,
+    method: string,
+    params: Record<string, unknown> | undefined,
+  ): void;
+  request(
+    server: string,
+    sessionId: string | undefined,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Owns every upstream connection on this replica. Shared upstreams get one connection,
+ * started at boot and restarted with backoff when it dies. Per-session upstreams get one
+ * connection per client session, opened on first use on whichever replica serves the session,
+ * so a session that moves between replicas is re-established transparently.
+ */
+export class UpstreamPool {
+  private readonly shared = new Map<string, Promise<UpstreamConnection>>();
+  private readonly perSession = new Map<string, Promise<UpstreamConnection>>();
+  private readonly restartDelay = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closing = false;
+
+  constructor(
+    private readonly config: GatehouseConfig,
+    private readonly events: UpstreamEvents,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get servers(): string[] {
+    return Object.keys(this.config.upstreams);
+  }
+
+  upstreamConfig(server: string): UpstreamConfig {
+    const cfg = this.config.upstreams[server];
+    if (!cfg)
+      throw new TransportError(TransportErrorCode.UNKNOWN_SERVER, `no upstream server named "${server}"`);
+    return cfg;
+  }
+
+  /** Starts every shared upstream; failures are logged and retried, never fatal to the gateway. */
+  startShared(): void {
+    for (const server of this.servers) {
+      if (this.upstreamConfig(server).sharing === 'shared')
+        void this.sharedConnection(server).catch(() => undefined);
+    }
+  }
+
+  /** The connection that serves `server` for this session (or for a session-less request). */
+  async get(server: string, owner: ConnectionOwner): Promise<UpstreamConnection> {
+    const cfg = this.upstreamConfig(server);
+    if (cfg.sharing === 'shared' || !owner.session) return this.sharedConnection(server);
+    return this.sessionConnection(server, owner.session);
+  }
+
+  /** Closes the per-session connections of a session (DELETE, expiry). */
+  async release(sessionId: string): Promise<void> {
+    const closing: Array<Promise<void>> = [];
+    for (const [key, conn] of this.perSession) {
+      if (key.startsWith(`${sessionId}\u0000`)) {
+        this.perSession.delete(key);
+        closing.push(conn.then((c) => c.close()).catch(() => undefined));
+      }
+    }
+    await Promise.all(closing);
+  }
+
+  isPerSession(server: string): boolean {
+    return this.upstreamConfig(server).sharing === 'per-session';
+  }
+
+  /** Sessions that hold per-session connections on this replica. */
+  sessionIds(): string[] {
+    return [...new Set([...this.perSession.keys()].map((k) => k.split('\u0000')[0] as string))];
+  }
+
+  /** Live per-session connections on this replica (for tests and metrics). */
+  get sessionConnectionCount(): number {
+    return this.perSession.size;
+  }
+
+  private sharedConnection(server: string): Promise<UpstreamConnection> {
+    let conn = this.shared.get(server);
+    if (!conn) {
+      conn = this.open(server, undefined);
+      this.shared.set(server, conn);
+      conn.then(
+        () => {
+          this.restartDelay.delete(server);
+          this.metrics.upstreamUp.set({ server }, 1);
+        },
+        (err: unknown) => {
+          this.metrics.upstreamUp.set({ server }, 0);
+          this.logger.error({ err, server }, 'upstream failed to start');
+          this.scheduleRestart(server);
+        },
+      );
+    }
+    return conn;
+  }
+
+  private scheduleRestart(server: string): void {
+    if (this.closing) return;
+    const delay = Math.min(30_000, (this.restartDelay.get(server) ?? 500) * 2);
+    this.restartDelay.set(server, delay);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closing) return;
+      this.shared.delete(server);
+      this.metrics.upstreamRestarts.inc({ server });
+      void this.sharedConnection(server).catch(() => undefined);
+    }, delay);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private sessionConnection(server: string, session: SessionRecord): Promise<UpstreamConnection> {
+    const key = `${session.id}\u0000${server}`;
+    let conn = this.perSession.get(key);
+    if (!conn) {
+      conn = this.open(server, session).then(async (c) => {
+        await this.replaySessionState(c, server, session);
+        return c;
+      });
+      this.perSession.set(key, conn);
+      conn.catch(() => this.perSession.delete(key));
+    }
+    return conn;
+  }
+
+  /** A session that arrives from another replica gets its subscriptions and log level back. */
+  private async replaySessionState(
+    conn: UpstreamConnection,
+    server: string,
+    session: SessionRecord,
+  ): Promise<void> {
+    const level = session.logLevels[server];
+    if (level) await conn.request('logging/setLevel', { level }).catch(() => undefined);
+    for (const uri of session.subscriptions[server] ?? []) {
+      await conn.request('resources/subscribe', { uri }).catch(() => undefined);
+    }
+  }
+
+  private async open(server: string, session: SessionRecord | undefined): Promise<UpstreamConnection> {
+    if (this.closing)
+      throw new TransportError(TransportErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
+    const cfg = this.upstreamConfig(server);
+    const sessionId = session?.id;
+    const key = sessionId ? `${sessionId}\u0000${server}` : undefined;
+    const handlers: UpstreamHandlers = {
+      onNotification: (method, params) => this.events.notification(server, sessionId, method, params),
+      onRequest: (method, params, signal) => this.events.request(server, sessionId, method, params, signal),
+      onClose: () => {
+        this.logger.warn({ server, session: sessionId }, 'upstream connection closed unexpectedly');
+        this.metrics.upstreamUp.set({ server }, 0);
+        if (key) this.perSession.delete(key);
+        else this.scheduleRestart(server);
+      },
+    };
+    const conn = new UpstreamConnection(
+      server,
+      cfg,
+      {
+        clientInfo: GATEWAY_INFO,
+        // A per-session upstream may ask the client for sampling, elicitation or roots; a
+        // shared one cannot be told which client to ask, so it is offered none of them.
+        capabilities: session ? clientCapabilitiesForUpstream(session.clientCapabilities) : {},
+      },
+      handlers,
+      this.logger,
+    );
+    await conn.connect();
+    this.logger.info(
+      { server, session: sessionId, protocolVersion: conn.info().protocolVersion, pid: conn.pid },
+      'upstream connected',
+    );
+    return conn;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const t of this.timers) clearTimeout(t);
+    const all = [...this.shared.values(), ...this.perSession.values()];
+    this.shared.clear();
+    this.perSession.clear();
+    await Promise.all(all.map((c) => c.then((x) => x.close()).catch(() => undefined)));
+  }
+}
+
+function clientCapabilitiesForUpstream(caps: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ['sampling', 'elicitation', 'roots'] as const) {
+    if (caps[key] !== undefined) out[key] = caps[key];
+  }
+  return out;
+}
