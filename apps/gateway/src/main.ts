@@ -1,10 +1,11 @@
 import { ConfigError, loadConfig } from '@gatehouse/config';
 import { startGateway } from './bootstrap';
+import { withDemoUpstreams } from './embedded';
 
 async function main(): Promise<void> {
   let loaded;
   try {
-    loaded = loadConfig();
+    loaded = withDemoUpstreams(loadConfig());
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -13,7 +14,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const gateway = await startGateway(loaded);
-  gateway.logger.info({ url: gateway.url }, 'gatehouse gateway listening');
+  const { config } = loaded;
+  gateway.logger.info(
+    {
+      url: gateway.url,
+      config: loaded.file ?? 'none found: embedded defaults with demo upstreams',
+      mcp: `${gateway.url}/mcp`,
+      passthrough: Object.keys(config.upstreams).map((name) => `${gateway.url}/mcp/servers/${name}`),
+      health: [`${gateway.url}/healthz`, `${gateway.url}/readyz`, `${gateway.url}/metrics`],
+    },
+    'gatehouse gateway listening',
+  );
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,76 @@
+import { dirname, join } from 'node:path';
+import { parseConfigText } from '@gatehouse/config';
+import { Writable } from 'node:stream';
+import { startGateway, type RunningGateway } from '../../apps/gateway/src/bootstrap';
+
+/** Path of an installed npm MCP server's entry point (real upstreams, no mocks). */
+export function serverBin(pkg: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', 'index.js');
+}
+
+/** YAML for the reference `everything` server plus `memory`, both over stdio. */
+export function demoUpstreamsYaml(everythingSharing: 'shared' | 'per-session' = 'per-session'): string {
+  return `
+upstreams:
+  everything:
+    transport: stdio
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-everything'))}, stdio]
+    sharing: ${everythingSharing}
+  memory:
+    transport: stdio
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-memory'))}]
+`;
+}
+
+/** Starts a real gateway on a random port with the given YAML, logs kept in memory. */
+export async function gatewayWith(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningGateway & { logs: string[] }> {
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const loaded = parseConfigText(`server:\n  port: 0\nlog:\n  level: info\n${yaml}`, env);
+  const gateway = await startGateway(loaded, { logDestination: sink });
+  return Object.assign(gateway, { logs });
+}
+
+/** A raw JSON-RPC POST, for the front-door cases no SDK client would send. */
+export async function rawPost(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body,
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+export function initializeBody(id = 1, protocolVersion = '2025-06-18'): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw-test', version: '1.0.0' } },
+  });
+}
