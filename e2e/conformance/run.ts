@@ -61,6 +61,12 @@ export interface ScenarioDifference {
   gateway?: ScenarioResult;
   /** Check ids whose status differs, as `id: DIRECT -> GATEWAY`. */
   changedChecks: string[];
+  /**
+   * A check passed on one side and not on the other, or the verdict changed. Differences that
+   * only move warnings (for example the gateway answering JSON where the upstream streamed) are
+   * reported but do not change the counts.
+   */
+  scoring: boolean;
 }
 
 /** Direct versus gateway, with everything needed to explain a difference. */
@@ -68,10 +74,12 @@ export interface Comparison {
   direct: SuiteResult;
   gateway: SuiteResult;
   differences: ScenarioDifference[];
-  /** Same passing scenarios and the same number of passing checks. */
+  /** Same passing scenarios, the same number of passing checks, and no check that passes on one side only. */
   equal: boolean;
   /** Gateway log lines captured during the gateway run (warn and above). */
   gatewayLog: string[];
+  /** The `protocol` setting the gateway used towards the fixture. */
+  upstreamProtocol: string;
 }
 
 /** Options for {@link compareDirectAndGateway}. */
@@ -84,6 +92,8 @@ export interface CompareOptions {
   timeoutMs?: number;
   /** Progress lines (default: none). */
   onProgress?: (line: string) => void;
+  /** The gateway's `protocol` setting for the upstream hop (default: the config default, `auto`). */
+  upstreamProtocol?: 'auto' | 'legacy' | '2026-07-28';
 }
 
 const SCENARIO_DIR = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
@@ -209,11 +219,17 @@ export function diffSuites(direct: SuiteResult, gateway: SuiteResult): ScenarioD
     const b = gateway.scenarios.find((s) => s.scenario === scenario);
     const before = checkStatuses(a);
     const after = checkStatuses(b);
-    const changedChecks = [...new Set([...before.keys(), ...after.keys()])]
-      .filter((id) => before.get(id) !== after.get(id))
-      .map((id) => `${id}: ${before.get(id) ?? 'absent'} -> ${after.get(id) ?? 'absent'}`);
-    if (a?.passed !== b?.passed || changedChecks.length > 0)
-      differences.push({ scenario, direct: a, gateway: b, changedChecks });
+    const changed = [...new Set([...before.keys(), ...after.keys()])].filter(
+      (id) => before.get(id) !== after.get(id),
+    );
+    const scoring =
+      a?.passed !== b?.passed ||
+      changed.some((id) => [before.get(id), after.get(id)].some((s) => s === 'SUCCESS' || s === 'FAILURE'));
+    const changedChecks = changed.map(
+      (id) => `${id}: ${before.get(id) ?? 'absent'} -> ${after.get(id) ?? 'absent'}`,
+    );
+    if (scoring || changedChecks.length > 0)
+      differences.push({ scenario, direct: a, gateway: b, changedChecks, scoring });
   }
   return differences;
 }
@@ -247,6 +263,7 @@ export async function compareDirectAndGateway(options: CompareOptions = {}): Pro
       `  ${UPSTREAM_NAME}:`,
       '    transport: http',
       `    url: ${JSON.stringify(fixture.url)}`,
+      ...(options.upstreamProtocol ? [`    protocol: ${JSON.stringify(options.upstreamProtocol)}`] : []),
       '',
     ].join('\n');
     const env = { ...process.env };
@@ -265,8 +282,10 @@ export async function compareDirectAndGateway(options: CompareOptions = {}): Pro
       const equal =
         direct.passedChecks === through.passedChecks &&
         directPassing.length === gatewayPassing.length &&
-        directPassing.every((s) => gatewayPassing.includes(s));
-      return { direct, gateway: through, differences, equal, gatewayLog };
+        directPassing.every((s) => gatewayPassing.includes(s)) &&
+        !differences.some((d) => d.scoring);
+      const upstreamProtocol = options.upstreamProtocol ?? 'auto';
+      return { direct, gateway: through, differences, equal, gatewayLog, upstreamProtocol };
     } finally {
       await gateway.close();
     }
@@ -304,7 +323,7 @@ export function formatComparison(comparison: Comparison): string {
     'MCP conformance, server scenarios',
     `  direct   ${direct.url}`,
     `           ${direct.passedScenarios}/${total} scenarios passed, ${direct.passedChecks} checks passed, ${direct.failedChecks} failed`,
-    `  gateway  ${gateway.url}`,
+    `  gateway  ${gateway.url} (upstream hop protocol: ${comparison.upstreamProtocol})`,
     `           ${gateway.passedScenarios}/${gateway.scenarios.length} scenarios passed, ${gateway.passedChecks} checks passed, ${gateway.failedChecks} failed`,
     '',
     '  scenario                                   direct   gateway',
@@ -313,15 +332,20 @@ export function formatComparison(comparison: Comparison): string {
     const other = gateway.scenarios.find((s) => s.scenario === scenario.scenario);
     const verdict = (s: ScenarioResult | undefined) =>
       s === undefined ? 'absent' : s.passed ? 'pass' : 'FAIL';
-    const mark = differences.some((d) => d.scenario === scenario.scenario) ? '  <-- differs' : '';
+    const difference = differences.find((d) => d.scenario === scenario.scenario);
+    const mark = difference ? (difference.scoring ? '  <-- differs' : '  (warnings differ)') : '';
     lines.push(`  ${scenario.scenario.padEnd(42)} ${verdict(scenario).padEnd(8)} ${verdict(other)}${mark}`);
   }
   if (differences.length === 0) {
     lines.push('', '  No differences: the gateway passes exactly what the upstream passes.');
   } else {
-    lines.push('', `  ${differences.length} scenario(s) differ:`);
+    const scoring = differences.filter((d) => d.scoring).length;
+    lines.push(
+      '',
+      `  ${differences.length} scenario(s) differ, ${scoring} in what passes, ${differences.length - scoring} in warnings only:`,
+    );
     for (const difference of differences) {
-      lines.push('', `  ${difference.scenario}`);
+      lines.push('', `  ${difference.scenario}${difference.scoring ? '' : ' (warnings only)'}`);
       for (const change of difference.changedChecks) lines.push(`    ${change}`);
       lines.push('   direct:', ...describeFailures(difference.direct));
       lines.push('   through the gateway:', ...describeFailures(difference.gateway));
@@ -338,10 +362,38 @@ export function formatComparison(comparison: Comparison): string {
   return lines.join('\n');
 }
 
+function parseArgs(args: string[]): CompareOptions {
+  const options: CompareOptions = { onProgress: (line) => process.stderr.write(`${line}\n`) };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const value = args[i + 1];
+    switch (arg) {
+      case '--upstream-protocol':
+        if (value !== 'auto' && value !== 'legacy' && value !== '2026-07-28') {
+          throw new Error('--upstream-protocol takes auto, legacy or 2026-07-28');
+        }
+        options.upstreamProtocol = value;
+        i++;
+        break;
+      case '--scenario':
+        if (!value) throw new Error('--scenario takes a scenario name');
+        options.scenarios = [...(options.scenarios ?? []), value];
+        i++;
+        break;
+      case '--suite':
+        if (value !== 'all' && value !== 'active') throw new Error('--suite takes all or active');
+        options.suite = value;
+        i++;
+        break;
+      default:
+        throw new Error(`unknown argument ${arg}; use --upstream-protocol, --scenario or --suite`);
+    }
+  }
+  return options;
+}
+
 async function main(): Promise<void> {
-  const comparison = await compareDirectAndGateway({
-    onProgress: (line) => process.stderr.write(`${line}\n`),
-  });
+  const comparison = await compareDirectAndGateway(parseArgs(process.argv.slice(2)));
   process.stdout.write(formatComparison(comparison));
   process.exitCode = comparison.equal ? 0 : 1;
 }
