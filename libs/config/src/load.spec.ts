@@ -191,6 +191,38 @@ const cases: Case[] = [
     fix: /rename it to "a"/,
   },
   {
+    name: 'a server name starting with a digit',
+    yaml: ['upstreams:', '  1password:', '    transport: stdio', '    command: npx'],
+    key: 'upstreams.1password',
+    line: 2,
+    message: /"1password" is not a valid server name: server names start with a letter/,
+    fix: /rename it to "password"/,
+  },
+  {
+    name: 'a database url that is not Postgres',
+    yaml: ['database:', '  url: mysql://root@db.internal/gh'],
+    key: 'database.url',
+    line: 2,
+    message: /"mysql:\/\/root@db\.internal\/gh" is not a postgres:\/\/ or postgresql:\/\/ URL/,
+    fix: /such as postgres:\/\//,
+  },
+  {
+    name: 'a redis url that is not Redis',
+    yaml: ['redis:', '  url: 127.0.0.1:6379'],
+    key: 'redis.url',
+    line: 2,
+    message: /is not a redis:\/\/ or rediss:\/\/ URL/,
+    fix: /such as redis:\/\//,
+  },
+  {
+    name: 'a publicUrl that is not http(s)',
+    yaml: ['server:', '  publicUrl: javascript:alert(1)'],
+    key: 'server.publicUrl',
+    line: 2,
+    message: /is not an absolute http:\/\/ or https:\/\/ URL/,
+    fix: /such as https:\/\/gatehouse\.example\.com/,
+  },
+  {
     name: 'an unknown transport',
     yaml: ['upstreams:', '  fs:', '    transport: grpc', '    command: npx'],
     key: 'upstreams.fs.transport',
@@ -413,6 +445,12 @@ describe('parseConfigText refuses a bad file, naming the key, the line and a fix
       MCP_URL: 'not-a-url-s3cr3t-value',
     });
     expect(problems[0]?.key).toBe('upstreams.gh.url');
+    expect(JSON.stringify(problems)).not.toContain('s3cr3t');
+  });
+
+  it('masks the password of a bad DATABASE_URL it echoes', () => {
+    const problems = problemsOf([], { DATABASE_URL: 'mysql://app:s3cr3t@db/gh' });
+    expect(problems[0]?.key).toBe('DATABASE_URL');
     expect(JSON.stringify(problems)).not.toContain('s3cr3t');
   });
 
@@ -659,6 +697,13 @@ describe('environment overrides', () => {
     ],
     ['LOG_LEVEL', 'loud', /sets log\.level, but "loud" is not allowed/, /set LOG_LEVEL to one of .*"info"/],
     ['PUBLIC_URL', 'not a url', /sets server\.publicUrl/, /set PUBLIC_URL to an absolute http/],
+    [
+      'DATABASE_URL',
+      'localhost:5432',
+      /sets database\.url, but .* is not a postgres/,
+      /set DATABASE_URL to a postgres/,
+    ],
+    ['REDIS_URL', 'http://cache:6379', /sets redis\.url, but .* is not a redis/, /set REDIS_URL to a redis/],
   ])('refuses a bad %s without pointing at a file line', (name, value, message, fix) => {
     const problems = problemsOf(file.split('\n'), { [name]: value });
     expect(problems).toEqual([

@@ -325,8 +325,8 @@ function explain(
     }
     case 'invalid_format': {
       if (issue.format === 'url') {
-        const want = `an absolute http:// or https:// URL such as ${exampleFor(path, 'url')}`;
-        return { message: `${shown} is not ${want.split(' such as')[0] ?? want}`, want };
+        const kind = urlKind(path);
+        return { message: `${shown} is not ${kind}`, want: `${kind} such as ${exampleFor(path, 'url')}` };
       }
       const want = `a value matching ${issue.pattern ?? issue.format}`;
       return { message: `${shown} ${issue.message.toLowerCase()}`, want };
@@ -376,8 +376,21 @@ function describeValue(value: unknown): string {
   return `${article(typeof value)} ${typeof value}`;
 }
 
+function urlKind(path: string[]): string {
+  switch (path.join('.')) {
+    case 'database.url':
+      return 'a postgres:// or postgresql:// URL';
+    case 'redis.url':
+      return 'a redis:// or rediss:// URL';
+    default:
+      return 'an absolute http:// or https:// URL';
+  }
+}
+
 function exampleFor(path: string[], expected: string): string {
   const last = path[path.length - 1];
+  if (path.join('.') === 'database.url') return 'postgres://gatehouse@db.internal:5432/gatehouse';
+  if (path.join('.') === 'redis.url') return 'redis://cache.internal:6379/0';
   if (last === 'command') return 'npx';
   if (last === 'url' && path[0] === 'upstreams') return 'https://mcp.example.com/mcp';
   if (last === 'publicUrl') return 'https://gatehouse.example.com';

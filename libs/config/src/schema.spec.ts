@@ -72,6 +72,7 @@ describe('SERVER_NAME', () => {
     ['upper case', 'A'],
     ['mixed case', 'GitHub'],
     ['a leading hyphen', '-lead'],
+    ['a leading digit, which is no valid URI scheme start', '1abc'],
     ['a trailing hyphen', 'trail-'],
     ['a dot', 'a.b'],
     ['a space', 'a b'],
@@ -82,6 +83,22 @@ describe('SERVER_NAME', () => {
     expect(
       configSchema.safeParse({ upstreams: { [name]: { transport: 'stdio', command: 'x' } } }).success,
     ).toBe(false);
+  });
+});
+
+describe('connection URLs', () => {
+  it.each([
+    ['database.url', { database: { url: 'postgres://postgres@127.0.0.1:5432/gh' } }, true],
+    ['database.url', { database: { url: 'postgresql:///gh?host=/run/postgresql' } }, true],
+    ['database.url', { database: { url: 'mysql://root@db/gh' } }, false],
+    ['database.url', { database: { url: 'db.internal:5432' } }, false],
+    ['redis.url', { redis: { url: 'redis://127.0.0.1:6379/0' } }, true],
+    ['redis.url', { redis: { url: 'rediss://cache.example.com:6380' } }, true],
+    ['redis.url', { redis: { url: 'http://cache:6379' } }, false],
+    ['server.publicUrl', { server: { publicUrl: 'https://gatehouse.example.com' } }, true],
+    ['server.publicUrl', { server: { publicUrl: 'javascript:alert(1)' } }, false],
+  ])('checks the scheme of %s (%j -> %p)', (_key, value, ok) => {
+    expect(configSchema.safeParse(value).success).toBe(ok);
   });
 });
 

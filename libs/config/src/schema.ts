@@ -84,7 +84,7 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         host: z.string().default('127.0.0.1'),
         /** The URL clients use to reach this gateway; its host is always an allowed Host header. */
-        publicUrl: z.url().optional(),
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
         bodyLimitBytes: z
           .number()
           .int()
@@ -105,7 +105,7 @@ export const configSchema = z
     database: z
       .object({
         /** Postgres URL; absent means the embedded PGlite database under dataDir. */
-        url: z.string().optional(),
+        url: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
         poolSize: z.number().int().positive().default(10),
         /**
          * Apply pending migrations at start (under an advisory lock, so replicas may race safely).
@@ -118,7 +118,7 @@ export const configSchema = z
     redis: z
       .object({
         /** Redis URL; absent means in-process sessions and limits (a single replica only). */
-        url: z.string().optional(),
+        url: z.url({ protocol: /^rediss?$/ }).optional(),
         keyPrefix: z.string().default('gh:'),
       })
       .strict()
