@@ -245,6 +245,8 @@ export class McpGateway {
       upstreamStart = process.hrtime.bigint();
       const result = await this.forward(call, sink, abort.signal);
       outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
+      // 2026-07-28 clients require resultType; a legacy upstream's result is by definition complete.
+      if (call.era === 'modern' && result.resultType === undefined) result.resultType = 'complete';
       return { jsonrpc: '2.0', id: request.id, result };
     } catch (err) {
       if (upstreamStart > 0n) outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;

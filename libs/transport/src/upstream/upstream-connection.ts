@@ -55,6 +55,8 @@ export class UpstreamConnection {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private closedByUs = false;
+  private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
+  private progressSeq = 0;
   pid: number | undefined;
 
   constructor(
@@ -123,13 +125,16 @@ export class UpstreamConnection {
         ),
       );
       await client.connect(transport, { timeout });
+      this.interceptProgress(transport);
       this.pid = transport.pid ?? undefined;
       return;
     }
     const url = new URL(this.config.url);
     const requestInit = { headers: this.config.headers };
     try {
-      await client.connect(new StreamableHTTPClientTransport(url, { requestInit }), { timeout });
+      const transport = new StreamableHTTPClientTransport(url, { requestInit });
+      await client.connect(transport, { timeout });
+      this.interceptProgress(transport);
     } catch (err) {
       // Servers that predate Streamable HTTP answer the POST with 4xx; try the legacy HTTP+SSE transport.
       if (!isLegacyHttpSignal(err)) throw err;
@@ -137,8 +142,30 @@ export class UpstreamConnection {
         { server: this.server },
         'upstream does not speak Streamable HTTP; using legacy HTTP+SSE',
       );
-      await client.connect(new SSEClientTransport(url, { requestInit }), { timeout });
+      const transport = new SSEClientTransport(url, { requestInit });
+      await client.connect(transport, { timeout });
+      this.interceptProgress(transport);
     }
+  }
+
+  /**
+   * Progress is taken off the wire here, in arrival order. The SDK dispatches notifications a
+   * tick later than responses, so the last progress of a call would otherwise find its handler
+   * already gone and be dropped.
+   */
+  private interceptProgress(transport: { onmessage?: (message: never, extra?: never) => void }): void {
+    const original = transport.onmessage;
+    transport.onmessage = (message: never, extra?: never) => {
+      const m = message as { method?: string; params?: Record<string, unknown> };
+      if (m.method === 'notifications/progress') {
+        const deliver = this.progress.get(String(m.params?.progressToken));
+        if (deliver && m.params) {
+          deliver(m.params);
+          return;
+        }
+      }
+      original?.call(transport, message, extra);
+    };
   }
 
   info(): {
@@ -170,16 +197,26 @@ export class UpstreamConnection {
       );
     }
     await this.acquire(options.signal);
+    let token: string | undefined;
+    if (options.onProgress) {
+      // Our own token per upstream connection: clients' tokens can collide on a shared upstream.
+      token = `gh${++this.progressSeq}`;
+      this.progress.set(token, options.onProgress);
+      params = {
+        ...params,
+        _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: token },
+      };
+    }
     try {
       return (await client.request({ method, params } as never, PASSTHROUGH, {
         signal: options.signal,
         timeout: this.config.timeouts.requestMs,
-        onprogress: options.onProgress as never,
         allowInputRequired: options.allowInputRequired ?? false,
       })) as Record<string, unknown>;
     } catch (err) {
       throw translateError(this.server, this.config.timeouts.requestMs, err);
     } finally {
+      if (token) this.progress.delete(token);
       this.release();
     }
   }
