@@ -74,11 +74,18 @@ describe('conformance fixture server', () => {
 });
 
 describe('MCP conformance suite through the gateway', () => {
-  // `auto` is the default upstream hop (2026-07-28 when the upstream offers it); `legacy` pins the 2025 handshake.
-  it.each(['auto', 'legacy'] as const)(
-    'passes the same scenarios through /mcp/servers/{name} as the upstream passes directly (upstream hop %s)',
-    async (upstreamProtocol) => {
-      const comparison = await compareDirectAndGateway({ upstreamProtocol });
+  // `auto` is the default upstream hop (2026-07-28 when the upstream offers it); `legacy` pins the
+  // 2025 handshake. The stdio cases spawn the compiled fixture, so they need `npm run build` first
+  // (the test command builds before it runs jest).
+  it.each([
+    ['http', 'auto'],
+    ['http', 'legacy'],
+    ['stdio', 'auto'],
+    ['stdio', 'legacy'],
+  ] as const)(
+    'passes the same scenarios through /mcp/servers/{name} as the upstream passes directly (upstream over %s, hop %s)',
+    async (upstreamTransport, upstreamProtocol) => {
+      const comparison = await compareDirectAndGateway({ upstreamTransport, upstreamProtocol });
       if (!comparison.equal) process.stderr.write(formatComparison(comparison));
 
       expect(comparison.direct.passedScenarios).toBeGreaterThan(0);

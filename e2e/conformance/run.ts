@@ -7,6 +7,7 @@
  * exits 1 when the gateway passes a different set of scenarios or checks than the upstream alone.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +81,8 @@ export interface Comparison {
   gatewayLog: string[];
   /** The `protocol` setting the gateway used towards the fixture. */
   upstreamProtocol: string;
+  /** How the gateway reached the fixture. */
+  upstreamTransport: 'http' | 'stdio';
 }
 
 /** Options for {@link compareDirectAndGateway}. */
@@ -94,6 +97,11 @@ export interface CompareOptions {
   onProgress?: (line: string) => void;
   /** The gateway's `protocol` setting for the upstream hop (default: the config default, `auto`). */
   upstreamProtocol?: 'auto' | 'legacy' | '2026-07-28';
+  /**
+   * How the gateway reaches the fixture: `http` (default) or `stdio`, where the gateway spawns
+   * the compiled fixture with `--stdio` (so it needs `npm run build` first).
+   */
+  upstreamTransport?: 'http' | 'stdio';
 }
 
 const SCENARIO_DIR = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
@@ -234,6 +242,22 @@ export function diffSuites(direct: SuiteResult, gateway: SuiteResult): ScenarioD
   return differences;
 }
 
+function upstreamLines(transport: 'http' | 'stdio', url: string): string[] {
+  if (transport === 'http') return ['    transport: http', `    url: ${JSON.stringify(url)}`];
+  // Compiled, this file sits beside the compiled fixture; run from source (jest), it finds it under dist/.
+  const script = __filename.endsWith('.ts')
+    ? join(__dirname, '..', '..', 'dist', 'e2e', 'conformance', 'fixture-server.js')
+    : join(__dirname, 'fixture-server.js');
+  if (!existsSync(script)) {
+    throw new Error(`the stdio comparison runs the compiled fixture ${script}; run \`npm run build\` first`);
+  }
+  return [
+    '    transport: stdio',
+    `    command: ${JSON.stringify(process.execPath)}`,
+    `    args: [${JSON.stringify(script)}, "--stdio"]`,
+  ];
+}
+
 /** The environment keys `parseConfigText` lets override the file; the comparison pins those itself. */
 const PINNED_ENV = ['PORT', 'HOST', 'PUBLIC_URL', 'LOG_LEVEL', 'GATEHOUSE_DATA_DIR'];
 
@@ -261,8 +285,7 @@ export async function compareDirectAndGateway(options: CompareOptions = {}): Pro
       `  keyPrefix: ${JSON.stringify(`gh-conformance-${process.pid}-${Date.now()}:`)}`,
       'upstreams:',
       `  ${UPSTREAM_NAME}:`,
-      '    transport: http',
-      `    url: ${JSON.stringify(fixture.url)}`,
+      ...upstreamLines(options.upstreamTransport ?? 'http', fixture.url),
       ...(options.upstreamProtocol ? [`    protocol: ${JSON.stringify(options.upstreamProtocol)}`] : []),
       '',
     ].join('\n');
@@ -285,7 +308,16 @@ export async function compareDirectAndGateway(options: CompareOptions = {}): Pro
         directPassing.every((s) => gatewayPassing.includes(s)) &&
         !differences.some((d) => d.scoring);
       const upstreamProtocol = options.upstreamProtocol ?? 'auto';
-      return { direct, gateway: through, differences, equal, gatewayLog, upstreamProtocol };
+      const upstreamTransport = options.upstreamTransport ?? 'http';
+      return {
+        direct,
+        gateway: through,
+        differences,
+        equal,
+        gatewayLog,
+        upstreamProtocol,
+        upstreamTransport,
+      };
     } finally {
       await gateway.close();
     }
@@ -323,7 +355,8 @@ export function formatComparison(comparison: Comparison): string {
     'MCP conformance, server scenarios',
     `  direct   ${direct.url}`,
     `           ${direct.passedScenarios}/${total} scenarios passed, ${direct.passedChecks} checks passed, ${direct.failedChecks} failed`,
-    `  gateway  ${gateway.url} (upstream hop protocol: ${comparison.upstreamProtocol})`,
+    `  gateway  ${gateway.url}`,
+    `           upstream over ${comparison.upstreamTransport}, hop protocol ${comparison.upstreamProtocol}`,
     `           ${gateway.passedScenarios}/${gateway.scenarios.length} scenarios passed, ${gateway.passedChecks} checks passed, ${gateway.failedChecks} failed`,
     '',
     '  scenario                                   direct   gateway',
@@ -375,6 +408,12 @@ function parseArgs(args: string[]): CompareOptions {
         options.upstreamProtocol = value;
         i++;
         break;
+      case '--upstream-transport':
+        if (value !== 'http' && value !== 'stdio')
+          throw new Error('--upstream-transport takes http or stdio');
+        options.upstreamTransport = value;
+        i++;
+        break;
       case '--scenario':
         if (!value) throw new Error('--scenario takes a scenario name');
         options.scenarios = [...(options.scenarios ?? []), value];
@@ -386,7 +425,9 @@ function parseArgs(args: string[]): CompareOptions {
         i++;
         break;
       default:
-        throw new Error(`unknown argument ${arg}; use --upstream-protocol, --scenario or --suite`);
+        throw new Error(
+          `unknown argument ${arg}; use --upstream-protocol, --upstream-transport, --scenario or --suite`,
+        );
     }
   }
   return options;
