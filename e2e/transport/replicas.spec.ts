@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Redis } from 'ioredis';
+import { demoUpstreamsYaml, initializeBody, rawPost } from './helpers';
+import { spawnGateway, type GatewayProcess } from './processes';
+
+/**
+ * Two gateway processes share one Redis and no stickiness: a session created on one is served by
+ * the other, per-session upstreams are re-established on whichever replica gets the request, and
+ * server-to-client requests find their way back across replicas.
+ */
+describe('any replica serves any session', () => {
+  const prefix = `test-${randomUUID()}:`;
+  let a: GatewayProcess;
+  let b: GatewayProcess;
+
+  beforeAll(async () => {
+    const yaml = `redis:\n  url: redis://127.0.0.1:6379\n  keyPrefix: "${prefix}"\nlog:\n  level: warn\n${demoUpstreamsYaml('per-session')}`;
+    [a, b] = await Promise.all([spawnGateway(yaml), spawnGateway(yaml)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    const redis = new Redis('redis://127.0.0.1:6379');
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('alternates the requests of one session between two processes', async () => {
+    const init = await rawPost(`${a.url}/mcp`, initializeBody());
+    const session = init.headers.get('mcp-session-id') as string;
+    const call = (url: string, id: number, message: string) =>
+      rawPost(
+        `${url}/mcp`,
+        JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'everything__echo', arguments: { message } } }),
+        { 'mcp-session-id': session },
+      );
+    for (let i = 0; i < 6; i++) {
+      const replica = i % 2 === 0 ? b : a;
+      const res = await call(replica.url, i + 2, `hop ${i}`);
+      expect(res.status).toBe(200);
+      expect(res.json.result.content[0].text).toBe(`Echo: hop ${i}`);
+    }
+  });
+
+  it('routes a sampling request raised on one replica back through the other', async () => {
+    // Each HTTP request of this one client goes to the other replica than the one before.
+    let turn = 0;
+    const alternating: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const target = new URL((turn++ % 2 === 0 ? a : b).url);
+      url.host = target.host;
+      return fetch(url, init);
+    };
+    const client = new Client({ name: 'two-replica', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    client.setRequestHandler('sampling/createMessage', async () => ({
+      model: 'test',
+      role: 'assistant',
+      content: { type: 'text', text: 'answered across replicas' },
+    }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${a.url}/mcp/servers/everything`), { fetch: alternating }),
+    );
+    try {
+      for (let i = 0; i < 2; i++) {
+        const result = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+        expect(JSON.stringify(result.content)).toMatch(/answered across replicas/);
+      }
+      const echo = await client.callTool({ name: 'echo', arguments: { message: 'still one session' } });
+      expect(echo.content).toEqual([{ type: 'text', text: 'Echo: still one session' }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('ends the session everywhere when it is deleted on one replica', async () => {
+    const init = await rawPost(`${b.url}/mcp`, initializeBody());
+    const session = init.headers.get('mcp-session-id') as string;
+    const del = await fetch(`${a.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    expect(del.status).toBe(204);
+    const after = await rawPost(`${b.url}/mcp`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), {
+      'mcp-session-id': session,
+    });
+    expect(after.status).toBe(404);
+  });
+});
