@@ -6,6 +6,8 @@ export enum DbErrorCode {
   EMBEDDED_FAILED = 'DB_EMBEDDED_FAILED',
   /** A migration failed; the transaction holding all pending migrations was rolled back. */
   MIGRATION_FAILED = 'DB_MIGRATION_FAILED',
+  /** The database lacks what the code needs: migrations were not applied to it. */
+  SCHEMA_OUT_OF_DATE = 'DB_SCHEMA_OUT_OF_DATE',
   /** The entities describe a schema the migrations do not create. */
   SCHEMA_DRIFT = 'DB_SCHEMA_DRIFT',
 }

@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { Worker } from 'node:worker_threads';
 import { DbError, DbErrorCode } from './db-error';
 
 /** A PGlite database served over the Postgres wire protocol on a loopback port. */
@@ -10,11 +9,64 @@ export interface EmbeddedPostgres {
   readonly dataDir: string;
   /** `postgres://postgres@127.0.0.1:<port>/postgres`; no password, the socket is loopback only. */
   readonly url: string;
-  /** Client connections the server holds right now (at most one is ever accepted). */
-  connections(): number;
+  /** Client connections the server holds right now (it never accepts more than one). */
+  connections(): Promise<number>;
   /** Stops accepting clients, closes PGlite (flushing it to disk) and releases the data folder. */
   stop(): Promise<void>;
 }
+
+/**
+ * PGlite and its socket server run in a worker thread. PGlite executes each statement
+ * synchronously in WebAssembly, so on the main thread every query would stall the gateway's
+ * event loop; in a worker only the wire protocol crosses over. The worker is plain JavaScript
+ * evaluated from this string so the same code runs from dist and under Jest (whose module
+ * sandbox cannot serve the dynamic imports PGlite makes).
+ */
+const WORKER_SOURCE = `
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const { PGlite } = require(workerData.pglite);
+const { PGLiteSocketServer } = require(workerData.socket);
+let db;
+let server;
+const text = (err) => String((err && err.message) || err);
+async function stop() {
+  try {
+    if (server) await server.stop();
+  } finally {
+    if (db && !db.closed) await db.close();
+  }
+}
+async function start() {
+  db = await PGlite.create({ dataDir: workerData.dataDir });
+  server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+  await server.start();
+  return Number(server.getServerConn().split(':').pop());
+}
+parentPort.on('message', (msg) => {
+  if (msg.type === 'stats') {
+    parentPort.postMessage({ type: 'stats', connections: server ? server.getStats().activeConnections : 0 });
+  } else if (msg.type === 'stop') {
+    stop().then(
+      () => parentPort.postMessage({ type: 'stopped' }),
+      (err) => parentPort.postMessage({ type: 'stopped', error: text(err) }),
+    ).finally(() => parentPort.close());
+  }
+});
+start().then(
+  (port) => parentPort.postMessage({ type: 'listening', port }),
+  (err) => stop().catch(() => undefined).finally(() => {
+    parentPort.postMessage({ type: 'failed', error: text(err) });
+    parentPort.close();
+  }),
+);
+`;
+
+type WorkerMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; error: string }
+  | { type: 'stats'; connections: number }
+  | { type: 'stopped'; error?: string };
 
 /**
  * Opens (creating if needed) the PGlite database in `dataDir` and serves it on 127.0.0.1 at a
@@ -25,15 +77,42 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const releaseLock = lockDataDir(dir);
-  let db: PGlite | undefined;
-  let server: PGLiteSocketServer | undefined;
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      dataDir: dir,
+      pglite: require.resolve('@electric-sql/pglite'),
+      socket: require.resolve('@electric-sql/pglite-socket'),
+    },
+  });
+  const next = <T extends WorkerMessage['type']>(...types: T[]) =>
+    new Promise<Extract<WorkerMessage, { type: T }>>((ok, fail) => {
+      const onMessage = (msg: WorkerMessage) => {
+        if (!(types as string[]).includes(msg.type)) return;
+        done();
+        ok(msg as Extract<WorkerMessage, { type: T }>);
+      };
+      const onExit = (code: number) => {
+        done();
+        fail(new Error(`the embedded database worker exited (code ${code})`));
+      };
+      const onError = (err: Error) => {
+        done();
+        fail(err);
+      };
+      const done = () => {
+        worker.off('message', onMessage).off('exit', onExit).off('error', onError);
+      };
+      worker.on('message', onMessage).on('exit', onExit).on('error', onError);
+    });
+
+  let port: number;
   try {
-    db = await PGlite.create({ dataDir: dir });
-    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
-    await server.start();
+    const started = await next('listening', 'failed');
+    if (started.type === 'failed') throw new Error(started.error);
+    port = started.port;
   } catch (err) {
-    await server?.stop().catch(() => undefined);
-    await db?.close().catch(() => undefined);
+    await worker.terminate();
     releaseLock();
     throw new DbError(
       DbErrorCode.EMBEDDED_FAILED,
@@ -42,24 +121,30 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
       { cause: err },
     );
   }
-  // getServerConn() reports the port the OS picked once listening, as "127.0.0.1:<port>".
-  const port = Number(server.getServerConn().split(':').pop());
-  const running = { db, server };
+
   let stopped: Promise<void> | undefined;
   return {
     dataDir: dir,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    connections: () => running.server.getStats().activeConnections,
+    connections: async () => {
+      const reply = next('stats');
+      worker.postMessage({ type: 'stats' });
+      return (await reply).connections;
+    },
     stop: () =>
       (stopped ??= (async () => {
         try {
-          await running.server.stop();
+          const reply = next('stopped');
+          worker.postMessage({ type: 'stop' });
+          const { error } = await reply;
+          if (error)
+            throw new DbError(
+              DbErrorCode.EMBEDDED_FAILED,
+              `embedded PGlite at ${dir} did not close cleanly: ${error}`,
+            );
         } finally {
-          try {
-            await running.db.close();
-          } finally {
-            releaseLock();
-          }
+          await worker.terminate();
+          releaseLock();
         }
       })()),
   };

@@ -7,3 +7,5 @@ export { startEmbeddedPostgres } from './embedded-postgres';
 export type { EmbeddedPostgres } from './embedded-postgres';
 export { GatewayReplica } from './gateway-replica.entity';
 export { ReplicaRegistry, DATABASE, DEFAULT_HEARTBEAT_MS } from './replica-registry.service';
+export { createScratchDatabase, withScratchDatabase, DEFAULT_SERVER_URL } from './migration-tools';
+export type { ScratchDatabase } from './migration-tools';

@@ -21,24 +21,49 @@ export interface SchemaDiff {
   down: PendingStatement[];
 }
 
+/** An empty database made for one job (a schema check, one test file) and dropped after it. */
+export interface ScratchDatabase {
+  /** URL of the new database on the same server, with the same credentials. */
+  url: string;
+  /** Drops the database, ending any sessions still connected to it. */
+  drop(): Promise<void>;
+}
+
 /**
- * Creates an empty database on the server at `serverUrl`, runs `fn` with its URL and drops it
- * afterwards, whatever `fn` did. The user in the URL needs CREATEDB.
+ * Creates an empty database with a random name on the server at `serverUrl`. The user in the
+ * URL needs CREATEDB. Integration tests use one per test file.
  */
-export async function withScratchDatabase<T>(serverUrl: string, fn: (url: string) => Promise<T>): Promise<T> {
-  const name = `gatehouse_scratch_${randomUUID().replace(/-/g, '')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+export async function createScratchDatabase(
+  serverUrl: string,
+  prefix = 'gatehouse_scratch',
+): Promise<ScratchDatabase> {
+  if (!/^[a-z_][a-z0-9_]{0,20}$/.test(prefix))
+    throw new Error(`scratch database prefix "${prefix}" must match [a-z_][a-z0-9_]*`);
+  const name = `${prefix}_${randomUUID().replace(/-/g, '')}`;
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: serverUrl });
+    await client.connect();
     try {
-      return await fn(withDatabase(serverUrl, name));
+      await client.query(sql);
     } finally {
-      // FORCE ends sessions a failed fn may have left behind (PG 13+).
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
     }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  // FORCE ends sessions a failed job may have left behind (PG 13+).
+  return {
+    url: withDatabase(serverUrl, name),
+    drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+  };
+}
+
+/** Runs `fn` with the URL of a scratch database that is dropped afterwards, whatever `fn` did. */
+export async function withScratchDatabase<T>(serverUrl: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const scratch = await createScratchDatabase(serverUrl);
+  try {
+    return await fn(scratch.url);
   } finally {
-    await admin.end();
+    await scratch.drop();
   }
 }
 

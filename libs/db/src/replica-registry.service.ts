@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { LOGGER, type Logger } from '@gatehouse/observability';
 import type { Database } from './data-source';
+import { DbError, DbErrorCode } from './db-error';
 import { GatewayReplica } from './gateway-replica.entity';
 import { SOURCE_ROOT } from './paths';
 
@@ -35,7 +36,16 @@ export class ReplicaRegistry implements OnApplicationBootstrap, OnApplicationShu
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.record();
+    try {
+      await this.record();
+    } catch (err) {
+      throw new DbError(
+        DbErrorCode.SCHEMA_OUT_OF_DATE,
+        `cannot record this replica in gateway_replica: ${err instanceof Error ? err.message : String(err)}. ` +
+          'Fix: apply the migrations (npm run migration:run) or set database.migrate: true',
+        { cause: err },
+      );
+    }
     this.timer = setInterval(() => {
       // A slow database must not pile up heartbeats; the next tick tries again.
       this.beating ??= this.heartbeat()
