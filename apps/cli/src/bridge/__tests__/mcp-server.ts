@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+
+import {
+  createMcpHandler,
+  McpServer,
+  WebStandardStreamableHTTPServerTransport,
+  type McpHttpHandler,
+} from '@modelcontextprotocol/server';
+import { z } from 'zod';
+
+/** What the test server saw of one HTTP request. */
+export interface SeenRequest {
+  method: string;
+  headers: IncomingMessage['headers'];
+  /** JSON-RPC method(s) in a POST body. */
+  rpc: string[];
+}
+
+/** The tools every test server offers. */
+function buildServer(): McpServer {
+  const server = new McpServer({ name: 'bridge-test-upstream', version: '1.0.0' });
+  server.registerTool(
+    'echo',
+    { description: 'Echoes its text', inputSchema: z.object({ text: z.string() }) },
+    async ({ text }) => ({ content: [{ type: 'text', text: `echo: ${text}` }] }),
+  );
+  server.registerTool(
+    'count',
+    { description: 'Counts to n, reporting progress', inputSchema: z.object({ n: z.number().int() }) },
+    async ({ n }, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      for (let i = 1; i <= n; i++) {
+        if (progressToken !== undefined) {
+          await ctx.mcpReq.notify({
+            method: 'notifications/progress',
+            params: { progressToken, progress: i, total: n, message: `step ${i}` },
+          });
+        }
+        // Work takes time; it also keeps the SDK Client, which drops progress that
+        // arrives in the same read as the final response, from losing the last step.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return { content: [{ type: 'text', text: `counted to ${n}` }] };
+    },
+  );
+  server.registerTool(
+    'ask',
+    { description: 'Asks the client to sample a reply', inputSchema: z.object({ question: z.string() }) },
+    async ({ question }, ctx) => {
+      // ctx.mcpReq.send ties the request to this call, so it travels on the call's own
+      // response stream (requestSampling would use the standalone GET stream instead).
+      const reply = await ctx.mcpReq.send({
+        method: 'sampling/createMessage',
+        params: { messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 50 },
+      });
+      const content = reply.content as { type: string; text?: string };
+      return { content: [{ type: 'text', text: `the client said: ${content.text ?? '?'}` }] };
+    },
+  );
+  server.registerTool(
+    'ask_standalone',
+    {
+      description: 'Asks the client to sample, on the standalone stream',
+      inputSchema: z.object({ question: z.string() }),
+    },
+    async ({ question }, ctx) => {
+      const reply = await ctx.mcpReq.requestSampling({
+        messages: [{ role: 'user', content: { type: 'text', text: question } }],
+        maxTokens: 50,
+      });
+      const content = reply.content as { type: string; text?: string };
+      return { content: [{ type: 'text', text: `the client said: ${content.text ?? '?'}` }] };
+    },
+  );
+  return server;
+}
+
+/** Converts node:http to the web-standard Request the SDK's transports take. */
+async function toWebRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  scheme: string,
+): Promise<{ request: Request; body?: unknown }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.set(name, value);
+  }
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  const hasBody = req.method === 'POST' && raw.length > 0;
+  const request = new Request(`${scheme}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+    method: req.method ?? 'GET',
+    headers,
+    ...(hasBody ? { body: raw } : {}),
+    signal: abort.signal,
+  });
+  let body: unknown;
+  if (hasBody) {
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      body = undefined;
+    }
+  }
+  return { request, body };
+}
+
+async function writeWebResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.on('close', () => void reader.cancel().catch(() => undefined));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      res.write(value);
+    }
+  } catch {
+    // The client went away mid-stream.
+  }
+  res.end();
+}
+
+function rpcMethods(body: unknown): string[] {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages
+    .map((m) =>
+      m && typeof m === 'object' && 'method' in m ? String((m as { method: unknown }).method) : '',
+    )
+    .filter((m) => m !== '');
+}
+
+export interface TestServerOptions {
+  /** Port to listen on; 0 picks a free one. Reuse a port to simulate a restart. */
+  port?: number;
+  /** Serve HTTPS with these options (mTLS when `requestCert` is set). */
+  tls?: HttpsOptions;
+  /** `legacy`: a sessionful 2025-era server; `modern`: the SDK's createMcpHandler (2026-07-28 with a legacy fallback). */
+  era?: 'legacy' | 'modern';
+  /** Answer 401 unless this bearer token is presented. */
+  requireToken?: string;
+}
+
+/**
+ * A real SDK v2 MCP server over Streamable HTTP on node:http(s), with the
+ * `echo`, `count` (progress) and `ask` (sampling) tools, recording what it saw.
+ */
+export class TestMcpServer {
+  readonly seen: SeenRequest[] = [];
+  private readonly sessions = new Map<
+    string,
+    { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }
+  >();
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  private modern: McpHttpHandler | undefined;
+  private getStreamWaiters: Array<() => void> = [];
+  port = 0;
+
+  constructor(private readonly options: TestServerOptions = {}) {}
+
+  get url(): string {
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/mcp`;
+  }
+
+  async start(): Promise<this> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500).end(String(error));
+      });
+    };
+    const server = this.options.tls
+      ? createHttpsServer(this.options.tls, handler)
+      : createHttpServer(handler);
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    if (this.options.era === 'modern') this.modern = createMcpHandler(() => buildServer());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+    return this;
+  }
+
+  /** Stops listening and cuts every connection, forgetting all sessions, like a crashed process. */
+  async kill(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    for (const { server: mcp } of this.sessions.values()) await mcp.close().catch(() => undefined);
+    this.sessions.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Requests with this JSON-RPC method. */
+  calls(method: string): SeenRequest[] {
+    return this.seen.filter((r) => r.rpc.includes(method));
+  }
+
+  /** Resolves once a standalone GET stream is open on some session. */
+  waitForGetStream(): Promise<void> {
+    if (this.seen.some((r) => r.method === 'GET')) return Promise.resolve();
+    return new Promise((resolve) => this.getStreamWaiters.push(resolve));
+  }
+
+  /** Sends `notifications/tools/list_changed` to every session: it travels on the standalone GET stream. */
+  async announceToolListChanged(): Promise<void> {
+    for (const { server } of this.sessions.values()) server.sendToolListChanged();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const scheme = this.options.tls ? 'https' : 'http';
+    const { request, body } = await toWebRequest(req, res, scheme);
+    this.seen.push({ method: req.method ?? '', headers: req.headers, rpc: rpcMethods(body) });
+    if (req.method === 'GET') {
+      const waiters = this.getStreamWaiters;
+      this.getStreamWaiters = [];
+      setImmediate(() => waiters.forEach((w) => w()));
+    }
+    if (req.url !== '/mcp') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('no MCP endpoint here');
+      return;
+    }
+    if (
+      this.options.requireToken !== undefined &&
+      req.headers.authorization !== `Bearer ${this.options.requireToken}`
+    ) {
+      res
+        .writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Bearer error="invalid_token"',
+        })
+        .end(JSON.stringify({ error: 'invalid_token', error_description: 'the token is not valid' }));
+      return;
+    }
+    if (this.modern) {
+      await writeWebResponse(res, await this.modern.fetch(request));
+      return;
+    }
+    const sessionId = req.headers['mcp-session-id'];
+    let entry = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    if (!entry) {
+      const isInitialize = req.method === 'POST' && rpcMethods(body).includes('initialize');
+      if (sessionId !== undefined || !isInitialize) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }),
+        );
+        return;
+      }
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          this.sessions.set(id, created);
+        },
+        onsessionclosed: (id) => {
+          this.sessions.delete(id);
+        },
+      });
+      const server = buildServer();
+      const created = { transport, server };
+      await server.connect(transport);
+      entry = created;
+    }
+    await writeWebResponse(res, await entry.transport.handleRequest(request, { parsedBody: body }));
+  }
+}

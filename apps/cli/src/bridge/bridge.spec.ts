@@ -1,0 +1,258 @@
+import { ProtocolError } from '@modelcontextprotocol/client';
+
+import { eventually, FAST_RETRY, startHost, type Host } from './__tests__/host';
+import { TestMcpServer } from './__tests__/mcp-server';
+
+/**
+ * System tests: the compiled `gatehouse bridge` as a child process, a real SDK
+ * v2 Client as the agent host on its stdio, and real SDK v2 Streamable HTTP
+ * servers as the gateway. Nothing is mocked.
+ */
+describe('gatehouse bridge', () => {
+  let upstream: TestMcpServer;
+  let host: Host | undefined;
+
+  beforeEach(async () => {
+    upstream = await new TestMcpServer().start();
+  });
+
+  afterEach(async () => {
+    await host?.close();
+    host = undefined;
+    await upstream.kill();
+  });
+
+  function text(result: unknown): string {
+    const content = (result as { content: Array<{ type: string; text?: string }> }).content;
+    return content.map((c) => c.text ?? '').join('');
+  }
+
+  it('relays tools/list and tools/call between a stdio host and the gateway', async () => {
+    host = await startHost(upstream.url);
+
+    const { tools } = await host.client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['ask', 'ask_standalone', 'count', 'echo']);
+
+    const result = await host.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
+    expect(text(result)).toBe('echo: hello');
+    expect(host.client.getServerVersion()?.name).toBe('bridge-test-upstream');
+  });
+
+  it('relays the progress notifications of a running call to the host', async () => {
+    host = await startHost(upstream.url);
+    const progress: Array<{ progress: number; total?: number; message?: string }> = [];
+
+    const result = await host.client.callTool(
+      { name: 'count', arguments: { n: 3 } },
+      { onprogress: (p) => progress.push({ progress: p.progress, total: p.total, message: p.message }) },
+    );
+
+    expect(text(result)).toBe('counted to 3');
+    expect(progress).toEqual([
+      { progress: 1, total: 3, message: 'step 1' },
+      { progress: 2, total: 3, message: 'step 2' },
+      { progress: 3, total: 3, message: 'step 3' },
+    ]);
+  });
+
+  it('carries a sampling request from the gateway to the host and the answer back', async () => {
+    host = await startHost(upstream.url);
+
+    const result = await host.client.callTool({ name: 'ask', arguments: { question: 'meaning of life?' } });
+
+    expect(text(result)).toBe('the client said: forty-two');
+    const samplingRequest = host.received.find((m) => 'method' in m && m.method === 'sampling/createMessage');
+    expect(samplingRequest).toBeDefined();
+  });
+
+  it('carries a sampling request the gateway sends on the standalone GET stream, and the answer back', async () => {
+    host = await startHost(upstream.url);
+    await upstream.waitForGetStream();
+
+    const result = await host.client.callTool({
+      name: 'ask_standalone',
+      arguments: { question: 'and now?' },
+    });
+
+    expect(text(result)).toBe('the client said: forty-two');
+  });
+
+  it('delivers a notification the gateway sends on the standalone GET stream', async () => {
+    host = await startHost(upstream.url);
+    const changed = new Promise<void>((resolve) =>
+      host?.client.setNotificationHandler('notifications/tools/list_changed', () => resolve()),
+    );
+    await upstream.waitForGetStream();
+
+    await upstream.announceToolListChanged();
+
+    await changed;
+    const get = upstream.seen.find((r) => r.method === 'GET');
+    expect(get?.headers.accept).toContain('text/event-stream');
+  });
+
+  it('learns the session id and protocol version from the traffic and ends the session when stdin closes', async () => {
+    host = await startHost(upstream.url);
+    await host.client.listTools();
+
+    const [init] = upstream.calls('initialize');
+    expect(init?.headers['mcp-session-id']).toBeUndefined();
+    const [list] = upstream.calls('tools/list');
+    expect(list?.headers['mcp-session-id']).toEqual(expect.any(String));
+    expect(list?.headers['mcp-protocol-version']).toBe(host.client.getNegotiatedProtocolVersion());
+    expect(upstream.sessionCount).toBe(1);
+
+    await host.close();
+
+    await eventually(() => upstream.seen.some((r) => r.method === 'DELETE'), 'the session DELETE');
+    const del = upstream.seen.find((r) => r.method === 'DELETE');
+    expect(del?.headers['mcp-session-id']).toBe(list?.headers['mcp-session-id']);
+    await eventually(() => upstream.sessionCount === 0, 'the session to end');
+  });
+
+  it('sends the token from the environment as a bearer header and never writes it to stderr', async () => {
+    const token = 'gh-test-token-7f3a9c1e5b';
+    host = await startHost(upstream.url, {
+      args: ['--log-level', 'debug', '--header', 'x-tenant=acme'],
+      env: { GATEHOUSE_TOKEN: token },
+    });
+    await host.client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+
+    for (const request of upstream.seen) {
+      expect(request.headers.authorization).toBe(`Bearer ${token}`);
+      expect(request.headers['x-tenant']).toBe('acme');
+    }
+    await host.close();
+    expect(host.stderr()).toContain('bridge ready');
+    expect(host.stderr()).not.toContain(token);
+  });
+
+  it('reads the token from the variable --token-env names', async () => {
+    host = await startHost(upstream.url, {
+      args: ['--token-env', 'MY_GATEWAY_TOKEN'],
+      env: { MY_GATEWAY_TOKEN: 'abc123' },
+    });
+    await host.client.listTools();
+    expect(upstream.calls('tools/list')[0]?.headers.authorization).toBe('Bearer abc123');
+  });
+
+  it('survives a gateway restart on the same port: retries, re-establishes the session, hides the replayed initialize', async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    expect(text(await host.client.callTool({ name: 'echo', arguments: { text: 'before' } }))).toBe(
+      'echo: before',
+    );
+    const firstSession = upstream.calls('tools/call')[0]?.headers['mcp-session-id'];
+    const port = upstream.port;
+    const seenBefore = upstream.seen.length;
+
+    await upstream.kill();
+    const restarted = new TestMcpServer({ port });
+    const restart = new Promise<void>((resolve) =>
+      setTimeout(() => void restarted.start().then(() => resolve()), 600),
+    );
+    // Sent while nothing listens: the bridge retries until the new process answers,
+    // gets 404 for the old session, replays initialize, then resends this call.
+    const during = host.client.callTool({ name: 'echo', arguments: { text: 'after' } });
+    await restart;
+    upstream = restarted;
+
+    expect(text(await during)).toBe('echo: after');
+    expect(seenBefore).toBeGreaterThan(0);
+    expect(restarted.calls('initialize')).toHaveLength(1);
+    const secondSession = restarted.calls('tools/call').at(-1)?.headers['mcp-session-id'];
+    expect(secondSession).toEqual(expect.any(String));
+    expect(secondSession).not.toBe(firstSession);
+    // The progress and sampling paths work on the new session too.
+    expect(text(await host.client.callTool({ name: 'ask', arguments: { question: 'still there?' } }))).toBe(
+      'the client said: forty-two',
+    );
+    // The replayed initialize's response never reached the host.
+    const initializeResults = host.received.filter(
+      (m) => 'result' in m && (m.result as { protocolVersion?: unknown }).protocolVersion !== undefined,
+    );
+    expect(initializeResults).toHaveLength(0);
+    expect(host.stderr()).toContain('session re-established');
+  });
+
+  it('answers the host with a JSON-RPC error naming the reason when the gateway stays down', async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    await host.client.listTools();
+
+    await upstream.kill();
+    const failure = await host.client.callTool({ name: 'echo', arguments: { text: 'lost' } }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(failure).toBeInstanceOf(ProtocolError);
+    const error = failure as ProtocolError;
+    expect(error.code).toBe(-32010);
+    expect(error.message).toContain('gateway unreachable');
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(error.data).toMatchObject({ reason: 'GATEWAY_UNREACHABLE', attempts: 7 });
+  });
+
+  it('answers the host with an error when the gateway is down from the start', async () => {
+    const port = upstream.port;
+    await upstream.kill();
+    const attempt = startHost(`http://127.0.0.1:${port}/mcp`, { args: FAST_RETRY });
+    await expect(attempt).rejects.toThrow(/gateway unreachable.*ECONNREFUSED/);
+  });
+
+  it('tells the host the URL looks wrong when the gateway answers 404 to initialize', async () => {
+    const attempt = startHost(upstream.url.replace('/mcp', '/nowhere'), { args: FAST_RETRY });
+    await expect(attempt).rejects.toThrow(/HTTP 404.*is the URL right\?/);
+  });
+
+  it('relays the status and body when the gateway refuses the token, without retrying', async () => {
+    await upstream.kill();
+    upstream = await new TestMcpServer({ requireToken: 'right-token' }).start();
+
+    const attempt = startHost(upstream.url, { args: FAST_RETRY, env: { GATEHOUSE_TOKEN: 'wrong-token' } });
+
+    await expect(attempt).rejects.toThrow(/refused the message: HTTP 401.*invalid_token/);
+    expect(upstream.seen).toHaveLength(1);
+  });
+});
+
+describe('gatehouse bridge on a 2026-07-28 gateway', () => {
+  let upstream: TestMcpServer;
+  let host: Host | undefined;
+
+  beforeEach(async () => {
+    upstream = await new TestMcpServer({ era: 'modern' }).start();
+  });
+
+  afterEach(async () => {
+    await host?.close();
+    await upstream.kill();
+  });
+
+  it('negotiates 2026-07-28 through the bridge and sends Mcp-Method and Mcp-Name on each request', async () => {
+    host = await startHost(upstream.url, {
+      client: { capabilities: {}, versionNegotiation: { mode: 'auto' } },
+    });
+    expect(host.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+
+    const result = await host.client.callTool({ name: 'echo', arguments: { text: 'modern' } });
+
+    expect((result.content as Array<{ text: string }>)[0]?.text).toBe('echo: modern');
+    const call = upstream.calls('tools/call').at(-1);
+    expect(call?.headers['mcp-protocol-version']).toBe('2026-07-28');
+    expect(call?.headers['mcp-method']).toBe('tools/call');
+    expect(call?.headers['mcp-name']).toBe('echo');
+    expect(call?.headers['mcp-session-id']).toBeUndefined();
+  });
+
+  it('relays progress on a 2026-07-28 call', async () => {
+    host = await startHost(upstream.url, {
+      client: { capabilities: {}, versionNegotiation: { mode: 'auto' } },
+    });
+    const progress: number[] = [];
+    await host.client.callTool(
+      { name: 'count', arguments: { n: 2 } },
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(progress).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,74 @@
+/** Output shape of the bridge's log lines. */
+export type LogFormat = 'json' | 'text';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+const SECRET_KEY = /authorization|token|secret|password|cookie|api[-_]?key/i;
+
+export interface LoggerOptions {
+  format: LogFormat;
+  level: LogLevel;
+  /** Values that must never be written, wherever they appear (the bearer token, header values). */
+  secrets: readonly string[];
+  /** Where lines go; stdout is the MCP channel, so this is stderr. */
+  write?: (line: string) => void;
+}
+
+type Fields = Record<string, unknown>;
+
+/**
+ * A line logger for the bridge. Writes to stderr only, because stdout carries
+ * the protocol. Every line is scrubbed of the configured secrets after
+ * formatting, so a token cannot leak through an error message or a field.
+ */
+export class Logger {
+  private readonly secrets: string[];
+  private readonly write: (line: string) => void;
+
+  constructor(private readonly options: LoggerOptions) {
+    // Longest first, so a secret containing another is replaced whole.
+    this.secrets = options.secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+    this.write = options.write ?? ((line) => process.stderr.write(line));
+  }
+
+  debug(msg: string, fields?: Fields): void {
+    this.log('debug', msg, fields);
+  }
+
+  info(msg: string, fields?: Fields): void {
+    this.log('info', msg, fields);
+  }
+
+  warn(msg: string, fields?: Fields): void {
+    this.log('warn', msg, fields);
+  }
+
+  error(msg: string, fields?: Fields): void {
+    this.log('error', msg, fields);
+  }
+
+  private log(level: Exclude<LogLevel, 'silent'>, msg: string, fields: Fields = {}): void {
+    if (RANK[level] < RANK[this.options.level]) return;
+    const safe: Fields = {};
+    for (const [key, value] of Object.entries(fields)) {
+      safe[key] = SECRET_KEY.test(key) ? '[REDACTED]' : value;
+    }
+    const time = new Date().toISOString();
+    const line =
+      this.options.format === 'json'
+        ? JSON.stringify({ time, level, name: 'gatehouse-bridge', msg, ...safe })
+        : `${time} ${level.toUpperCase().padEnd(5)} ${msg}${Object.entries(safe)
+            .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join('')}`;
+    this.write(`${this.scrub(line)}\n`);
+  }
+
+  private scrub(line: string): string {
+    let out = line;
+    for (const secret of this.secrets) out = out.split(secret).join('[REDACTED]');
+    return out;
+  }
+}
