@@ -1,0 +1,153 @@
+/**
+ * The direct baseline: the echo tool behind the SDK's own Streamable HTTP server transport
+ * (`WebStandardStreamableHTTPServerTransport`, one per session, as the SDK documents for 2025-era
+ * clients), on a plain `node:http` server.
+ *
+ * Run: `node dist/bench/echo-http-server.js [--port N] [--sse]` prints its MCP URL on the first
+ * stdout line. Responses are JSON unless `--sse` is given: the gateway answers a plain
+ * tools/call with JSON, so both paths cost the client the same parsing and the difference
+ * between them is the server side alone.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  WebStandardStreamableHTTPServerTransport,
+  createMcpHandler,
+  isLegacyRequest,
+} from '@modelcontextprotocol/server';
+import { createEchoServer } from './echo-server';
+
+function toWebRequest(req: http.IncomingMessage, body: Buffer, origin: string): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) value.forEach((v) => headers.append(name, v));
+    else if (value !== undefined) headers.set(name, value);
+  }
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  return new Request(new URL(req.url ?? '/', origin), {
+    method: req.method,
+    headers,
+    ...(hasBody ? { body } : {}),
+  });
+}
+
+async function writeWebResponse(response: Response, res: http.ServerResponse): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.on('close', () => {
+    reader.cancel().catch(() => undefined);
+  });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      res.write(value);
+    }
+  } catch {
+    // The client went away mid-stream; nothing left to deliver.
+  }
+  res.end();
+}
+
+function notFound(status: number, message: string): Response {
+  return Response.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }, { status });
+}
+
+/** Starts the echo server on loopback and resolves with its MCP endpoint URL. */
+export async function startEchoHttp(
+  port: number,
+  sse: boolean,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
+  const modern = createMcpHandler(() => createEchoServer(), { legacy: 'reject' });
+
+  const route = async (request: Request): Promise<Response> => {
+    if (new URL(request.url).pathname !== '/mcp') return new Response('Not found', { status: 404 });
+    const sessionId = request.headers.get('mcp-session-id');
+    if (sessionId !== null) {
+      const transport = sessions.get(sessionId);
+      return transport ? transport.handleRequest(request) : notFound(404, 'Session not found');
+    }
+    if (!(await isLegacyRequest(request))) return modern.fetch(request);
+    if (request.method !== 'POST') return notFound(400, 'Mcp-Session-Id header is required');
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: !sse,
+      onsessioninitialized: (id) => {
+        sessions.set(id, transport);
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id);
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+    };
+    await createEchoServer().connect(transport);
+    return transport.handleRequest(request);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const origin = `http://${req.headers.host ?? '127.0.0.1'}`;
+      route(toWebRequest(req, Buffer.concat(chunks), origin))
+        .then((response) => writeWebResponse(response, res))
+        .catch((error: unknown) => {
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: String(error) } }),
+          );
+        });
+    });
+  });
+  // Idle keep-alive sockets from 20 bench clients must not be cut between phases.
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}/mcp`,
+    close: async () => {
+      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
+      await modern.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const portIndex = args.indexOf('--port');
+  const port = portIndex >= 0 ? Number(args[portIndex + 1]) : 0;
+  startEchoHttp(port, args.includes('--sse')).then(
+    (running) => {
+      process.stdout.write(`${running.url}\n`);
+      const stop = () => {
+        running.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
