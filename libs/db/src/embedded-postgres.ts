@@ -103,8 +103,11 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
       const done = () => {
         worker.off('message', onMessage).off('exit', onExit).off('error', onError);
       };
-      worker.on('message', onMessage).on('exit', onExit).on('error', onError);
+      if (exited) fail(new Error('the embedded database worker has exited'));
+      else worker.on('message', onMessage).on('exit', onExit).on('error', onError);
     });
+  let exited = false;
+  worker.once('exit', () => (exited = true));
 
   let port: number;
   try {
@@ -134,6 +137,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     stop: () =>
       (stopped ??= (async () => {
         try {
+          if (exited) return;
           const reply = next('stopped');
           worker.postMessage({ type: 'stop' });
           const { error } = await reply;
@@ -159,11 +163,19 @@ function lockDataDir(dir: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lock, { force: true });
+      openHere.add(dir);
+      return () => {
+        openHere.delete(dir);
+        rmSync(lock, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+      // A container restarted on a kept volume often gets the same pid (1) as the process that
+      // wrote the lock, so our own pid counts only if this process really has the folder open.
+      const held =
+        owner === process.pid ? openHere.has(dir) : Number.isInteger(owner) && owner > 0 && isRunning(owner);
+      if (held) {
         throw new DbError(
           DbErrorCode.EMBEDDED_FAILED,
           `embedded PGlite at ${dir} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}. ` +
@@ -178,6 +190,9 @@ function lockDataDir(dir: string): () => void {
     `could not claim ${lock}; another process keeps recreating it`,
   );
 }
+
+/** Data folders this process has open. */
+const openHere = new Set<string>();
 
 function isRunning(pid: number): boolean {
   try {

@@ -111,6 +111,16 @@ describe('embedded PGlite database', () => {
     }
   });
 
+  it('takes over a lock bearing its own pid that it does not hold, as after a container restart', async () => {
+    writeFileSync(join(dataDir, 'pgdata.lock'), String(process.pid));
+    const db = await createDataSource(testConfig({ dataDir }));
+    try {
+      expect(await db.ping()).toBeUndefined();
+    } finally {
+      await db.close();
+    }
+  });
+
   it('takes over a data folder whose lock was left by a process that has exited', async () => {
     const gone = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(join(dataDir, 'pgdata.lock'), String(gone));

@@ -112,7 +112,7 @@ describe('database on real Postgres', () => {
     }
   });
 
-  it('reports the database not ready while Postgres cannot be reached, and ready again when it can', async () => {
+  it('R30: reports the database not ready while Postgres cannot be reached, and ready again when it can', async () => {
     const target = new URL(await scratch());
     const proxy = await tcpProxy(Number(target.port), '127.0.0.1');
     const viaProxy = new URL(target);
