@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import { ProtocolError } from '@modelcontextprotocol/client';
 
 import { eventually, FAST_RETRY, startHost, type Host } from './__tests__/host';
@@ -31,7 +34,7 @@ describe('gatehouse bridge', () => {
     host = await startHost(upstream.url);
 
     const { tools } = await host.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['ask', 'ask_standalone', 'count', 'echo']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['ask', 'ask_standalone', 'count', 'echo', 'hang']);
 
     const result = await host.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
     expect(text(result)).toBe('echo: hello');
@@ -190,6 +193,44 @@ describe('gatehouse bridge', () => {
     expect(error.message).toContain('gateway unreachable');
     expect(error.message).toContain('ECONNREFUSED');
     expect(error.data).toMatchObject({ reason: 'GATEWAY_UNREACHABLE', attempts: 7 });
+  });
+
+  it('tells the host a call was lost when the gateway dies mid-call, and does not run it twice', async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    const port = upstream.port;
+    const call = host.client.callTool({ name: 'hang', arguments: {} }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await eventually(() => upstream.calls('tools/call').length === 1, 'the call to reach the gateway');
+
+    await upstream.kill();
+    upstream = await new TestMcpServer({ port }).start();
+
+    const failure = (await call) as ProtocolError;
+    expect(failure).toBeInstanceOf(ProtocolError);
+    expect(failure.code).toBe(-32013);
+    expect(failure.message).toContain('not resent');
+    expect(upstream.calls('tools/call')).toHaveLength(0);
+    // The session itself recovers for the next call.
+    expect(text(await host.client.callTool({ name: 'echo', arguments: { text: 'next' } }))).toBe(
+      'echo: next',
+    );
+  });
+
+  it('gives up with a timeout error when the gateway accepts the connection but never answers', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const attempt = startHost(`http://127.0.0.1:${port}/mcp`, {
+        args: ['--timeout', '500', ...FAST_RETRY],
+      });
+      await expect(attempt).rejects.toThrow(/did not answer within 500 ms/);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('answers the host with an error when the gateway is down from the start', async () => {

@@ -19,7 +19,13 @@ import {
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 
 import { BridgeError, BridgeErrorCode, toJsonRpcError } from './errors';
-import { createGatewayHttp, type GatewayHttp, type GatewayHttpOptions } from './http';
+import {
+  createGatewayHttp,
+  diagnoseTls,
+  explainTlsError,
+  type GatewayHttp,
+  type GatewayHttpOptions,
+} from './http';
 import type { Logger } from './logger';
 import { backoffDelay, classifyFailure, type Failure, type RetryPolicy } from './retry';
 
@@ -333,6 +339,20 @@ export class Bridge {
         failure = classifyFailure(error);
       }
       const details = { url: this.options.url.href, attempts: attempt + 1, elapsedMs: Date.now() - started };
+      if (failure.kind === 'ambiguous' || failure.kind === 'fatal') {
+        const tlsReason = failure.tlsError
+          ? explainTlsError(failure.tlsError, this.options.http)
+          : failure.kind === 'ambiguous'
+            ? await diagnoseTls(this.options.url, this.options.http)
+            : undefined;
+        if (tlsReason !== undefined) {
+          throw new BridgeError(
+            BridgeErrorCode.CONNECTION_FAILED,
+            `cannot connect to the gateway at ${this.options.url.href}: ${tlsReason}`,
+            { ...details, cause: failure.detail },
+          );
+        }
+      }
       switch (failure.kind) {
         case 'session-lost':
           throw new SessionLost(failure, transport.sessionId !== undefined);

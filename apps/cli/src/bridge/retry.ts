@@ -46,6 +46,8 @@ export interface Failure {
   detail: string;
   status?: number;
   body?: string;
+  /** The TLS error, when TLS is the cause. */
+  tlsError?: Error & { code?: string };
 }
 
 /** Socket errors that prove the message never reached the gateway process. */
@@ -128,7 +130,12 @@ export function classifyFailure(error: unknown): Failure {
   const detail = describe(links);
   // TLS is checked first: a refused client certificate often surfaces as a reset too.
   for (const link of links) {
-    if (typeof link.code === 'string' && isTlsCode(link.code)) return { kind: 'fatal', detail };
+    if (typeof link.code === 'string' && isTlsCode(link.code)) {
+      const tlsError = Object.assign(new Error(typeof link.message === 'string' ? link.message : detail), {
+        code: link.code,
+      });
+      return { kind: 'fatal', detail, tlsError };
+    }
   }
   for (const link of links) {
     if (typeof link.code !== 'string') continue;

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 import {
   createMcpHandler,
@@ -22,6 +23,8 @@ export interface SeenRequest {
   headers: IncomingMessage['headers'];
   /** JSON-RPC method(s) in a POST body. */
   rpc: string[];
+  /** Common name of the verified client certificate, on an mTLS server. */
+  clientCertCn?: string;
 }
 
 /** The tools every test server offers. */
@@ -63,6 +66,14 @@ function buildServer(): McpServer {
       });
       const content = reply.content as { type: string; text?: string };
       return { content: [{ type: 'text', text: `the client said: ${content.text ?? '?'}` }] };
+    },
+  );
+  server.registerTool(
+    'hang',
+    { description: 'Never finishes (until the server dies)', inputSchema: z.object({}) },
+    async (_args, ctx) => {
+      await new Promise((resolve) => ctx.mcpReq.signal.addEventListener('abort', resolve));
+      return { content: [{ type: 'text', text: 'cancelled' }] };
     },
   );
   server.registerTool(
@@ -237,7 +248,14 @@ export class TestMcpServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const scheme = this.options.tls ? 'https' : 'http';
     const { request, body } = await toWebRequest(req, res, scheme);
-    this.seen.push({ method: req.method ?? '', headers: req.headers, rpc: rpcMethods(body) });
+    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
+    const cn = peer?.subject?.CN;
+    this.seen.push({
+      method: req.method ?? '',
+      headers: req.headers,
+      rpc: rpcMethods(body),
+      ...(typeof cn === 'string' ? { clientCertCn: cn } : {}),
+    });
     if (req.method === 'GET') {
       const waiters = this.getStreamWaiters;
       this.getStreamWaiters = [];

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+
+import { assertBuilt, CLI } from '../bridge/__tests__/host';
+
+/** Option handling of the compiled `gatehouse bridge`: bad input stops it before it touches the network. */
+describe('gatehouse bridge options', () => {
+  beforeAll(() => assertBuilt());
+
+  function run(args: string[]) {
+    const result = spawnSync(process.execPath, [CLI, ...args], {
+      input: '',
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('lists the bridge command in the help', () => {
+    const { status, stdout } = run(['--help']);
+    expect(status).toBe(0);
+    expect(stdout).toContain('bridge');
+  });
+
+  it.each([
+    [['bridge'], /required option '--url <url>'/],
+    [['bridge', '--url', 'not a url'], /absolute URL/],
+    [['bridge', '--url', 'ftp://example.com/mcp'], /http:\/\/ or https:\/\//],
+    [['bridge', '--url', 'http://127.0.0.1:1/mcp', '--header', 'novalue'], /name=value/],
+    [['bridge', '--url', 'http://127.0.0.1:1/mcp', '--header', 'mcp-session-id=x'], /set by the bridge/],
+    [['bridge', '--url', 'http://127.0.0.1:1/mcp', '--timeout', '-5'], /milliseconds/],
+    [
+      ['bridge', '--url', 'http://127.0.0.1:1/mcp', '--cert', '/nonexistent.pem'],
+      /--cert and --key go together/,
+    ],
+    [
+      [
+        'bridge',
+        '--url',
+        'http://127.0.0.1:1/mcp',
+        '--cert',
+        '/nonexistent.pem',
+        '--key',
+        '/nonexistent.key',
+      ],
+      /cannot read \/nonexistent.pem/,
+    ],
+    [['bridge', '--url', 'http://127.0.0.1:1/mcp', '--log-format', 'xml'], /Allowed choices are text, json/],
+  ])('refuses %j with a message on stderr and nothing on stdout', (args, message) => {
+    const { status, stdout, stderr } = run(args);
+    expect(status).not.toBe(0);
+    expect(stderr).toMatch(message);
+    expect(stdout).toBe('');
+  });
+
+  it('exits cleanly when the host closes stdin before saying anything', () => {
+    const { status, stdout, stderr } = run(['bridge', '--url', 'http://127.0.0.1:1/mcp']);
+    expect(status).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('host closed stdin');
+  });
+});
