@@ -20,8 +20,8 @@ export interface HotSpot {
   /** Share of the non-idle samples. */
   percent: number;
   /**
-   * For Node internals and native frames: the nearest caller outside Node (a dependency or our
-   * code) that most of this time came through, so a `writev` can be told apart by who wrote.
+   * The nearest callers outside Node that most of this time came through (the first one, then
+   * the first of another owner), so a `writev` can be told apart by who wrote.
    */
   via?: string;
 }
@@ -62,13 +62,20 @@ export function summariseProfile(file: string, top = 10): ProfileSummary {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   const parents = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parents.set(child, n.id);
-  const callerOutsideNode = (id: number): string | undefined => {
+  const describe = (f: CpuProfile['nodes'][number]['callFrame']) =>
+    `${f.functionName || '(anonymous)'} (${shorten(f.url)}:${f.lineNumber + 1})`;
+  // The first caller outside Node, V8 and the sampled function's own package, then the first
+  // caller beyond it of yet another owner: "SDK stdio send ← our upstream request" says more
+  // than either alone.
+  const callerOutsideNode = (id: number, own: string): string | undefined => {
+    let first: CpuProfile['nodes'][number]['callFrame'] | undefined;
     for (let cur = parents.get(id); cur !== undefined; cur = parents.get(cur)) {
       const f = frames.get(cur);
-      if (f?.url && !f.url.startsWith('node:'))
-        return `${f.functionName || '(anonymous)'} (${shorten(f.url)}:${f.lineNumber + 1})`;
+      if (!f?.url || f.url.startsWith('node:') || (!first && ownerOf(f.url) === own)) continue;
+      if (!first) first = f;
+      else if (ownerOf(f.url) !== ownerOf(first.url)) return `${describe(first)} ← ${describe(f)}`;
     }
-    return undefined;
+    return first ? describe(first) : undefined;
   };
   const byFunction = new Map<
     string,
@@ -93,12 +100,10 @@ export function summariseProfile(file: string, top = 10): ProfileSummary {
       via: new Map<string, number>(),
     };
     entry.selfUs += us;
-    if (!frame.url || frame.url.startsWith('node:')) {
-      const via = callerOutsideNode(id);
-      if (via) entry.via.set(via, (entry.via.get(via) ?? 0) + us);
-    }
-    byFunction.set(key, entry);
     const owner = ownerOf(frame.url);
+    const via = callerOutsideNode(id, owner);
+    if (via) entry.via.set(via, (entry.via.get(via) ?? 0) + us);
+    byFunction.set(key, entry);
     byOwner.set(owner, (byOwner.get(owner) ?? 0) + us);
   }
   const pct = (us: number) => (busyUs > 0 ? (us / busyUs) * 100 : 0);

@@ -6,7 +6,8 @@
  *
  * Flags: `--quick` (a tenth of the calls, for trying the harness), `--profile` / `--no-profile`
  * (a CPU profile of the gateway is taken when a target is missed, or always / never),
- * `--out <file>` (another report path).
+ * `--out <file>` (another report path), `--commit <label>` (what the report says was measured, for
+ * runs from an exported tree that has no git metadata).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -78,6 +79,11 @@ function commit(): string {
   } catch {
     return 'unknown';
   }
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -213,8 +219,7 @@ async function main(args: string[]): Promise<void> {
   const calls: Record<number, number> = { 1: 2000 * scale, 20: 10000 * scale };
   const maxMs = 60_000;
   const date = new Date().toISOString().slice(0, 10);
-  const outIndex = args.indexOf('--out');
-  const out = outIndex >= 0 ? (args[outIndex + 1] as string) : join(ROOT, 'bench', 'reports', `${date}.md`);
+  const out = flag(args, '--out') ?? join(ROOT, 'bench', 'reports', `${date}.md`);
 
   const loadBefore = loadavg()[0] as number;
   const children: Child[] = [];
@@ -259,7 +264,7 @@ async function main(args: string[]): Promise<void> {
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
       memoryGiB: totalmem() / 1024 ** 3,
-      commit: commit(),
+      commit: flag(args, '--commit') ?? commit(),
       loadAverage: [loadBefore, loadavg()[0] as number],
     },
     settings: { warmup, calls, maxMs, rounds: ROUNDS, payload: '{"text":"hello from the gatehouse bench"}' },
