@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { parseConfigText } from '@gatehouse/config';
+import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { Writable } from 'node:stream';
 import { startGateway, type RunningGateway } from '../../apps/gateway/src/bootstrap';
 
@@ -36,9 +37,21 @@ export async function gatewayWith(
       done();
     },
   });
-  const loaded = parseConfigText(`server:\n  port: 0\nlog:\n  level: info\n${yaml}`, env);
+  // Each gateway gets its own scratch database on the real Postgres, dropped when it closes.
+  const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_e2e');
+  const loaded = parseConfigText(
+    `server:\n  port: 0\nlog:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${yaml}`,
+    { ...env, GATEHOUSE_TEST_DB: db.url },
+  );
   const gateway = await startGateway(loaded, { logDestination: sink });
-  return Object.assign(gateway, { logs });
+  const close = gateway.close;
+  return Object.assign(gateway, {
+    logs,
+    close: async () => {
+      await close();
+      await db.drop();
+    },
+  });
 }
 
 /** A raw JSON-RPC POST, for the front-door cases no SDK client would send. */
@@ -57,7 +70,12 @@ export async function rawPost(
     },
     body,
   });
-  const text = await res.text();
+  let text = await res.text();
+  if (res.headers.get('content-type')?.includes('text/event-stream')) {
+    // The last event of a POST's stream is its response.
+    const events = text.split('\n').filter((l) => l.startsWith('data: '));
+    text = events.length > 0 ? (events[events.length - 1] as string).slice(6) : '';
+  }
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;

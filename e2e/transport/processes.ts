@@ -45,7 +45,9 @@ export async function spawnGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output.join('')}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200).catch(() => false);
+    const ready = await fetch(`${url}/readyz`)
+      .then((r) => r.status === 200)
+      .catch(() => false);
     if (ready) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

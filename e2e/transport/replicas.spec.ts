@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Redis } from 'ioredis';
+import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from '@gatehouse/db';
 import { demoUpstreamsYaml, initializeBody, rawPost } from './helpers';
 import { spawnGateway, type GatewayProcess } from './processes';
 
@@ -13,10 +14,16 @@ describe('any replica serves any session', () => {
   const prefix = `test-${randomUUID()}:`;
   let a: GatewayProcess;
   let b: GatewayProcess;
+  let db: ScratchDatabase;
 
   beforeAll(async () => {
+    // Both replicas share one real Postgres database and one Redis, as in production.
+    db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_e2e');
     const yaml = `redis:\n  url: redis://127.0.0.1:6379\n  keyPrefix: "${prefix}"\nlog:\n  level: warn\n${demoUpstreamsYaml('per-session')}`;
-    [a, b] = await Promise.all([spawnGateway(yaml), spawnGateway(yaml)]);
+    [a, b] = await Promise.all([
+      spawnGateway(yaml, { DATABASE_URL: db.url }),
+      spawnGateway(yaml, { DATABASE_URL: db.url }),
+    ]);
   });
 
   afterAll(async () => {
@@ -25,6 +32,7 @@ describe('any replica serves any session', () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
+    await db?.drop();
   });
 
   it('alternates the requests of one session between two processes', async () => {
@@ -33,7 +41,12 @@ describe('any replica serves any session', () => {
     const call = (url: string, id: number, message: string) =>
       rawPost(
         `${url}/mcp`,
-        JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'everything__echo', arguments: { message } } }),
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'everything__echo', arguments: { message } },
+        }),
         { 'mcp-session-id': session },
       );
     for (let i = 0; i < 6; i++) {
@@ -64,7 +77,10 @@ describe('any replica serves any session', () => {
     );
     try {
       for (let i = 0; i < 2; i++) {
-        const result = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+        const result = await client.callTool({
+          name: 'trigger-sampling-request',
+          arguments: { prompt: 'hi', maxTokens: 5 },
+        });
         expect(JSON.stringify(result.content)).toMatch(/answered across replicas/);
       }
       const echo = await client.callTool({ name: 'echo', arguments: { message: 'still one session' } });

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
+import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
@@ -10,7 +11,12 @@ export class AppModule {
   static forRoot(loaded: LoadedConfig, logger: Logger, metrics: Metrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(loaded), ObservabilityModule.forRoot(logger, metrics), TransportModule],
+      imports: [
+        ConfigModule.forRoot(loaded),
+        ObservabilityModule.forRoot(logger, metrics),
+        DbModule.forRoot(),
+        TransportModule,
+      ],
       controllers: [HealthController],
     };
   }

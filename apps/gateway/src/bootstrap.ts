@@ -34,7 +34,6 @@ export async function startGateway(
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
-    connectionTimeout: config.server.headersTimeoutMs,
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -43,6 +42,9 @@ export async function startGateway(
     { logger: ['error', 'warn'], abortOnError: false },
   );
   app.enableShutdownHooks();
+  // Slow-header clients are cut off; a slow *response* (a long tool call) is not, so no socket timeout.
+  const server = app.getHttpServer();
+  server.headersTimeout = config.server.headersTimeoutMs;
   await app.listen(config.server.port, config.server.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;

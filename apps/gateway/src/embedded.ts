@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { LoadedConfig, UpstreamConfig } from '@gatehouse/config';
+import type { LoadedConfig } from '@gatehouse/config';
 import { configSchema } from '@gatehouse/config';
 
 /** The demo MCP servers `npm start` runs when no gatehouse.yaml exists (all installed from npm). */

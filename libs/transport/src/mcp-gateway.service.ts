@@ -272,7 +272,7 @@ export class McpGateway {
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const { request, session } = call;
-    const owner = { session: call.era === 'legacy' ? session : undefined };
+    const owner = { era: call.era, session: call.era === 'legacy' ? session : undefined };
     const progressToken = (request.params?._meta as Record<string, unknown> | undefined)?.progressToken;
     const options = {
       signal,
@@ -351,7 +351,7 @@ export class McpGateway {
       };
     } else {
       // Passthrough: the client sees the upstream's own capabilities and identity.
-      const conn = await this.pool.get(input.target, { session });
+      const conn = await this.pool.get(input.target, { era: 'legacy', session });
       const info = conn.info();
       result = {
         protocolVersion,
@@ -455,7 +455,7 @@ export class McpGateway {
         const session = await this.loadSession(input);
         for (const server of session.target === '*' ? this.pool.servers : [session.target]) {
           if (this.pool.upstreamConfig(server).sharing !== 'per-session') continue;
-          const conn = await this.pool.get(server, { session }).catch(() => undefined);
+          const conn = await this.pool.get(server, { era: 'legacy', session }).catch(() => undefined);
           await conn?.notify(n.method, n.params);
         }
         return;
@@ -523,18 +523,34 @@ export class McpGateway {
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
+    // A shared upstream cannot say which client it means: it is the one session on this replica
+    // with a 2025-era call in flight to it, or nobody (2026-07-28 clients have no such channel).
     const candidates = sessionId
       ? [sessionId]
       : [...this.inflight.entries()]
-          .filter(([, calls]) => [...calls.values()].some((c) => c.server === server))
+          .filter(([id, calls]) => id !== '' && [...calls.values()].some((c) => c.server === server))
           .map(([id]) => id);
     if (candidates.length !== 1) {
       throw new TransportError(
         TransportErrorCode.CLIENT_CANNOT_ANSWER,
-        `upstream "${server}" asked for ${method} but is shared by several sessions; configure sharing: per-session`,
+        candidates.length === 0
+          ? `upstream "${server}" asked for ${method} but no 2025-era client call is waiting on it`
+          : `upstream "${server}" asked for ${method} but is shared by several busy sessions; configure sharing: per-session`,
       );
     }
     const target = candidates[0] as string;
+    const session = sessionId ? undefined : await this.store.get(target);
+    const needed = {
+      'sampling/createMessage': 'sampling',
+      'elicitation/create': 'elicitation',
+      'roots/list': 'roots',
+    }[method];
+    if (session && needed && session.clientCapabilities[needed] === undefined) {
+      throw new TransportError(
+        TransportErrorCode.CLIENT_CANNOT_ANSWER,
+        `the client did not declare the ${needed} capability`,
+      );
+    }
     const calls = [...(this.inflight.get(target)?.values() ?? [])].filter((c) => c.sink.canStream);
     const id = `gh-${this.replicaId}-${++this.nextClientRequestId}`;
     const message: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };

@@ -82,7 +82,7 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
   const post = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const accept = String(req.headers.accept ?? '');
     const message = parseBody(req.body, config.server.maxJsonDepth);
-    const sink = new SseSink(reply, accept.includes('text/event-stream') || accept.includes('*/*'));
+    const sink = new SseSink(reply, accept.includes('text/event-stream'));
     const outcome = await gateway.post({
       target: targetOf(req),
       sessionId: header(req, SESSION_HEADER),
@@ -174,9 +174,13 @@ class SseSink implements ClientSink {
   private sessionHeader: Record<string, string> = {};
 
   finish(status: number, body: JsonRpcResponse | undefined, sessionId: string | undefined): void {
-    if (sessionId) this.sessionHeader = { [SESSION_HEADER]: sessionId };
+    if (sessionId && !this.streaming) this.sessionHeader = { [SESSION_HEADER]: sessionId };
+    // A client that accepts SSE gets the result as an event stream, as the SDK's own server
+    // answers; errors the HTTP layer must see (4xx) stay plain JSON.
+    if (!this.streaming && body && status === 200 && this.canStream) this.send(body);
+    else if (this.streaming && body)
+      this.reply.raw.write(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
     if (this.streaming) {
-      if (body) this.reply.raw.write(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
       this.reply.raw.end();
       return;
     }

@@ -7,9 +7,11 @@ import {
   SSEClientTransport,
 } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { ChildProcess } from 'node:child_process';
 import type { UpstreamConfig } from '@gatehouse/config';
 import type { Logger } from '@gatehouse/observability';
 import { TransportError, TransportErrorCode } from '../jsonrpc';
+import { cappedFetch, guardStdout } from './stream-limits';
 
 /** Result objects are forwarded as the upstream sent them: no schema may strip fields (fidelity). */
 const PASSTHROUGH = {
@@ -24,6 +26,8 @@ const PASSTHROUGH = {
 export interface UpstreamClientIdentity {
   clientInfo: { name: string; version: string };
   capabilities: Record<string, unknown>;
+  /** The era of the clients this connection serves; it decides how the hop negotiates. */
+  era: 'legacy' | 'modern';
 }
 
 /** Server-to-client traffic from the upstream, handed to whoever owns this connection. */
@@ -75,12 +79,7 @@ export class UpstreamConnection {
   async connect(): Promise<void> {
     const client = new Client(this.identity.clientInfo, {
       capabilities: this.identity.capabilities,
-      versionNegotiation:
-        this.config.protocol === 'legacy'
-          ? { mode: 'legacy' }
-          : this.config.protocol === 'auto'
-            ? { mode: 'auto', probe: { timeoutMs: Math.min(5000, this.config.timeouts.connectMs) } }
-            : { mode: { pin: this.config.protocol } },
+      versionNegotiation: negotiation(this.config.protocol, this.identity.era),
     });
     client.fallbackNotificationHandler = async (n) => {
       this.handlers.onNotification(n.method, n.params);
@@ -126,13 +125,29 @@ export class UpstreamConnection {
       );
       await client.connect(transport, { timeout });
       this.interceptProgress(transport);
+      // The SDK buffers stdout without a bound; the cap needs the child, which it keeps private.
+      const child = (transport as unknown as { _process?: ChildProcess })._process;
+      if (child) {
+        guardStdout(child, this.config.limits, (reason) =>
+          this.logger.error(
+            { server: this.server, reason },
+            'upstream output over its limit; killing the process',
+          ),
+        );
+      } else {
+        this.logger.warn(
+          { server: this.server },
+          'cannot watch upstream stdout; message size cap not enforced',
+        );
+      }
       this.pid = transport.pid ?? undefined;
       return;
     }
     const url = new URL(this.config.url);
     const requestInit = { headers: this.config.headers };
+    const fetch = cappedFetch(this.config.limits);
     try {
-      const transport = new StreamableHTTPClientTransport(url, { requestInit });
+      const transport = new StreamableHTTPClientTransport(url, { requestInit, fetch });
       await client.connect(transport, { timeout });
       this.interceptProgress(transport);
     } catch (err) {
@@ -142,7 +157,7 @@ export class UpstreamConnection {
         { server: this.server },
         'upstream does not speak Streamable HTTP; using legacy HTTP+SSE',
       );
-      const transport = new SSEClientTransport(url, { requestInit });
+      const transport = new SSEClientTransport(url, { requestInit, fetch });
       await client.connect(transport, { timeout });
       this.interceptProgress(transport);
     }
@@ -304,4 +319,18 @@ function isLegacyHttpSignal(err: unknown): boolean {
   if (typeof status === 'number') return status === 404 || status === 405 || status === 400;
   const message = err instanceof Error ? err.message : '';
   return /\b(404|405|400)\b/.test(message);
+}
+
+/**
+ * 2025-era clients get a 2025-era hop (`legacy` negotiates the newest 2025 revision both sides
+ * speak); 2026-07-28 clients get `auto`, which picks 2026-07-28 when the upstream offers it.
+ * `protocol` in config can force either.
+ */
+function negotiation(
+  protocol: UpstreamConfig['protocol'],
+  era: 'legacy' | 'modern',
+): { mode: 'legacy' | 'auto' | { pin: string }; probe?: { timeoutMs: number } } {
+  if (protocol === 'legacy' || (protocol === 'auto' && era === 'legacy')) return { mode: 'legacy' };
+  if (protocol === 'auto') return { mode: 'auto', probe: { timeoutMs: 5000 } };
+  return { mode: { pin: protocol } };
 }

@@ -1,15 +1,25 @@
 import type { GatehouseConfig, UpstreamConfig } from '@gatehouse/config';
 import type { Logger, Metrics } from '@gatehouse/observability';
 import { TransportError, TransportErrorCode } from '../jsonrpc';
+import type { ProtocolEra } from '../call-context';
 import type { SessionRecord } from '../session/session-store';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream-connection';
 
 const GATEWAY_INFO = { name: 'gatehouse', version: '0.1.0' };
 
-/** Who owns a connection: a client session (per-session upstreams) or nobody (shared). */
+/**
+ * Who a connection serves. Each hop negotiates its own revision: a 2025-era client session is
+ * served over a 2025-era upstream hop (so setLevel, subscribe and server-to-client requests keep
+ * their meaning), a 2026-07-28 client over a hop that negotiates the newest revision both sides speak.
+ */
 export interface ConnectionOwner {
+  era: ProtocolEra;
+  /** The client session, for per-session upstreams (2025 era only: 2026-07-28 has no sessions). */
   session?: SessionRecord;
 }
+
+/** Everything a shared upstream may ask of a client; the gateway then finds the client to ask. */
+const ALL_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
 
 /** Where the pool sends what upstreams say to clients. */
 export interface UpstreamEvents {
@@ -63,14 +73,15 @@ export class UpstreamPool {
   startShared(): void {
     for (const server of this.servers) {
       if (this.upstreamConfig(server).sharing === 'shared')
-        void this.sharedConnection(server).catch(() => undefined);
+        void this.sharedConnection(server, 'legacy').catch(() => undefined);
     }
   }
 
   /** The connection that serves `server` for this session (or for a session-less request). */
   async get(server: string, owner: ConnectionOwner): Promise<UpstreamConnection> {
     const cfg = this.upstreamConfig(server);
-    if (cfg.sharing === 'shared' || !owner.session) return this.sharedConnection(server);
+    if (cfg.sharing === 'shared' || !owner.session || owner.era === 'modern')
+      return this.sharedConnection(server, owner.era);
     return this.sessionConnection(server, owner.session);
   }
 
@@ -100,36 +111,38 @@ export class UpstreamPool {
     return this.perSession.size;
   }
 
-  private sharedConnection(server: string): Promise<UpstreamConnection> {
-    let conn = this.shared.get(server);
+  private sharedConnection(server: string, era: ProtocolEra): Promise<UpstreamConnection> {
+    const key = `${server}\u0001${era}`;
+    let conn = this.shared.get(key);
     if (!conn) {
-      conn = this.open(server, undefined);
-      this.shared.set(server, conn);
+      conn = this.open(server, era, undefined);
+      this.shared.set(key, conn);
       conn.then(
         () => {
-          this.restartDelay.delete(server);
+          this.restartDelay.delete(key);
           this.metrics.upstreamUp.set({ server }, 1);
         },
         (err: unknown) => {
           this.metrics.upstreamUp.set({ server }, 0);
           this.logger.error({ err, server }, 'upstream failed to start');
-          this.scheduleRestart(server);
+          this.scheduleRestart(server, era);
         },
       );
     }
     return conn;
   }
 
-  private scheduleRestart(server: string): void {
+  private scheduleRestart(server: string, era: ProtocolEra): void {
     if (this.closing) return;
-    const delay = Math.min(30_000, (this.restartDelay.get(server) ?? 500) * 2);
-    this.restartDelay.set(server, delay);
+    const key = `${server}\u0001${era}`;
+    const delay = Math.min(30_000, (this.restartDelay.get(key) ?? 500) * 2);
+    this.restartDelay.set(key, delay);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.closing) return;
-      this.shared.delete(server);
+      this.shared.delete(key);
       this.metrics.upstreamRestarts.inc({ server });
-      void this.sharedConnection(server).catch(() => undefined);
+      void this.sharedConnection(server, era).catch(() => undefined);
     }, delay);
     timer.unref();
     this.timers.add(timer);
@@ -139,7 +152,7 @@ export class UpstreamPool {
     const key = `${session.id}\u0000${server}`;
     let conn = this.perSession.get(key);
     if (!conn) {
-      conn = this.open(server, session).then(async (c) => {
+      conn = this.open(server, 'legacy', session).then(async (c) => {
         await this.replaySessionState(c, server, session);
         return c;
       });
@@ -162,7 +175,11 @@ export class UpstreamPool {
     }
   }
 
-  private async open(server: string, session: SessionRecord | undefined): Promise<UpstreamConnection> {
+  private async open(
+    server: string,
+    era: ProtocolEra,
+    session: SessionRecord | undefined,
+  ): Promise<UpstreamConnection> {
     if (this.closing)
       throw new TransportError(TransportErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
     const cfg = this.upstreamConfig(server);
@@ -175,7 +192,7 @@ export class UpstreamPool {
         this.logger.warn({ server, session: sessionId }, 'upstream connection closed unexpectedly');
         this.metrics.upstreamUp.set({ server }, 0);
         if (key) this.perSession.delete(key);
-        else this.scheduleRestart(server);
+        else this.scheduleRestart(server, era);
       },
     };
     const conn = new UpstreamConnection(
@@ -183,9 +200,12 @@ export class UpstreamPool {
       cfg,
       {
         clientInfo: GATEWAY_INFO,
-        // A per-session upstream may ask the client for sampling, elicitation or roots; a
-        // shared one cannot be told which client to ask, so it is offered none of them.
-        capabilities: session ? clientCapabilitiesForUpstream(session.clientCapabilities) : {},
+        // A per-session upstream is offered what its client offers. A shared one is offered
+        // everything; the gateway finds the client each request belongs to, or refuses it.
+        capabilities: session
+          ? clientCapabilitiesForUpstream(session.clientCapabilities)
+          : ALL_CLIENT_CAPABILITIES,
+        era,
       },
       handlers,
       this.logger,
