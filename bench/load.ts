@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ECHO_TOOL } from './echo-server';
 
@@ -150,4 +151,50 @@ export async function openIdleSessions(url: string, count: number, concurrency: 
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return ids;
+}
+
+/**
+ * One client, one keep-alive connection, plain `node:http` requests carrying the same tools/call
+ * body: the load for the floor server, which speaks no MCP.
+ */
+export async function driveRaw(port: number, calls: number): Promise<Samples> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const call = (id: number) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/',
+          agent,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolve());
+        },
+      );
+      req.once('error', reject);
+      req.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: ECHO_TOOL, arguments: ARGUMENTS },
+        }),
+      );
+    });
+  const latencies = new Float64Array(calls);
+  const started = performance.now();
+  try {
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      await call(i);
+      latencies[i] = performance.now() - t0;
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { latencies, errors: 0, elapsedMs: performance.now() - started, timedOut: false };
 }

@@ -38,27 +38,39 @@ export function procCpuUs(pid: number): number | undefined {
 /** USER_HZ: 100 on every mainstream Linux build; Node offers no sysconf to ask. */
 const CLOCK_TICKS = 100;
 
-/** Starts the direct-baseline echo server and resolves once it prints its URL. */
-export async function startEchoHttp(): Promise<Child & { url: string }> {
-  const child = spawn(process.execPath, [join(__dirname, 'echo-http-server.js')], {
+/** Starts `script` (a sibling in dist/bench) and resolves with the first line it prints. */
+async function startPrinting(script: string): Promise<Child & { line: string }> {
+  const child = spawn(process.execPath, [join(__dirname, script)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the echo HTTP server did not start')), STARTUP_MS);
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => {
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), STARTUP_MS);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (first) => {
       clearTimeout(timer);
-      resolve(line.trim());
+      resolve(first.trim());
     });
-    child.once('exit', (code) => reject(new Error(`the echo HTTP server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
   return {
     pid: child.pid as number,
-    url,
+    line,
     stop: async () => {
       child.kill('SIGTERM');
       await exited(child);
     },
   };
+}
+
+/** Starts the direct-baseline echo server and resolves once it prints its URL. */
+export async function startEchoHttp(): Promise<Child & { url: string }> {
+  const child = await startPrinting('echo-http-server.js');
+  return { ...child, url: child.line };
+}
+
+/** Starts the bare `node:http` floor server and resolves with its port. */
+export async function startFloor(): Promise<Child & { port: number }> {
+  const child = await startPrinting('floor-server.js');
+  return { ...child, port: Number(child.line) };
 }
 
 /** A gateway in its own process, driven over IPC. */

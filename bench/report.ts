@@ -30,6 +30,15 @@ export interface IdleSessions {
   heapAfterBytes: number;
 }
 
+/** A bare `node:http` JSON echo measured on the same machine in the same run. */
+export interface Floor {
+  calls: number;
+  callsPerSecond: number;
+  p50Ms: number;
+  /** Server CPU per request (Linux only). */
+  cpuUsPerCall?: number;
+}
+
 /** The limits each target is held to (issue 2, point 11). */
 export const TARGETS = {
   gatewayCpuUsPerCall: 120,
@@ -58,6 +67,7 @@ export interface BenchResult {
     payload: string;
   };
   phases: MeasuredPhase[];
+  floor: Floor;
   idle: IdleSessions;
   profiles?: GatewayProfile[];
 }
@@ -146,6 +156,13 @@ export function renderReport(result: BenchResult): string {
         )
         .join(', ')}; a phase stops at ${settings.maxMs / 1000} s if it has not finished. ` +
       `Each phase is split into ${settings.rounds} rounds and the paths take turns round by round, so changes in machine load hit all of them alike.`,
+    '',
+  );
+
+  push(
+    `Machine floor: a bare \`node:http\` server that parses the same tools/call and answers the echo result (no MCP, no framework) costs ${us(result.floor.cpuUsPerCall)} of CPU per request here, ` +
+      `at ${result.floor.callsPerSecond.toFixed(0)} calls/s and ${ms(result.floor.p50Ms)} p50 from one plain \`node:http\` client (${result.floor.calls} calls). ` +
+      'Any HTTP server in Node pays about this much per request on this machine before it does MCP work.',
     '',
   );
 

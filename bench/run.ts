@@ -18,17 +18,19 @@ import {
   closeClients,
   connectClients,
   drive,
+  driveRaw,
   openIdleSessions,
   summarise,
   type PhaseLimits,
   type Samples,
 } from './load';
-import { procCpuUs, startEchoHttp, startGatewayProcess, type Child } from './processes';
+import { procCpuUs, startEchoHttp, startFloor, startGatewayProcess, type Child } from './processes';
 import { summariseProfile } from './profile';
 import {
   renderReport,
   verdicts,
   type BenchResult,
+  type Floor,
   type GatewayProfile,
   type ProfiledPath,
   type IdleSessions,
@@ -149,6 +151,29 @@ async function measureAll(
   }
 }
 
+/** What a bare `node:http` server costs per request on this machine, for scale. */
+async function measureFloor(warmup: number, calls: number): Promise<Floor> {
+  const floor = await startFloor();
+  try {
+    await driveRaw(floor.port, warmup);
+    const before = procCpuUs(floor.pid);
+    const phase = summarise(1, [await driveRaw(floor.port, calls)]);
+    const after = procCpuUs(floor.pid);
+    const cpu = before !== undefined && after !== undefined ? (after - before) / phase.calls : undefined;
+    log(
+      `floor: ${phase.callsPerSecond.toFixed(0)}/s, p50 ${phase.p50Ms.toFixed(3)} ms, server cpu ${cpu?.toFixed(1) ?? 'n/a'} µs/call`,
+    );
+    return {
+      calls: phase.calls,
+      callsPerSecond: phase.callsPerSecond,
+      p50Ms: phase.p50Ms,
+      cpuUsPerCall: cpu,
+    };
+  } finally {
+    await floor.stop();
+  }
+}
+
 async function idleSessions(): Promise<IdleSessions> {
   const gateway = await startGatewayProcess(gatewayYaml());
   try {
@@ -224,6 +249,7 @@ async function main(args: string[]): Promise<void> {
   const loadBefore = loadavg()[0] as number;
   const children: Child[] = [];
   const phases: MeasuredPhase[] = [];
+  const floor = await measureFloor(500 * scale, 5000 * scale);
   try {
     const echo = await startEchoHttp();
     children.push(echo);
@@ -269,6 +295,7 @@ async function main(args: string[]): Promise<void> {
     },
     settings: { warmup, calls, maxMs, rounds: ROUNDS, payload: '{"text":"hello from the gatehouse bench"}' },
     phases,
+    floor,
     idle,
   };
 
