@@ -34,7 +34,14 @@ describe('gatehouse bridge', () => {
     host = await startHost(upstream.url);
 
     const { tools } = await host.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['ask', 'ask_standalone', 'count', 'echo', 'hang']);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      'ask',
+      'ask_standalone',
+      'count',
+      'echo',
+      'hang',
+      'regional',
+    ]);
 
     const result = await host.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
     expect(text(result)).toBe('echo: hello');
@@ -233,6 +240,21 @@ describe('gatehouse bridge', () => {
     }
   });
 
+  it('forwards a cancellation from the host, which stops the call at the gateway', async () => {
+    host = await startHost(upstream.url);
+    const abort = new AbortController();
+    const call = host.client
+      .callTool({ name: 'hang', arguments: {} }, { signal: abort.signal })
+      .catch(() => 'cancelled');
+    await eventually(() => upstream.calls('tools/call').length === 1, 'the call to reach the gateway');
+
+    abort.abort('changed my mind');
+
+    expect(await call).toBe('cancelled');
+    await eventually(() => upstream.cancelled === 1, 'the gateway to cancel the call');
+    expect(upstream.calls('notifications/cancelled')).toHaveLength(1);
+  });
+
   it('answers the host with an error when the gateway is down from the start', async () => {
     const port = upstream.port;
     await upstream.kill();
@@ -283,6 +305,36 @@ describe('gatehouse bridge on a 2026-07-28 gateway', () => {
     expect(call?.headers['mcp-method']).toBe('tools/call');
     expect(call?.headers['mcp-name']).toBe('echo');
     expect(call?.headers['mcp-session-id']).toBeUndefined();
+  });
+
+  it('turns a host cancellation into closing the request stream, as 2026-07-28 HTTP expects', async () => {
+    host = await startHost(upstream.url, {
+      client: { capabilities: {}, versionNegotiation: { mode: 'auto' } },
+    });
+    const abort = new AbortController();
+    const call = host.client
+      .callTool({ name: 'hang', arguments: {} }, { signal: abort.signal })
+      .catch(() => 'cancelled');
+    await eventually(() => upstream.calls('tools/call').length === 1, 'the call to reach the gateway');
+
+    abort.abort('changed my mind');
+
+    expect(await call).toBe('cancelled');
+    await eventually(() => upstream.cancelled === 1, 'the gateway to cancel the call');
+    expect(upstream.calls('notifications/cancelled')).toHaveLength(0);
+  });
+
+  it('mirrors arguments the tool marks with x-mcp-header into Mcp-Param headers', async () => {
+    host = await startHost(upstream.url, {
+      client: { capabilities: {}, versionNegotiation: { mode: 'auto' } },
+    });
+    await host.client.listTools();
+
+    const result = await host.client.callTool({ name: 'regional', arguments: { region: 'Zürich' } });
+
+    expect((result.content as Array<{ text: string }>)[0]?.text).toBe('served from Zürich');
+    const call = upstream.calls('tools/call').at(-1);
+    expect(call?.headers['mcp-param-region']).toBe('=?base64?WsO8cmljaA==?=');
   });
 
   it('relays progress on a 2026-07-28 call', async () => {

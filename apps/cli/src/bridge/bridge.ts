@@ -27,6 +27,7 @@ import {
   type GatewayHttpOptions,
 } from './http';
 import type { Logger } from './logger';
+import { paramHeaders, scanParamDeclarations, type ParamDeclaration } from './param-headers';
 import { backoffDelay, classifyFailure, type Failure, type RetryPolicy } from './retry';
 
 type RequestId = JSONRPCRequest['id'];
@@ -94,6 +95,8 @@ export class Bridge {
   private initializedNotification: JSONRPCNotification | undefined;
   private reestablishing: Promise<void> | undefined;
   private readonly pending = new Map<RequestId, Pending>();
+  /** `x-mcp-header` declarations of the tools relayed in `tools/list` results, by tool name. */
+  private readonly toolParams = new Map<string, ParamDeclaration[]>();
   /** Waiters for responses to the bridge's own requests, which the host never sees. */
   private readonly ownRequests = new Map<RequestId, (response: JSONRPCResponse) => void>();
   private ownRequestCount = 0;
@@ -253,11 +256,13 @@ export class Bridge {
           pending.generation = generation;
           pending.phase = 'sending';
         }
+        const headers = pending?.envelopeVersion !== undefined ? this.mirroredParams(message) : undefined;
         const sendOptions: TransportSendOptions | undefined =
           pending && id !== undefined
             ? {
                 requestSignal: pending.abort.signal,
                 onRequestStreamEnd: () => this.onResponseStreamEnd(id, generation),
+                ...(headers !== undefined ? { headers } : {}),
               }
             : undefined;
         try {
@@ -534,8 +539,28 @@ export class Bridge {
     void this.toHost(message);
   }
 
+  /** `Mcp-Param-*` headers a 2026-07-28 `tools/call` must carry for the arguments its tool marked. */
+  private mirroredParams(message: JSONRPCMessage): Record<string, string> | undefined {
+    if (!isJSONRPCRequest(message) || message.method !== 'tools/call') return undefined;
+    const params = message.params as { name?: unknown; arguments?: unknown } | undefined;
+    const declarations = typeof params?.name === 'string' ? this.toolParams.get(params.name) : undefined;
+    return declarations ? paramHeaders(declarations, params?.arguments) : undefined;
+  }
+
+  /** Remembers the tools whose arguments must be mirrored into headers. */
+  private learnTools(result: Record<string, unknown>): void {
+    if (!Array.isArray(result.tools)) return;
+    for (const tool of result.tools as Array<{ name?: unknown; inputSchema?: unknown }>) {
+      if (typeof tool.name !== 'string') continue;
+      const declarations = scanParamDeclarations(tool.inputSchema);
+      if (declarations.length > 0) this.toolParams.set(tool.name, declarations);
+      else this.toolParams.delete(tool.name);
+    }
+  }
+
   /** The legacy handshake names the version in its result; a 2026-07-28 request in its envelope. */
   private learnFromResult(pending: Pending, result: Record<string, unknown>): void {
+    if (pending.method === 'tools/list') this.learnTools(result);
     if (pending.method === 'initialize' && typeof result.protocolVersion === 'string') {
       this.learnProtocolVersion(result.protocolVersion);
     } else if (pending.envelopeVersion !== undefined && pending.envelopeVersion !== this.protocolVersion) {

@@ -27,8 +27,8 @@ export interface SeenRequest {
   clientCertCn?: string;
 }
 
-/** The tools every test server offers. */
-function buildServer(): McpServer {
+/** The tools every test server offers; `onCancelled` hears when a `hang` call is cancelled. */
+function buildServer(onCancelled: () => void): McpServer {
   const server = new McpServer({ name: 'bridge-test-upstream', version: '1.0.0' });
   server.registerTool(
     'echo',
@@ -69,10 +69,19 @@ function buildServer(): McpServer {
     },
   );
   server.registerTool(
+    'regional',
+    {
+      description: 'Names its region, which 2026-07-28 clients mirror into Mcp-Param-Region',
+      inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }),
+    },
+    async ({ region }) => ({ content: [{ type: 'text', text: `served from ${region}` }] }),
+  );
+  server.registerTool(
     'hang',
     { description: 'Never finishes (until the server dies)', inputSchema: z.object({}) },
     async (_args, ctx) => {
       await new Promise((resolve) => ctx.mcpReq.signal.addEventListener('abort', resolve));
+      onCancelled();
       return { content: [{ type: 'text', text: 'cancelled' }] };
     },
   );
@@ -176,6 +185,8 @@ export interface TestServerOptions {
  */
 export class TestMcpServer {
   readonly seen: SeenRequest[] = [];
+  /** How many `hang` calls saw their cancellation. */
+  cancelled = 0;
   private readonly sessions = new Map<
     string,
     { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }
@@ -205,7 +216,8 @@ export class TestMcpServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    if (this.options.era === 'modern') this.modern = createMcpHandler(() => buildServer());
+    if (this.options.era === 'modern')
+      this.modern = createMcpHandler(() => buildServer(() => this.cancelled++));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? this.port, '127.0.0.1', () => resolve());
@@ -301,7 +313,7 @@ export class TestMcpServer {
           this.sessions.delete(id);
         },
       });
-      const server = buildServer();
+      const server = buildServer(() => this.cancelled++);
       const created = { transport, server };
       await server.connect(transport);
       entry = created;
