@@ -3,10 +3,10 @@
  * (`WebStandardStreamableHTTPServerTransport`, one per session, as the SDK documents for 2025-era
  * clients), on a plain `node:http` server.
  *
- * Run: `node dist/bench/echo-http-server.js [--port N] [--sse]` prints its MCP URL on the first
- * stdout line. Responses are JSON unless `--sse` is given: the gateway answers a plain
- * tools/call with JSON, so both paths cost the client the same parsing and the difference
- * between them is the server side alone.
+ * Run: `node dist/bench/echo-http-server.js [--port N] [--json]` prints its MCP URL on the first
+ * stdout line. Responses are SSE, the SDK's default, unless `--json` is given: the gateway also
+ * answers with SSE when the client accepts it (the SDK client always does), so both paths cost
+ * the client the same parsing and the difference between them is the server side alone.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -65,7 +65,7 @@ function notFound(status: number, message: string): Response {
 /** Starts the echo server on loopback and resolves with its MCP endpoint URL. */
 export async function startEchoHttp(
   port: number,
-  sse: boolean,
+  json: boolean,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const modern = createMcpHandler(() => createEchoServer(), { legacy: 'reject' });
@@ -81,7 +81,7 @@ export async function startEchoHttp(
     if (request.method !== 'POST') return notFound(400, 'Mcp-Session-Id header is required');
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      enableJsonResponse: !sse,
+      enableJsonResponse: json,
       onsessioninitialized: (id) => {
         sessions.set(id, transport);
       },
@@ -133,7 +133,7 @@ if (require.main === module) {
   const args = process.argv.slice(2);
   const portIndex = args.indexOf('--port');
   const port = portIndex >= 0 ? Number(args[portIndex + 1]) : 0;
-  startEchoHttp(port, args.includes('--sse')).then(
+  startEchoHttp(port, args.includes('--json')).then(
     (running) => {
       process.stdout.write(`${running.url}\n`);
       const stop = () => {

@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { GatewayCommand, GatewayReply, GatewaySample } from './gateway-process';
@@ -84,8 +85,12 @@ export interface GatewayChild extends Child {
   stopProfile(file: string): Promise<void>;
 }
 
-/** Forks `gateway-process.js`, starts a gateway from `yaml` in it and resolves with its URL. */
-export async function startGatewayProcess(yaml: string): Promise<GatewayChild> {
+/**
+ * Forks `gateway-process.js`, starts a gateway in it from the configuration `yaml` returns for a
+ * fresh temporary data directory (removed again on stop), and resolves with its URL.
+ */
+export async function startGatewayProcess(yaml: (dataDir: string) => string): Promise<GatewayChild> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-gateway-'));
   const child = fork(join(__dirname, 'gateway-process.js'), [], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -111,7 +116,15 @@ export async function startGatewayProcess(yaml: string): Promise<GatewayChild> {
       });
       child.send(command);
     });
-  const ready = await next('ready', { type: 'start', yaml });
+  let ready: { url: string };
+  try {
+    ready = await next('ready', { type: 'start', yaml: yaml(dataDir) });
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited(child);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     pid: child.pid as number,
     url: ready.url,
@@ -127,6 +140,7 @@ export async function startGatewayProcess(yaml: string): Promise<GatewayChild> {
       const timer = setTimeout(() => child.kill('SIGKILL'), STARTUP_MS);
       await exited(child);
       clearTimeout(timer);
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -46,11 +46,13 @@ const PROFILE_INTERVAL_US = 100;
 /** Each phase is split into this many rounds, taken in turn by the targets. */
 const ROUNDS = 5;
 
-function gatewayYaml(echoHttpUrl?: string): string {
+function gatewayYaml(dataDir: string, echoHttpUrl?: string): string {
   const stdioServer = join(__dirname, 'echo-stdio-server.js');
   return [
     'server: { port: 0, host: 127.0.0.1 }',
     'log: { level: warn }',
+    // Its own embedded database: nothing on the call path uses it yet, and no shared state is touched.
+    `dataDir: ${JSON.stringify(dataDir)}`,
     'upstreams:',
     '  echo:',
     '    transport: stdio',
@@ -175,7 +177,7 @@ async function measureFloor(warmup: number, calls: number): Promise<Floor> {
 }
 
 async function idleSessions(): Promise<IdleSessions> {
-  const gateway = await startGatewayProcess(gatewayYaml());
+  const gateway = await startGatewayProcess((dir) => gatewayYaml(dir));
   try {
     const url = `${gateway.url}/mcp/servers/echo`;
     // The first sessions pay for lazy initialisation and JIT; they are not what is measured.
@@ -207,7 +209,7 @@ async function profileGateway(
 ): Promise<GatewayProfile> {
   const echo = target === 'gateway-http' ? await startEchoHttp() : undefined;
   try {
-    const gateway = await startGatewayProcess(gatewayYaml(echo?.url));
+    const gateway = await startGatewayProcess((dir) => gatewayYaml(dir, echo?.url));
     try {
       const path = target === 'gateway-http' ? 'echo-http' : 'echo';
       const connected = await connectClients(`${gateway.url}/mcp/servers/${path}`, clients);
@@ -253,7 +255,7 @@ async function main(args: string[]): Promise<void> {
   try {
     const echo = await startEchoHttp();
     children.push(echo);
-    const gateway = await startGatewayProcess(gatewayYaml(echo.url));
+    const gateway = await startGatewayProcess((dir) => gatewayYaml(dir, echo.url));
     children.push(gateway);
     log(`direct ${echo.url}, gateway ${gateway.url}`);
 
