@@ -100,6 +100,8 @@ export class Bridge {
   /** Waiters for responses to the bridge's own requests, which the host never sees. */
   private readonly ownRequests = new Map<RequestId, (response: JSONRPCResponse) => void>();
   private ownRequestCount = 0;
+  /** Deliveries under way, which shutdown lets finish so a last notification is not lost. */
+  private readonly inflight = new Set<Promise<void>>();
   private closing = false;
   private readonly stopping = new AbortController();
   private readonly closed: Promise<void>;
@@ -132,24 +134,24 @@ export class Bridge {
   async close(reason: string): Promise<void> {
     if (this.closing) return this.closed;
     this.closing = true;
-    this.stopping.abort();
     this.log.info('bridge shutting down', { reason });
+    const timeout = this.options.shutdownTimeoutMs ?? 2_000;
+    // Messages already on their way (a last cancellation, say) get a moment to arrive; retries stop.
+    this.stopping.abort();
+    await this.within(Promise.allSettled([...this.inflight]), timeout);
     for (const [id, pending] of this.pending) {
       pending.abort.abort();
       this.pending.delete(id);
     }
     const upstream = this.upstream;
     if (upstream.sessionId !== undefined) {
-      const timeout = this.options.shutdownTimeoutMs ?? 2_000;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
+      await this.within(
         upstream.terminateSession().then(
           () => this.log.debug('gateway session ended'),
           (error: Error) => this.log.debug('could not end the gateway session', { err: error.message }),
         ),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))),
-      ]);
-      clearTimeout(timer);
+        timeout,
+      );
     }
     this.detach(upstream);
     await upstream.close().catch(() => undefined);
@@ -221,7 +223,9 @@ export class Bridge {
       this.log.debug('host response', { id: message.id });
     }
     if (this.closing) return;
-    void this.deliver(message);
+    const delivery = this.deliver(message);
+    this.inflight.add(delivery);
+    void delivery.finally(() => this.inflight.delete(delivery));
   }
 
   /**
@@ -621,6 +625,13 @@ export class Bridge {
         err: error instanceof Error ? error.message : String(error),
       });
     }
+  }
+
+  /** Waits for `work`, but no longer than `ms`. */
+  private async within(work: Promise<unknown>, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   private sleep(ms: number): Promise<void> {

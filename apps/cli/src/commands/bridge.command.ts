@@ -152,8 +152,7 @@ export function bridgeCommand(): Command {
       }
       logger.debug('options', {
         url: flags.url.href,
-        tokenEnv: flags.tokenEnv,
-        token: token !== undefined ? 'set' : 'not set',
+        bearerFrom: `$${flags.tokenEnv} (${token !== undefined ? 'set' : 'not set'})`,
         headers: flags.header.map(([name]) => name),
         mtls: cert !== undefined,
         ca: ca !== undefined,
