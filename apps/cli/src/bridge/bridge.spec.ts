@@ -41,6 +41,7 @@ describe('gatehouse bridge', () => {
       'echo',
       'hang',
       'regional',
+      'tally',
     ]);
 
     const result = await host.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
@@ -254,6 +255,69 @@ describe('gatehouse bridge', () => {
     await eventually(() => upstream.cancelled === 1, 'the gateway to cancel the call');
     expect(upstream.calls('notifications/cancelled')).toHaveLength(1);
   });
+
+  it('does not resend a call the gateway ran before failing with 500, and tells the host', async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    upstream.faults.push({ method: 'tools/call', status: 500, when: 'after' });
+
+    const failure = await host.client.callTool({ name: 'tally', arguments: {} }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(failure).toBeInstanceOf(ProtocolError);
+    const error = failure as ProtocolError;
+    expect(error.code).toBe(-32017);
+    expect(error.message).toContain('HTTP 500');
+    expect(error.message).toContain('not resent');
+    expect(error.data).toMatchObject({ reason: 'GATEWAY_FAILED', status: 500 });
+    expect(upstream.tallies).toBe(1);
+    expect(upstream.calls('tools/call')).toHaveLength(1);
+  });
+
+  it("relays the JSON-RPC error of a 500 body under the host's request id, without resending", async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    upstream.faults.push({
+      method: 'tools/call',
+      status: 500,
+      when: 'after',
+      // The gateway's front door answers its own failures with a null id.
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32603, message: 'internal gateway error', data: { reason: 'INTERNAL' } },
+      }),
+    });
+
+    const failure = await host.client.callTool({ name: 'tally', arguments: {} }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(failure).toBeInstanceOf(ProtocolError);
+    expect((failure as ProtocolError).code).toBe(-32603);
+    expect((failure as ProtocolError).message).toContain('internal gateway error');
+    expect((failure as ProtocolError).data).toEqual({ reason: 'INTERNAL' });
+    expect(upstream.tallies).toBe(1);
+    expect(upstream.calls('tools/call')).toHaveLength(1);
+  });
+
+  it.each([502, 503, 504])(
+    'resends a call the gateway refused with %i before running it, and it runs once',
+    async (status) => {
+      host = await startHost(upstream.url, { args: FAST_RETRY });
+      upstream.faults.push(
+        { method: 'tools/call', status, when: 'before' },
+        { method: 'tools/call', status, when: 'before' },
+      );
+
+      const result = await host.client.callTool({ name: 'tally', arguments: {} });
+
+      expect(text(result)).toBe('tallied');
+      expect(upstream.tallies).toBe(1);
+      expect(upstream.calls('tools/call')).toHaveLength(3);
+    },
+  );
 
   it('answers the host with an error when the gateway is down from the start', async () => {
     const port = upstream.port;

@@ -365,6 +365,15 @@ export class Bridge {
       switch (failure.kind) {
         case 'session-lost':
           throw new SessionLost(failure, transport.sessionId !== undefined);
+        case 'failed': {
+          const answer = isRequest ? parseErrorAnswer(failure.body, message.id) : undefined;
+          if (answer) throw new GatewayAnswered(answer);
+          throw new BridgeError(
+            BridgeErrorCode.GATEWAY_FAILED,
+            `the gateway failed with ${failure.detail}${failure.body ? ` - ${failure.body.slice(0, 300)}` : ''}; not resent, as it may have run`,
+            { ...details, status: failure.status },
+          );
+        }
         case 'rejected': {
           const answer = isRequest ? parseErrorAnswer(failure.body, message.id) : undefined;
           if (answer) throw new GatewayAnswered(answer);
@@ -666,13 +675,38 @@ class GatewayAnswered extends Error {
   }
 }
 
+/**
+ * The JSON-RPC error in an HTTP error body, as the answer to request `id`.
+ * The gateway's front door answers errors it raises before reading the
+ * message with a null id; the body still answers the one request the POST
+ * carried, so it is relayed under that request's id.
+ */
 function parseErrorAnswer(body: string | undefined, id: RequestId): JSONRPCResponse | undefined {
   if (!body) return undefined;
   try {
     const parsed: unknown = JSON.parse(body);
-    if (isJSONRPCErrorResponse(parsed) && parsed.id === id) return parsed;
+    if (!isErrorShaped(parsed)) return undefined;
+    if (parsed.id === id) return parsed as JSONRPCResponse;
+    if (parsed.id === null) return { jsonrpc: '2.0', id, error: parsed.error };
   } catch {
     // Not JSON: the caller reports the status and text instead.
   }
   return undefined;
+}
+
+function isErrorShaped(value: unknown): value is { id: unknown; error: { code: number; message: string } } {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as {
+    jsonrpc?: unknown;
+    id?: unknown;
+    error?: { code?: unknown; message?: unknown };
+  };
+  return (
+    candidate.jsonrpc === '2.0' &&
+    'id' in candidate &&
+    typeof candidate.error === 'object' &&
+    candidate.error !== null &&
+    typeof candidate.error.code === 'number' &&
+    typeof candidate.error.message === 'string'
+  );
 }

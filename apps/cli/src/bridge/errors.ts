@@ -1,6 +1,6 @@
 /** Why the bridge had to answer a host request itself instead of relaying the gateway's answer. */
 export enum BridgeErrorCode {
-  /** Nothing answered at the gateway's address (or only 5xx) for the whole retry budget. */
+  /** Nothing answered at the gateway's address (or only 502/503/504) for the whole retry budget. */
   GATEWAY_UNREACHABLE = 'GATEWAY_UNREACHABLE',
   /** The gateway answered with an HTTP status that retrying cannot fix (401, 403, 413, ...). */
   GATEWAY_REJECTED = 'GATEWAY_REJECTED',
@@ -14,6 +14,8 @@ export enum BridgeErrorCode {
   SESSION_LOST = 'SESSION_LOST',
   /** The bridge is shutting down (stdin closed or a signal). */
   SHUTTING_DOWN = 'SHUTTING_DOWN',
+  /** The gateway answered 500 (or another 5xx but 502/503/504) without a JSON-RPC error; not resent, as it may have run. */
+  GATEWAY_FAILED = 'GATEWAY_FAILED',
 }
 
 /** Extra facts carried in the JSON-RPC error's `data`, for hosts and for people reading logs. */
@@ -62,6 +64,8 @@ export function jsonRpcCodeOf(code: BridgeErrorCode): number {
       return -32015;
     case BridgeErrorCode.SHUTTING_DOWN:
       return -32016;
+    case BridgeErrorCode.GATEWAY_FAILED:
+      return -32017;
     default:
       return assertUnreachable(code);
   }

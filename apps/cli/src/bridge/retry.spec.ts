@@ -61,10 +61,12 @@ describe('classifyFailure', () => {
 
   it.each([
     [404, 'session-lost'],
-    [500, 'retry'],
+    [500, 'failed'],
+    [501, 'failed'],
     [502, 'retry'],
     [503, 'retry'],
     [504, 'retry'],
+    [505, 'failed'],
     [400, 'rejected'],
     [401, 'rejected'],
     [403, 'rejected'],

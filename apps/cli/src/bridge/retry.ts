@@ -31,14 +31,16 @@ export function backoffDelay(policy: RetryPolicy, retry: number, random: () => n
 
 /**
  * What a failed send means for delivery:
- * - `retry`: the gateway certainly did not process it (nothing listening, 5xx); safe to resend.
+ * - `retry`: the gateway certainly did not process it (nothing listening, or 502/503/504); safe to resend.
  * - `session-lost`: HTTP 404 on a session; re-establish, then resend.
  * - `ambiguous`: the connection broke after the message may have been read; resending a request could run it twice.
  * - `timeout`: no response headers within the timeout; the gateway may be working on it.
+ * - `failed`: another 5xx (500, 501, ...): the gateway may have run the message before failing, so it is not resent.
  * - `rejected`: an HTTP answer retrying cannot change; `body` is what the gateway said.
  * - `fatal`: a local or TLS failure retrying cannot change.
  */
-export type FailureKind = 'retry' | 'session-lost' | 'ambiguous' | 'timeout' | 'rejected' | 'fatal';
+export type FailureKind =
+  'retry' | 'session-lost' | 'ambiguous' | 'timeout' | 'failed' | 'rejected' | 'fatal';
 
 export interface Failure {
   kind: FailureKind;
@@ -71,6 +73,13 @@ const BROKEN_CONNECTION = new Set([
 ]);
 
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * Statuses that mean the message was not processed: a proxy found no gateway
+ * behind it (502, 504) or the gateway refused before doing anything (503, as a
+ * draining replica answers). Any other 5xx can come after the call ran.
+ */
+const NOT_PROCESSED_STATUS = new Set([502, 503, 504]);
 
 function isTlsCode(code: string): boolean {
   return (
@@ -120,7 +129,8 @@ export function classifyFailure(error: unknown): Failure {
     const body = typeof text === 'string' ? text : undefined;
     const detail = `HTTP ${status}${error.statusText ? ` ${error.statusText}` : ''}`;
     if (status === 404) return { kind: 'session-lost', detail, status, body };
-    if (status >= 500) return { kind: 'retry', detail, status, body };
+    if (NOT_PROCESSED_STATUS.has(status)) return { kind: 'retry', detail, status, body };
+    if (status >= 500) return { kind: 'failed', detail, status, body };
     return { kind: 'rejected', detail, status, body };
   }
   if (error instanceof SdkError && error.code === SdkErrorCode.ClientHttpUnexpectedContent) {

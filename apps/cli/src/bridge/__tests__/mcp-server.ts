@@ -23,13 +23,42 @@ export interface SeenRequest {
   headers: IncomingMessage['headers'];
   /** JSON-RPC method(s) in a POST body. */
   rpc: string[];
+  /** The decoded POST body. */
+  body?: unknown;
   /** Common name of the verified client certificate, on an mTLS server. */
   clientCertCn?: string;
 }
 
-/** The tools every test server offers; `onCancelled` hears when a `hang` call is cancelled. */
-function buildServer(onCancelled: () => void): McpServer {
-  const server = new McpServer({ name: 'bridge-test-upstream', version: '1.0.0' });
+/** What a test server's MCP handlers report back to the test. */
+interface ServerHooks {
+  /** A `hang` call saw its cancellation. */
+  onCancelled(): void;
+  /** A `tally` call ran. */
+  onTally(): void;
+}
+
+/** The tools every test server offers, plus logging and subscribable resources. */
+function buildServer(hooks: ServerHooks): McpServer {
+  const server = new McpServer(
+    { name: 'bridge-test-upstream', version: '1.0.0' },
+    { capabilities: { logging: {}, resources: { subscribe: true } } },
+  );
+  server.registerResource(
+    'note',
+    'note://one',
+    { description: 'A subscribable note', mimeType: 'text/plain' },
+    async (uri) => ({ contents: [{ uri: uri.href, text: 'note one' }] }),
+  );
+  server.server.setRequestHandler('resources/subscribe', async () => ({}));
+  server.server.setRequestHandler('resources/unsubscribe', async () => ({}));
+  server.registerTool(
+    'tally',
+    { description: 'Counts how often it ran, on the test server', inputSchema: z.object({}) },
+    async () => {
+      hooks.onTally();
+      return { content: [{ type: 'text', text: 'tallied' }] };
+    },
+  );
   server.registerTool(
     'echo',
     { description: 'Echoes its text', inputSchema: z.object({ text: z.string() }) },
@@ -81,7 +110,7 @@ function buildServer(onCancelled: () => void): McpServer {
     { description: 'Never finishes (until the server dies)', inputSchema: z.object({}) },
     async (_args, ctx) => {
       await new Promise((resolve) => ctx.mcpReq.signal.addEventListener('abort', resolve));
-      onCancelled();
+      hooks.onCancelled();
       return { content: [{ type: 'text', text: 'cancelled' }] };
     },
   );
@@ -180,6 +209,20 @@ export interface TestServerOptions {
 }
 
 /**
+ * An HTTP failure the server injects into the next POST carrying `method`.
+ * `before`: answered without handing the message to MCP (a draining gateway's
+ * 503); `after`: the message is handled to completion, then the response is
+ * replaced by this status (a gateway that ran the call and then failed).
+ */
+export interface Fault {
+  method: string;
+  status: number;
+  when: 'before' | 'after';
+  /** Response body; plain text unless it is a JSON string. */
+  body?: string;
+}
+
+/**
  * A real SDK v2 MCP server over Streamable HTTP on node:http(s), with the
  * `echo`, `count` (progress) and `ask` (sampling) tools, recording what it saw.
  */
@@ -187,6 +230,10 @@ export class TestMcpServer {
   readonly seen: SeenRequest[] = [];
   /** How many `hang` calls saw their cancellation. */
   cancelled = 0;
+  /** How many `tally` calls ran. */
+  tallies = 0;
+  /** Failures to inject, consumed in order by the POSTs they match. */
+  readonly faults: Fault[] = [];
   private readonly sessions = new Map<
     string,
     { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }
@@ -216,8 +263,7 @@ export class TestMcpServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    if (this.options.era === 'modern')
-      this.modern = createMcpHandler(() => buildServer(() => this.cancelled++));
+    if (this.options.era === 'modern') this.modern = createMcpHandler(() => buildServer(this.hooks));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? this.port, '127.0.0.1', () => resolve());
@@ -257,6 +303,36 @@ export class TestMcpServer {
     return this.sessions.size;
   }
 
+  /** The params of each request or notification with this JSON-RPC method, in arrival order. */
+  params(method: string): unknown[] {
+    const out: unknown[] = [];
+    for (const request of this.seen) {
+      const messages: unknown[] = Array.isArray(request.body) ? request.body : [request.body];
+      for (const m of messages) {
+        if (m && typeof m === 'object' && (m as { method?: unknown }).method === method) {
+          out.push((m as { params?: unknown }).params);
+        }
+      }
+    }
+    return out;
+  }
+
+  private readonly hooks: ServerHooks = {
+    onCancelled: () => this.cancelled++,
+    onTally: () => this.tallies++,
+  };
+
+  private takeFault(methods: string[]): Fault | undefined {
+    const index = this.faults.findIndex((f) => methods.includes(f.method));
+    return index < 0 ? undefined : this.faults.splice(index, 1)[0];
+  }
+
+  private static writeFault(res: ServerResponse, fault: Fault): void {
+    const body = fault.body ?? 'injected failure';
+    const json = body.startsWith('{');
+    res.writeHead(fault.status, { 'content-type': json ? 'application/json' : 'text/plain' }).end(body);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const scheme = this.options.tls ? 'https' : 'http';
     const { request, body } = await toWebRequest(req, res, scheme);
@@ -266,6 +342,7 @@ export class TestMcpServer {
       method: req.method ?? '',
       headers: req.headers,
       rpc: rpcMethods(body),
+      ...(body !== undefined ? { body } : {}),
       ...(typeof cn === 'string' ? { clientCertCn: cn } : {}),
     });
     if (req.method === 'GET') {
@@ -289,8 +366,22 @@ export class TestMcpServer {
         .end(JSON.stringify({ error: 'invalid_token', error_description: 'the token is not valid' }));
       return;
     }
+    const fault = req.method === 'POST' ? this.takeFault(rpcMethods(body)) : undefined;
+    if (fault?.when === 'before') {
+      TestMcpServer.writeFault(res, fault);
+      return;
+    }
+    const answer = async (response: Response): Promise<void> => {
+      if (fault?.when === 'after') {
+        // Let the call run to its end (its response stream closes), then fail instead of answering.
+        await response.text();
+        TestMcpServer.writeFault(res, fault);
+        return;
+      }
+      await writeWebResponse(res, response);
+    };
     if (this.modern) {
-      await writeWebResponse(res, await this.modern.fetch(request));
+      await answer(await this.modern.fetch(request));
       return;
     }
     const sessionId = req.headers['mcp-session-id'];
@@ -313,11 +404,11 @@ export class TestMcpServer {
           this.sessions.delete(id);
         },
       });
-      const server = buildServer(() => this.cancelled++);
+      const server = buildServer(this.hooks);
       const created = { transport, server };
       await server.connect(transport);
       entry = created;
     }
-    await writeWebResponse(res, await entry.transport.handleRequest(request, { parsedBody: body }));
+    await answer(await entry.transport.handleRequest(request, { parsedBody: body }));
   }
 }
