@@ -13,6 +13,9 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { parseConfigText } from '@gatehouse/config';
 import { startGateway, type RunningGateway } from '../apps/gateway/src/bootstrap';
+import { printWarningsOnce } from './warnings';
+
+printWarningsOnce(`gateway ${process.pid}`);
 
 /** What the gateway process reports about itself. */
 export interface GatewaySample {

@@ -26,6 +26,7 @@ import {
 } from './load';
 import { procCpuUs, startEchoHttp, startFloor, startGatewayProcess, type Child } from './processes';
 import { summariseProfile } from './profile';
+import { printWarningsOnce } from './warnings';
 import {
   renderReport,
   verdicts,
@@ -240,6 +241,7 @@ async function profileGateway(
 }
 
 async function main(args: string[]): Promise<void> {
+  printWarningsOnce('bench');
   const quick = args.includes('--quick');
   const scale = quick ? 0.1 : 1;
   const warmup: Record<number, number> = { 1: 200 * scale, 20: 1000 * scale };
