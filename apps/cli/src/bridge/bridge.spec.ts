@@ -25,6 +25,14 @@ describe('gatehouse bridge', () => {
     await upstream.kill();
   });
 
+  /** JSON-RPC methods POSTed to `server`, except those refused with 404 for carrying the lost session id. */
+  function postsAfter(server: TestMcpServer, lostSession: unknown): string[] {
+    expect(lostSession).toEqual(expect.any(String));
+    return server.seen
+      .filter((r) => r.method === 'POST' && r.headers['mcp-session-id'] !== lostSession)
+      .flatMap((r) => r.rpc);
+  }
+
   function text(result: unknown): string {
     const content = (result as { content: Array<{ type: string; text?: string }> }).content;
     return content.map((c) => c.text ?? '').join('');
@@ -183,6 +191,60 @@ describe('gatehouse bridge', () => {
     );
     expect(initializeResults).toHaveLength(0);
     expect(host.stderr()).toContain('session re-established');
+  });
+
+  it('replays the last log level and the live subscriptions on a re-established session, hiding their answers', async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    await host.client.setLoggingLevel('debug');
+    await host.client.setLoggingLevel('warning');
+    await host.client.subscribeResource({ uri: 'note://one' });
+    await host.client.subscribeResource({ uri: 'note://two' });
+    await host.client.unsubscribeResource({ uri: 'note://two' });
+    const port = upstream.port;
+    const lost = upstream.calls('resources/subscribe')[0]?.headers['mcp-session-id'];
+
+    await upstream.kill();
+    upstream = await new TestMcpServer({ port }).start();
+    // The next call finds the session gone (404) and waits while the bridge rebuilds it.
+    expect(text(await host.client.callTool({ name: 'echo', arguments: { text: 'back' } }))).toBe(
+      'echo: back',
+    );
+
+    expect(upstream.params('logging/setLevel')).toEqual([{ level: 'warning' }]);
+    expect(upstream.params('resources/subscribe')).toEqual([{ uri: 'note://one' }]);
+    expect(upstream.calls('resources/unsubscribe')).toHaveLength(0);
+    const order = postsAfter(upstream, lost);
+    expect(order).toEqual([
+      'initialize',
+      'notifications/initialized',
+      'logging/setLevel',
+      'resources/subscribe',
+      'tools/call',
+    ]);
+    // All of it went to the new session, the one the call then used.
+    const session = upstream.calls('tools/call').at(-1)?.headers['mcp-session-id'];
+    expect(session).toEqual(expect.any(String));
+    expect(upstream.calls('logging/setLevel')[0]?.headers['mcp-session-id']).toBe(session);
+    expect(upstream.calls('resources/subscribe')[0]?.headers['mcp-session-id']).toBe(session);
+    // The host got one answer for each of its six requests, and none for the replayed ones.
+    const answers = host.received.filter((m) => 'id' in m && !('method' in m));
+    expect(answers).toHaveLength(6);
+    expect(answers.every((m) => 'id' in m && typeof m.id === 'number')).toBe(true);
+  });
+
+  it('replays nothing but the handshake when the host set no session state', async () => {
+    host = await startHost(upstream.url, { args: FAST_RETRY });
+    await host.client.subscribeResource({ uri: 'note://one' });
+    await host.client.unsubscribeResource({ uri: 'note://one' });
+    const port = upstream.port;
+    const lost = upstream.calls('resources/subscribe')[0]?.headers['mcp-session-id'];
+
+    await upstream.kill();
+    upstream = await new TestMcpServer({ port }).start();
+    await host.client.callTool({ name: 'echo', arguments: { text: 'back' } });
+
+    const order = postsAfter(upstream, lost);
+    expect(order).toEqual(['initialize', 'notifications/initialized', 'tools/call']);
   });
 
   it('answers the host with a JSON-RPC error naming the reason when the gateway stays down', async () => {

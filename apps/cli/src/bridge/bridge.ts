@@ -49,6 +49,7 @@ export interface BridgeOptions {
 
 /** A host request the gateway has not answered yet. */
 interface Pending {
+  request: JSONRPCRequest;
   method: string;
   /** `sending` until the gateway accepted the POST, then `awaiting` its response. */
   phase: 'sending' | 'awaiting';
@@ -81,7 +82,9 @@ function envelopeVersionOf(message: JSONRPCRequest): string | undefined {
  * gateway cannot be reached, when the host gets a JSON-RPC error naming why.
  * It learns the session id and protocol version from the traffic, retries
  * undelivered messages with backoff, and rebuilds a session the gateway lost by
- * replaying the host's own `initialize` and `notifications/initialized`.
+ * replaying the host's own `initialize` and `notifications/initialized`, then
+ * the session state the host set up: its last `logging/setLevel` and its
+ * `resources/subscribe` requests not undone by `resources/unsubscribe`.
  */
 export class Bridge {
   private readonly host: Transport;
@@ -93,6 +96,10 @@ export class Bridge {
   private protocolVersion: string | undefined;
   private initializeRequest: JSONRPCRequest | undefined;
   private initializedNotification: JSONRPCNotification | undefined;
+  /** The host's last accepted `logging/setLevel`, replayed on a rebuilt session. */
+  private logLevelRequest: JSONRPCRequest | undefined;
+  /** The host's accepted `resources/subscribe` requests not yet undone, by URI, replayed on a rebuilt session. */
+  private readonly subscriptions = new Map<string, JSONRPCRequest>();
   private reestablishing: Promise<void> | undefined;
   private readonly pending = new Map<RequestId, Pending>();
   /** `x-mcp-header` declarations of the tools relayed in `tools/list` results, by tool name. */
@@ -203,11 +210,15 @@ export class Bridge {
         return;
       }
       if (message.method === 'initialize') {
+        // A new handshake starts a new session: nothing of the old one is replayed.
         this.initializeRequest = message;
         this.initializedNotification = undefined;
+        this.logLevelRequest = undefined;
+        this.subscriptions.clear();
       }
       const envelopeVersion = envelopeVersionOf(message);
       this.pending.set(message.id, {
+        request: message,
         method: message.method,
         phase: 'sending',
         generation: this.generation,
@@ -500,7 +511,54 @@ export class Bridge {
       this.learnProtocolVersion(version);
     }
     if (this.initializedNotification) await this.sendWithRetry(this.initializedNotification);
+    await this.replaySessionState();
     this.log.info('session re-established', { sessionId: this.upstream.sessionId });
+  }
+
+  /**
+   * The new session starts with the gateway's defaults; the host believes its
+   * log level and subscriptions still hold, so the bridge sets them again. A
+   * refusal (a resource gone meanwhile) is logged, not fatal: the session
+   * itself is usable, and the host would get the same answer asking itself.
+   */
+  private async replaySessionState(): Promise<void> {
+    const state = [...(this.logLevelRequest ? [this.logLevelRequest] : []), ...this.subscriptions.values()];
+    for (const request of state) {
+      const replayId = `${OWN_ID_PREFIX}${request.method}-${++this.ownRequestCount}`;
+      try {
+        const response = await this.ownRequest({ ...request, id: replayId });
+        if (isJSONRPCErrorResponse(response)) {
+          this.log.warn('the gateway refused a replayed request', {
+            method: request.method,
+            err: response.error.message,
+          });
+        }
+      } catch (error) {
+        this.log.warn('could not replay a request on the new session', {
+          method: request.method,
+          err: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  }
+
+  /** Keeps what a successful request set up on the session, for {@link replaySessionState}. */
+  private learnSessionState(request: JSONRPCRequest): void {
+    switch (request.method) {
+      case 'logging/setLevel':
+        this.logLevelRequest = request;
+        break;
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        const uri = (request.params as { uri?: unknown } | undefined)?.uri;
+        if (typeof uri !== 'string') break;
+        if (request.method === 'resources/subscribe') this.subscriptions.set(uri, request);
+        else this.subscriptions.delete(uri);
+        break;
+      }
+      default:
+        break;
+    }
   }
 
   /** Sends a request of the bridge's own and waits for its response, which is kept from the host. */
@@ -574,6 +632,7 @@ export class Bridge {
   /** The legacy handshake names the version in its result; a 2026-07-28 request in its envelope. */
   private learnFromResult(pending: Pending, result: Record<string, unknown>): void {
     if (pending.method === 'tools/list') this.learnTools(result);
+    this.learnSessionState(pending.request);
     if (pending.method === 'initialize' && typeof result.protocolVersion === 'string') {
       this.learnProtocolVersion(result.protocolVersion);
     } else if (pending.envelopeVersion !== undefined && pending.envelopeVersion !== this.protocolVersion) {
