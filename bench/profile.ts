@@ -119,7 +119,10 @@ export function summariseProfile(file: string, top = 10): ProfileSummary {
           location: e.location,
           selfMs: e.selfUs / 1000,
           percent: pct(e.selfUs),
-          ...(via ? { via: `${via[0]} (${Math.round((via[1] / e.selfUs) * 100)}%)` } : {}),
+          // A caller that explains under a quarter of the time would mislead more than inform.
+          ...(via && via[1] >= e.selfUs / 4
+            ? { via: `${via[0]} (${Math.round((via[1] / e.selfUs) * 100)}%)` }
+            : {}),
         };
       }),
     byOwner: [...byOwner.entries()]

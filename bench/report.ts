@@ -97,7 +97,10 @@ function phase(result: BenchResult, target: TargetKey, clients: number): Measure
 
 const ms = (v: number) => `${v.toFixed(3)} ms`;
 const us = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(1)} µs`);
-const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const kib = (bytes: number) =>
+  Math.abs(bytes) >= 10 * 1024 * 1024
+    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+    : `${(bytes / 1024).toFixed(1)} KiB`;
 
 /** The gateway's added p50 latency over the direct baseline at a concurrency, in ms. */
 export function addedP50(result: BenchResult, target: TargetKey, clients: number): number | undefined {

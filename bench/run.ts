@@ -316,6 +316,8 @@ async function main(args: string[]): Promise<void> {
 
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, renderReport(result));
+  // The raw figures beside the report, for comparing runs without parsing Markdown.
+  writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify(result, null, 2)}\n`);
   for (const v of verdicts(result))
     log(`${v.met ? 'met    ' : 'NOT MET'} ${v.name}: ${v.measured} (${v.limit})`);
   log(`report written to ${out}`);
