@@ -75,7 +75,11 @@ function gatewayYaml(dataDir: string, echoHttpUrl?: string): string {
 
 function commit(): string {
   try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs'], {
       cwd: ROOT,
       encoding: 'utf8',
