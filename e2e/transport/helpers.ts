@@ -29,6 +29,8 @@ upstreams:
 export async function gatewayWith(
   yaml: string,
   env: NodeJS.ProcessEnv = {},
+  /** Extra `server:` keys, one per line, e.g. `headersTimeoutMs: 1000`. */
+  serverKeys: string[] = [],
 ): Promise<RunningGateway & { logs: string[] }> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -40,7 +42,7 @@ export async function gatewayWith(
   // Each gateway gets its own scratch database on the real Postgres, dropped when it closes.
   const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_e2e');
   const loaded = parseConfigText(
-    `server:\n  port: 0\nlog:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${yaml}`,
+    `server:\n  port: 0\n${serverKeys.map((k) => `  ${k}\n`).join('')}log:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${yaml}`,
     { ...env, GATEHOUSE_TEST_DB: db.url },
   );
   const gateway = await startGateway(loaded, { logDestination: sink });

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -33,8 +34,20 @@ export async function startGateway(
     // Per-request access logs would sit on the hot path; calls are measured in metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
-    requestTimeout: config.server.requestTimeoutMs,
     return503OnClosing: true,
+    // Node enforces these: a client must finish its headers within headersTimeoutMs and its
+    // whole request within requestTimeoutMs (slowloris, R41). Responses are not timed here:
+    // long tool calls are legitimate and bounded per upstream instead. Connections are
+    // checked every second so a stalled one is cut near its deadline.
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+      createServer(
+        {
+          headersTimeout: config.server.headersTimeoutMs,
+          requestTimeout: Math.max(config.server.requestTimeoutMs, config.server.headersTimeoutMs),
+          connectionsCheckingInterval: 1000,
+        },
+        handler,
+      ),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, logger, metrics),
