@@ -154,9 +154,29 @@ describe('MCP through the gateway with SDK clients', () => {
   it('serves 2026-07-28 clients without a session, negotiated per hop', async () => {
     const client = await open('/mcp', 'auto');
     expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain('everything__echo');
+    const passthrough = await open('/mcp/servers/everything', 'auto');
+    expect((await passthrough.listResources()).resources.length).toBeGreaterThan(0);
+    expect((await passthrough.listPrompts()).prompts.length).toBeGreaterThan(0);
     const result = await client.callTool({ name: 'everything__echo', arguments: { message: 'modern' } });
     expect(result.content).toEqual([{ type: 'text', text: 'Echo: modern' }]);
   });
+
+  it('sets the log level on every logging upstream of the aggregated endpoint and relays their messages', async () => {
+    const client = await open('/mcp', 'legacy');
+    const messages: Array<{ logger?: string; level: string }> = [];
+    const first = new Promise<void>((ok) =>
+      client.setNotificationHandler('notifications/message', (n) => {
+        messages.push({ logger: n.params.logger, level: n.params.level });
+        ok();
+      }),
+    );
+    await client.setLoggingLevel('debug');
+    await client.callTool({ name: 'everything__toggle-simulated-logging', arguments: {} });
+    await first;
+    expect(messages[0]?.logger).toMatch(/^everything/);
+  }, 30_000);
 
   it('returns the upstream’s own JSON-RPC error for a bad call and keeps the session usable', async () => {
     const client = await open('/mcp', 'legacy');

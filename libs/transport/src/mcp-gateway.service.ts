@@ -221,7 +221,7 @@ export class McpGateway {
     let upstreamStart = 0n;
     try {
       const aggregated = call.target === '*';
-      if (aggregated && AggregateRouter.isList(request.method)) {
+      if (aggregated && (AggregateRouter.isList(request.method) || request.method === 'logging/setLevel')) {
         call.server = '*';
       } else if (aggregated) {
         if (!AGGREGATED_METHODS.has(request.method)) {
@@ -246,7 +246,7 @@ export class McpGateway {
       const result = await this.forward(call, sink, abort.signal);
       outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
       // 2026-07-28 clients require resultType; a legacy upstream's result is by definition complete.
-      if (call.era === 'modern' && result.resultType === undefined) result.resultType = 'complete';
+      if (call.era === 'modern') modernize(request.method, result);
       return { jsonrpc: '2.0', id: request.id, result };
     } catch (err) {
       if (upstreamStart > 0n) outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
@@ -289,6 +289,16 @@ export class McpGateway {
     };
     const params = withoutProgressToken(call.upstreamParams ?? request.params);
 
+    if (call.server === '*' && request.method === 'logging/setLevel') {
+      // One level for the whole aggregated session: every upstream that logs gets it.
+      for (const server of this.pool.servers) {
+        const conn = await this.pool.get(server, owner);
+        if (conn.info().capabilities.logging === undefined) continue;
+        await conn.request(request.method, params, options);
+        if (session) await this.rememberSessionState(session, server, request.method, params);
+      }
+      return {};
+    }
     if (call.server === '*') {
       return AggregateRouter.list(
         request.method,
@@ -653,6 +663,19 @@ function checkRoutingHeaders(
       TransportErrorCode.HEADER_MISMATCH,
       `MCP-Protocol-Version header "${version}" does not match _meta "${metaVersion}"`,
     );
+  }
+}
+
+/**
+ * 2026-07-28 clients require `resultType`, and `ttlMs` plus `cacheScope` on list results. A
+ * 2025-era upstream sends neither: its result is by definition complete, and uncached. Lists
+ * are always `private` here, because what a client may see is decided per principal.
+ */
+function modernize(method: string, result: Record<string, unknown>): void {
+  if (result.resultType === undefined) result.resultType = 'complete';
+  if (AggregateRouter.isList(method)) {
+    if (typeof result.ttlMs !== 'number') result.ttlMs = 0;
+    result.cacheScope = 'private';
   }
 }
 
