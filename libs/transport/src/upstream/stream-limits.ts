@@ -59,20 +59,50 @@ export function guardStdout(
  * A fetch for HTTP upstreams whose response bodies are capped in message size, total size and
  * idle time (R40). A violation errors the body stream, which the SDK reports as a failed call.
  */
-export function cappedFetch(limits: StreamLimits, base: typeof fetch = fetch): typeof fetch {
+export function cappedFetch(
+  limits: StreamLimits,
+  onViolation: (requestId: string | number | undefined, reason: string) => void,
+  base: typeof fetch = fetch,
+): typeof fetch {
   return async (input, init) => {
-    const res = await base(input, init);
-    if (!res.body) return res;
+    const requestId = jsonRpcId(init?.body);
+    // The SDK hands every fetch the transport's one long-lived signal, and Node's fetch keeps a
+    // listener on it per request until garbage collection. Each request gets its own signal
+    // instead, linked to the long-lived one only while the request is open.
+    const outer = init?.signal ?? undefined;
+    const own = new AbortController();
+    const relay = (): void => own.abort(outer?.reason);
+    if (outer?.aborted) own.abort(outer.reason);
+    else outer?.addEventListener('abort', relay, { once: true });
+    const unlink = (): void => outer?.removeEventListener('abort', relay);
+    let res: Response;
+    try {
+      res = await base(input, { ...init, signal: own.signal });
+    } catch (err) {
+      unlink();
+      throw err;
+    }
+    if (!res.body) {
+      unlink();
+      return res;
+    }
     const guard = new LineGuard(limits.maxMessageBytes);
     let total = 0;
     let idle: NodeJS.Timeout | undefined;
     const reader = res.body.getReader();
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
+        // Only a request's own response stream has an answer to wait for; the standalone GET
+        // stream may rightly stay silent for hours.
+        const timed = (init?.method ?? 'GET').toUpperCase() === 'POST';
         const arm = (): void => {
           clearTimeout(idle);
+          if (!timed) return;
           idle = setTimeout(() => {
-            controller.error(new StreamLimitError(`upstream stream idle for more than ${limits.idleMs} ms`));
+            unlink();
+            const reason = `upstream stream idle for more than ${limits.idleMs} ms`;
+            onViolation(requestId, reason);
+            controller.error(new StreamLimitError(reason));
             void reader.cancel().catch(() => undefined);
           }, limits.idleMs);
           idle.unref();
@@ -83,6 +113,7 @@ export function cappedFetch(limits: StreamLimits, base: typeof fetch = fetch): t
             const { value, done } = await reader.read();
             if (done) {
               clearTimeout(idle);
+              unlink();
               controller.close();
               return;
             }
@@ -93,6 +124,8 @@ export function cappedFetch(limits: StreamLimits, base: typeof fetch = fetch): t
                 : guard.push(value);
             if (violation) {
               clearTimeout(idle);
+              unlink();
+              onViolation(requestId, violation);
               controller.error(new StreamLimitError(violation));
               await reader.cancel().catch(() => undefined);
               return;
@@ -103,14 +136,27 @@ export function cappedFetch(limits: StreamLimits, base: typeof fetch = fetch): t
         };
         pump().catch((err: unknown) => {
           clearTimeout(idle);
+          unlink();
           controller.error(err);
         });
       },
       cancel(reason) {
         clearTimeout(idle);
+        unlink();
         return reader.cancel(reason);
       },
     });
     return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
+}
+
+/** The id of the JSON-RPC request a POST carries, so a cut-off stream can fail exactly that call. */
+function jsonRpcId(body: unknown): string | number | undefined {
+  if (typeof body !== 'string' || !body.includes('"id"')) return undefined;
+  try {
+    const id = (JSON.parse(body) as { id?: unknown }).id;
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }

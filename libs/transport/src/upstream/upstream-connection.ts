@@ -60,6 +60,8 @@ export class UpstreamConnection {
   private readonly waiting: Array<() => void> = [];
   private closedByUs = false;
   private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
+  /** Feeds a message to the SDK as if the upstream had sent it. */
+  private inject: ((message: unknown) => void) | undefined;
   private progressSeq = 0;
   pid: number | undefined;
 
@@ -145,7 +147,7 @@ export class UpstreamConnection {
     }
     const url = new URL(this.config.url);
     const requestInit = { headers: this.config.headers };
-    const fetch = cappedFetch(this.config.limits);
+    const fetch = cappedFetch(this.config.limits, (id, reason) => this.failRequest(id, reason));
     try {
       const transport = new StreamableHTTPClientTransport(url, { requestInit, fetch });
       await client.connect(transport, { timeout });
@@ -181,6 +183,25 @@ export class UpstreamConnection {
       }
       original?.call(transport, message, extra);
     };
+    this.inject = (message) => original?.call(transport, message as never);
+  }
+
+  /**
+   * A response stream cut off by a limit (R40) fails its own call at once; the SDK would
+   * otherwise wait for a resumption that never comes, until the request timeout.
+   */
+  private failRequest(id: string | number | undefined, reason: string): void {
+    this.logger.warn({ server: this.server, reason }, 'upstream response stream cut off');
+    if (id === undefined) return;
+    this.inject?.({
+      jsonrpc: '2.0',
+      id,
+      error: {
+        code: -32603,
+        message: `upstream "${this.server}" response cut off: ${reason}`,
+        data: { reason: 'UPSTREAM_LIMIT' },
+      },
+    });
   }
 
   info(): {
