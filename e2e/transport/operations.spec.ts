@@ -75,7 +75,8 @@ describe('streams and operations', () => {
     expect(text).toMatch(
       /gatehouse_call_duration_seconds_count\{server="memory",method="tools\/call",part="upstream"\} [1-9]/,
     );
-    expect(text).toMatch(/gatehouse_sessions_open [1-9]/);
+    expect(text).toMatch(/gatehouse_sessions_created_total [1-9]/);
+    expect(text).toMatch(/gatehouse_sessions_active \d+/);
   });
 
   it('R37: enforces the body limit on chunked bodies too', async () => {

@@ -26,11 +26,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly sessions = new Gauge({
-    name: 'gatehouse_sessions_open',
-    help: 'Client sessions known to this replica',
+  readonly sessionsCreated = new Counter({
+    name: 'gatehouse_sessions_created_total',
+    help: 'Client sessions initialized on this replica',
     registers: [this.registry],
   });
+
+  private countActiveSessions: () => number = () => 0;
+
+  /** Sessions this replica is serving now: an open GET stream, a call in flight or a per-session upstream. */
+  readonly sessions: Gauge = new Gauge({
+    name: 'gatehouse_sessions_active',
+    help: 'Client sessions this replica is serving now (stream open, call in flight or per-session upstream)',
+    registers: [this.registry],
+    collect: (): void => this.sessions.set(this.countActiveSessions()),
+  });
+
+  /** The transport tells the registry how to count active sessions at scrape time. */
+  countSessionsWith(count: () => number): void {
+    this.countActiveSessions = count;
+  }
 
   readonly upstreamUp = new Gauge({
     name: 'gatehouse_upstream_up',

@@ -109,6 +109,14 @@ export class McpGateway {
   }
 
   async start(): Promise<void> {
+    this.metrics.countSessionsWith(
+      () =>
+        new Set(
+          [...this.streams.keys(), ...this.inflight.keys(), ...this.pool.sessionIds()].filter(
+            (id) => id !== '',
+          ),
+        ).size,
+    );
     this.unsubscribers.push(
       await this.store.subscribe(`replica:${this.replicaId}`, (payload) =>
         this.onClientResponse(JSON.parse(payload)),
@@ -371,7 +379,7 @@ export class McpGateway {
       };
     }
     await this.store.put(session);
-    this.metrics.sessions.inc();
+    this.metrics.sessionsCreated.inc();
     return { status: 200, body: { jsonrpc: '2.0', id: request.id, result }, sessionId: session.id };
   }
 
@@ -417,7 +425,6 @@ export class McpGateway {
     this.streams.delete(session.id);
     await this.pool.release(session.id);
     await this.store.publish('release', session.id);
-    this.metrics.sessions.dec();
   }
 
   /** Opens the standalone stream; returns the function that detaches it. */
