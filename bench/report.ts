@@ -197,7 +197,7 @@ export function renderReport(result: BenchResult): string {
   push(
     '## Idle sessions',
     '',
-    `A fresh gateway process; ${idle.sessions} sessions opened on \`/mcp/servers/echo\` with initialize and notifications/initialized only, garbage collected before each reading. "Before" is the whole gateway process, including its embedded database (PGlite runs in a worker thread of the same process).`,
+    `A fresh gateway process; ${idle.sessions} sessions opened on \`/mcp/servers/echo\` with initialize and notifications/initialized only, garbage collected before each reading. "Before" is the whole gateway process${process.env.DATABASE_URL ? ' (database: external Postgres via DATABASE_URL)' : ', including its embedded database (PGlite runs in a worker thread of the same process)'}.`,
     '',
     '| | Before | After | Per session |',
     '|---|---|---|---|',

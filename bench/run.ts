@@ -52,8 +52,10 @@ function gatewayYaml(dataDir: string, echoHttpUrl?: string): string {
   return [
     'server: { port: 0, host: 127.0.0.1 }',
     'log: { level: warn }',
-    // Its own embedded database: nothing on the call path uses it yet, and no shared state is touched.
+    // DATABASE_URL (the production shape) puts the database outside the measured process; without
+    // it the gateway runs its own embedded PGlite, in a worker thread that counts towards its CPU and RSS.
     `dataDir: ${JSON.stringify(dataDir)}`,
+    ...(process.env.DATABASE_URL ? [`database: { url: ${JSON.stringify(process.env.DATABASE_URL)} }`] : []),
     'upstreams:',
     '  echo:',
     '    transport: stdio',
