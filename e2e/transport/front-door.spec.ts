@@ -130,6 +130,7 @@ describe('front door', () => {
     const res = await rawPost(mcp, body, { 'mcp-session-id': session, 'mcp-method': 'tools/list' });
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe(-32020);
+    expect(res.json.id).toBe(3);
     const name = await rawPost(mcp, body, { 'mcp-session-id': session, 'mcp-name': 'memory__read_graph' });
     expect(name.status).toBe(400);
   });

@@ -362,7 +362,33 @@ describe('MCP protocol coverage through the gateway', () => {
       'mcp-session-id': session,
     });
     expect(raw.json.error).toMatchObject({ code: -32602, data: { reason: 'INVALID_PARAMS' } });
+    // Well-formed but forged: an upstream index that does not exist, or another list's cursor.
+    const forged = (value: unknown[]) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const [method, cursor] of [
+      ['tools/list', forged(['tools/list', 99])],
+      ['resources/list', forged(['tools/list', 0])],
+      ['tools/list', forged([0])],
+    ] as const) {
+      const res = await rawPost(`${gw.url}/mcp`, rpc(3, method, { cursor }), { 'mcp-session-id': session });
+      expect(res.json.error).toMatchObject({ code: -32602, data: { reason: 'INVALID_PARAMS' } });
+    }
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it('namespaces resource links and embedded resources in results so the client can read them back', async () => {
+    const client = await open('/mcp');
+    const links = await client.callTool({ name: 'everything__get-resource-links', arguments: { count: 2 } });
+    const link = (links.content as Array<{ type: string; uri?: string }>).find(
+      (c) => c.type === 'resource_link',
+    );
+    expect(link?.uri).toMatch(/^everything\+/);
+    const read = await client.readResource({ uri: link!.uri! });
+    expect(read.contents[0]?.uri).toBe(link!.uri);
+    const embedded = await client.callTool({ name: 'everything__get-resource-reference', arguments: {} });
+    const resource = (embedded.content as Array<{ type: string; resource?: { uri: string } }>).find(
+      (c) => c.type === 'resource',
+    );
+    expect(resource?.resource?.uri).toMatch(/^everything\+/);
   });
 
   it('passes an upstream’s own cursors through /mcp/servers/{name} unchanged', async () => {
@@ -449,15 +475,15 @@ describe('MCP protocol coverage through the gateway', () => {
     }
   });
 
-  it('refuses an unsupported _meta protocol version with a -32600-class error naming the supported ones', async () => {
+  it('refuses an unsupported _meta protocol version with -32022 naming the supported ones', async () => {
     for (const method of ['server/discover', 'tools/list', 'ping']) {
       const res = await rawPost(`${gw.url}/mcp`, rpc(4, method, { _meta: modernMeta('2099-01-01') }), {
         'mcp-protocol-version': '2099-01-01',
       });
       expect(res.status).toBe(400);
-      // 2026-07-28 names -32022 (UnsupportedProtocolVersion) for this; the gateway answers the
-      // generic -32600 today. Either refuses; the data is what lets a client pick a version.
-      expect([-32600, -32022]).toContain(res.json.error.code);
+      // 2026-07-28 (SEP-2575) names -32022 UnsupportedProtocolVersion, with the versions in data.
+      expect(res.json.error.code).toBe(-32022);
+      expect(res.json.id).toBe(4);
       expect(res.json.error.message).toContain('2099-01-01');
       expect(res.json.error.data.requested).toBe('2099-01-01');
       expect(res.json.error.data.supported).toEqual(expect.arrayContaining(ALL_VERSIONS));

@@ -164,3 +164,27 @@ describe('createLogger', () => {
     expect(record.err.stack).toContain('TypeError: bad frame');
   });
 });
+
+describe('redaction depth', () => {
+  it('redacts secret-named fields at the top level and two levels down, and API-key headers', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    logger.info(
+      {
+        token: 'top-secret-1',
+        a: { b: { password: 'top-secret-2', token: 'top-secret-3' } },
+        args: { api_key: 'top-secret-4', authorization: 'top-secret-5' },
+        headers: { Cookie: 'top-secret-6' },
+        req: { headers: { 'x-api-key': 'top-secret-7' } },
+      },
+      'deep',
+    );
+    expect(lines.join('')).not.toMatch(/top-secret/);
+  });
+});

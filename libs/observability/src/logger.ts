@@ -5,17 +5,25 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["proxy-authorization"]',
+  'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.Authorization',
   'headers.cookie',
-  '*.token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.password',
-  '*.secret',
-  '*.clientSecret',
-  '*.apiKey',
+  'headers.Cookie',
+  'headers["x-api-key"]',
+  // Secret-named fields at the top and up to two levels down (pino matches exact depths).
+  ...[
+    'token',
+    'accessToken',
+    'refreshToken',
+    'password',
+    'secret',
+    'clientSecret',
+    'apiKey',
+    'api_key',
+    'authorization',
+  ].flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
 ];
 
 /** Creates the process logger: JSON lines, errors under `err`, secrets redacted. */

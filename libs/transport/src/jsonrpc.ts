@@ -37,6 +37,8 @@ export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 /** 2026-07-28: an HTTP routing header disagrees with the body. */
 export const HEADER_MISMATCH = -32020;
+/** 2026-07-28 (SEP-2575): the request's protocol version is not one the server speaks; data lists the supported ones. */
+export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 
 /** Why the gateway refused or failed a message; each maps to one HTTP status and one JSON-RPC code. */
 export enum TransportErrorCode {
@@ -100,7 +102,7 @@ export function errorMapping(code: TransportErrorCode): { status: number; rpc: n
     case TransportErrorCode.SESSION_NOT_FOUND:
       return { status: 404, rpc: INVALID_REQUEST };
     case TransportErrorCode.UNSUPPORTED_VERSION:
-      return { status: 400, rpc: INVALID_REQUEST };
+      return { status: 400, rpc: UNSUPPORTED_PROTOCOL_VERSION };
     case TransportErrorCode.HEADER_MISMATCH:
       return { status: 400, rpc: HEADER_MISMATCH };
     case TransportErrorCode.ORIGIN_FORBIDDEN:

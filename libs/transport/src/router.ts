@@ -88,7 +88,7 @@ export class AggregateRouter {
   ): Promise<Result> {
     const spec = LISTS[method] as { capability: string; field: string };
     const servers = [...upstreams.servers].sort();
-    let { index, cursor } = decodeCursor(params?.cursor);
+    let { index, cursor } = decodeCursor(params?.cursor, method, servers.length);
     while (index < servers.length) {
       const server = servers[index] as string;
       const caps = await capabilitiesOf(server).catch(() => undefined);
@@ -104,15 +104,16 @@ export class AggregateRouter {
         );
         const next =
           typeof page.nextCursor === 'string'
-            ? encodeCursor(index, page.nextCursor)
+            ? encodeCursor(method, index, page.nextCursor)
             : index + 1 < servers.length
-              ? encodeCursor(index + 1, undefined)
+              ? encodeCursor(method, index + 1, undefined)
               : undefined;
         if (items.length > 0 || next === undefined) {
           return { [spec.field]: items, ...(next ? { nextCursor: next } : {}) };
         }
-        index = next ? decodeCursor(next).index : servers.length;
-        cursor = next ? decodeCursor(next).cursor : undefined;
+        ({ index, cursor } = next
+          ? decodeCursor(next, method, servers.length)
+          : { index: servers.length, cursor: undefined });
         continue;
       }
       index++;
@@ -123,6 +124,19 @@ export class AggregateRouter {
 
   /** Rewrites a routed result so names and URIs are the aggregated ones. */
   static qualifyResult(method: string, server: string, result: Result): Result {
+    if (method === 'tools/call' && Array.isArray(result.content)) {
+      return { ...result, content: (result.content as Result[]).map((c) => qualifyContent(server, c)) };
+    }
+    if (method === 'prompts/get' && Array.isArray(result.messages)) {
+      return {
+        ...result,
+        messages: (result.messages as Result[]).map((m) =>
+          m.content && typeof m.content === 'object'
+            ? { ...m, content: qualifyContent(server, m.content as Result) }
+            : m,
+        ),
+      };
+    }
     if (method === 'resources/read' && Array.isArray(result.contents)) {
       return {
         ...result,
@@ -147,6 +161,17 @@ export class AggregateRouter {
     }
     return params;
   }
+}
+
+/** Resource links and embedded resources in results point at the aggregated URI, so a client can read them back. */
+function qualifyContent(server: string, c: Result): Result {
+  if (c.type === 'resource_link' && typeof c.uri === 'string')
+    return { ...c, uri: qualifyUri(server, c.uri) };
+  if (c.type === 'resource' && c.resource && typeof (c.resource as Result).uri === 'string') {
+    const resource = c.resource as Result;
+    return { ...c, resource: { ...resource, uri: qualifyUri(server, resource.uri as string) } };
+  }
+  return c;
 }
 
 function qualifyItem(method: string, server: string, item: Result): Result {
@@ -193,21 +218,38 @@ function stripCursor(params: Params): Params {
   return rest;
 }
 
-function encodeCursor(index: number, cursor: string | undefined): string {
-  return Buffer.from(JSON.stringify(cursor === undefined ? [index] : [index, cursor])).toString('base64url');
+function encodeCursor(method: string, index: number, cursor: string | undefined): string {
+  return Buffer.from(
+    JSON.stringify(cursor === undefined ? [method, index] : [method, index, cursor]),
+  ).toString('base64url');
 }
 
-function decodeCursor(raw: unknown): { index: number; cursor: string | undefined } {
+/** A cursor names its list and an upstream that exists; anything else was not issued here. */
+function decodeCursor(
+  raw: unknown,
+  method: string,
+  servers: number,
+): { index: number; cursor: string | undefined } {
   if (raw === undefined) return { index: 0, cursor: undefined };
   if (typeof raw !== 'string')
     throw new TransportError(TransportErrorCode.INVALID_PARAMS, 'the cursor must be a string');
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && Number.isInteger(value[0]) && (value[0] as number) >= 0) {
-      return { index: value[0] as number, cursor: typeof value[1] === 'string' ? value[1] : undefined };
+    if (
+      Array.isArray(value) &&
+      value[0] === method &&
+      Number.isInteger(value[1]) &&
+      (value[1] as number) >= 0 &&
+      (value[1] as number) < servers &&
+      (value[2] === undefined || typeof value[2] === 'string')
+    ) {
+      return { index: value[1] as number, cursor: value[2] as string | undefined };
     }
   } catch {
     // fall through to the error below
   }
-  throw new TransportError(TransportErrorCode.INVALID_PARAMS, 'the cursor is not one this gateway issued');
+  throw new TransportError(
+    TransportErrorCode.INVALID_PARAMS,
+    `the cursor is not one this gateway issued for ${method}`,
+  );
 }

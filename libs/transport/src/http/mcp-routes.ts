@@ -3,6 +3,7 @@ import type { GatehouseConfig } from '@gatehouse/config';
 import {
   errorMapping,
   errorResponse,
+  type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcResponse,
   TransportError,
@@ -83,14 +84,23 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
     const accept = String(req.headers.accept ?? '');
     const message = parseBody(req.body, config.server.maxJsonDepth);
     const sink = new SseSink(reply, accept.includes('text/event-stream'));
-    const outcome = await gateway.post({
-      target: targetOf(req),
-      sessionId: header(req, SESSION_HEADER),
-      headers: req.headers,
-      remoteAddress: req.ip,
-      message,
-      sink,
-    });
+    let outcome;
+    try {
+      outcome = await gateway.post({
+        target: targetOf(req),
+        sessionId: header(req, SESSION_HEADER),
+        headers: req.headers,
+        remoteAddress: req.ip,
+        message,
+        sink,
+      });
+    } catch (err) {
+      // Refused before dispatch (session, version, routing headers): the id is known, so the
+      // client can match the error to its request.
+      if (!(err instanceof TransportError)) throw err;
+      const id = 'id' in message && message.id !== undefined ? message.id : null;
+      return void sendError(reply, err, undefined, id);
+    }
     if (outcome.body && 'error' in outcome.body && outcome.status === 200) {
       // JSON-RPC errors ride on 200 unless the gateway's mapping says the HTTP layer should know.
       const reason = (outcome.body.error.data as { reason?: TransportErrorCode } | undefined)?.reason;
@@ -212,11 +222,16 @@ function parseBody(body: unknown, maxDepth: number): JsonRpcMessage {
   return validateMessage(value, maxDepth);
 }
 
-function sendError(reply: FastifyReply, err: TransportError, status?: number): FastifyReply {
+function sendError(
+  reply: FastifyReply,
+  err: TransportError,
+  status?: number,
+  id: JsonRpcId | null = null,
+): FastifyReply {
   return reply
     .code(status ?? errorMapping(err.code).status)
     .header('content-type', 'application/json')
-    .send(JSON.stringify(errorResponse(null, err)));
+    .send(JSON.stringify(errorResponse(id, err)));
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
