@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { getRequestListener } from '@hono/node-server';
 import {
   McpServer,
   ResourceTemplate,
@@ -521,50 +521,8 @@ export interface RunningFixture {
   close(): Promise<void>;
 }
 
-function toWebRequest(req: http.IncomingMessage, origin: string, signal: AbortSignal): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (Array.isArray(value)) value.forEach((v) => headers.append(name, v));
-    else if (value !== undefined) headers.set(name, value);
-  }
-  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  return new Request(new URL(req.url ?? '/', origin), {
-    method: req.method,
-    headers,
-    signal,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-  });
-}
-
-async function writeWebResponse(response: Response, res: http.ServerResponse): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
-  res.writeHead(response.status, headers);
-  res.flushHeaders();
-  if (!response.body) {
-    res.end();
-    return;
-  }
-  const reader = response.body.getReader();
-  res.on('close', () => {
-    reader.cancel().catch(() => undefined);
-  });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      res.write(value);
-    }
-  } catch {
-    // The client went away mid-stream; nothing left to deliver.
-  }
-  res.end();
-}
-
-function jsonRpcError(status: number, message: string): Response {
-  return Response.json({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }, { status });
+function jsonRpcError(status: number, message: string, code = -32000): Response {
+  return Response.json({ jsonrpc: '2.0', id: null, error: { code, message } }, { status });
 }
 
 /**
@@ -608,25 +566,21 @@ export async function startFixtureHttp(port = 0, host = '127.0.0.1'): Promise<Ru
     return transport.handleRequest(request);
   };
 
-  const server = http.createServer((req, res) => {
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    const origin = `http://${req.headers.host ?? `${host}:${port}`}`;
-    route(toWebRequest(req, origin, abort.signal))
-      .then((response) => writeWebResponse(response, res))
-      .catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: String(error) } }),
-        );
-      });
-  });
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const listener = getRequestListener(
+    (request) => route(request).catch((error: unknown) => jsonRpcError(500, String(error), -32603)),
+    // startFixtureHttp also runs inside the conformance test process next to the gateway,
+    // whose Request and Response must stay Node's own; by default the adapter swaps in its own.
+    // `hostname` only stands in for a missing Host header.
+    { overrideGlobalObjects: false, hostname: `${urlHost}:${port}` },
+  );
+  // The listener answers every failure itself (a 500), so its promise never needs handling.
+  const server = http.createServer((req, res) => void listener(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${urlHost}:${address.port}/mcp`,
     close: async () => {

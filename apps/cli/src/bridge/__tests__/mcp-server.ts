@@ -9,6 +9,7 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsOptions }
 import type { AddressInfo, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import {
   createMcpHandler,
   McpServer,
@@ -132,62 +133,6 @@ function buildServer(hooks: ServerHooks): McpServer {
   return server;
 }
 
-/** Converts node:http to the web-standard Request the SDK's transports take. */
-async function toWebRequest(
-  req: IncomingMessage,
-  res: ServerResponse,
-  scheme: string,
-): Promise<{ request: Request; body?: unknown }> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = Buffer.concat(chunks);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
-  }
-  const abort = new AbortController();
-  res.on('close', () => abort.abort());
-  const hasBody = req.method === 'POST' && raw.length > 0;
-  const request = new Request(`${scheme}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
-    method: req.method ?? 'GET',
-    headers,
-    ...(hasBody ? { body: raw } : {}),
-    signal: abort.signal,
-  });
-  let body: unknown;
-  if (hasBody) {
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      body = undefined;
-    }
-  }
-  return { request, body };
-}
-
-async function writeWebResponse(res: ServerResponse, response: Response): Promise<void> {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => (headers[name] = value));
-  res.writeHead(response.status, headers);
-  if (!response.body) {
-    res.end();
-    return;
-  }
-  const reader = response.body.getReader();
-  res.on('close', () => void reader.cancel().catch(() => undefined));
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      res.write(value);
-    }
-  } catch {
-    // The client went away mid-stream.
-  }
-  res.end();
-}
-
 function rpcMethods(body: unknown): string[] {
   const messages = Array.isArray(body) ? body : [body];
   return messages
@@ -251,11 +196,17 @@ export class TestMcpServer {
   }
 
   async start(): Promise<this> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => {
-      this.handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500).end(String(error));
-      });
-    };
+    const listener = getRequestListener(
+      (request, env) =>
+        this.handle(request, (env as HttpBindings).incoming).catch(
+          (error: unknown) => new Response(String(error), { status: 500 }),
+        ),
+      // This server runs in the test's process next to the code under test, whose Request and
+      // Response must stay Node's own; by default the adapter swaps in its own.
+      { overrideGlobalObjects: false },
+    );
+    // The listener answers every failure itself (a 500), so its promise never needs handling.
+    const handler = (req: IncomingMessage, res: ServerResponse) => void listener(req, res);
     const server = this.options.tls
       ? createHttpsServer(this.options.tls, handler)
       : createHttpServer(handler);
@@ -327,15 +278,27 @@ export class TestMcpServer {
     return index < 0 ? undefined : this.faults.splice(index, 1)[0];
   }
 
-  private static writeFault(res: ServerResponse, fault: Fault): void {
+  private static faultResponse(fault: Fault): Response {
     const body = fault.body ?? 'injected failure';
     const json = body.startsWith('{');
-    res.writeHead(fault.status, { 'content-type': json ? 'application/json' : 'text/plain' }).end(body);
+    return new Response(body, {
+      status: fault.status,
+      headers: { 'content-type': json ? 'application/json' : 'text/plain' },
+    });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const scheme = this.options.tls ? 'https' : 'http';
-    const { request, body } = await toWebRequest(req, res, scheme);
+  /** Serves one request; `req` is the raw node:http request, for what only it tells (the TLS peer). */
+  private async handle(request: Request, req: IncomingMessage): Promise<Response> {
+    // A clone, so the body is still there for the transport when it reads it itself.
+    const raw = req.method === 'POST' ? await request.clone().text() : '';
+    let body: unknown;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = undefined;
+      }
+    }
     const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
     const cn = peer?.subject?.CN;
     this.seen.push({
@@ -351,49 +314,38 @@ export class TestMcpServer {
       setImmediate(() => waiters.forEach((w) => w()));
     }
     if (req.url !== '/mcp') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('no MCP endpoint here');
-      return;
+      return new Response('no MCP endpoint here', {
+        status: 404,
+        headers: { 'content-type': 'text/plain' },
+      });
     }
     if (
       this.options.requireToken !== undefined &&
       req.headers.authorization !== `Bearer ${this.options.requireToken}`
     ) {
-      res
-        .writeHead(401, {
-          'content-type': 'application/json',
-          'www-authenticate': 'Bearer error="invalid_token"',
-        })
-        .end(JSON.stringify({ error: 'invalid_token', error_description: 'the token is not valid' }));
-      return;
+      return Response.json(
+        { error: 'invalid_token', error_description: 'the token is not valid' },
+        { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } },
+      );
     }
     const fault = req.method === 'POST' ? this.takeFault(rpcMethods(body)) : undefined;
-    if (fault?.when === 'before') {
-      TestMcpServer.writeFault(res, fault);
-      return;
-    }
-    const answer = async (response: Response): Promise<void> => {
-      if (fault?.when === 'after') {
-        // Let the call run to its end (its response stream closes), then fail instead of answering.
-        await response.text();
-        TestMcpServer.writeFault(res, fault);
-        return;
-      }
-      await writeWebResponse(res, response);
+    if (fault?.when === 'before') return TestMcpServer.faultResponse(fault);
+    const answer = async (response: Response): Promise<Response> => {
+      if (fault?.when !== 'after') return response;
+      // Let the call run to its end (its response stream closes), then fail instead of answering.
+      await response.text();
+      return TestMcpServer.faultResponse(fault);
     };
-    if (this.modern) {
-      await answer(await this.modern.fetch(request));
-      return;
-    }
+    if (this.modern) return answer(await this.modern.fetch(request));
     const sessionId = req.headers['mcp-session-id'];
     let entry = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
     if (!entry) {
       const isInitialize = req.method === 'POST' && rpcMethods(body).includes('initialize');
       if (sessionId !== undefined || !isInitialize) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }),
+        return Response.json(
+          { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+          { status: 404 },
         );
-        return;
       }
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
@@ -409,6 +361,6 @@ export class TestMcpServer {
       await server.connect(transport);
       entry = created;
     }
-    await answer(await entry.transport.handleRequest(request, { parsedBody: body }));
+    return answer(await entry.transport.handleRequest(request, { parsedBody: body }));
   }
 }
