@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 
 export interface StreamLimits {
   maxMessageBytes: number;
@@ -73,7 +74,12 @@ export function cappedFetch(
     const own = new AbortController();
     const relay = (): void => own.abort(outer?.reason);
     if (outer?.aborted) own.abort(outer.reason);
-    else outer?.addEventListener('abort', relay, { once: true });
+    else if (outer) {
+      // One listener per request in flight, each removed when its request ends: many at once is
+      // concurrency, not a leak, so Node's leak warning at 10 does not apply to this signal.
+      setMaxListeners(0, outer);
+      outer.addEventListener('abort', relay, { once: true });
+    }
     const unlink = (): void => outer?.removeEventListener('abort', relay);
     let res: Response;
     try {
