@@ -95,6 +95,34 @@ describe('upstream failures never take the gateway down', () => {
     await until(async () => (readFileSync(log, 'utf8').includes('cancelled to-cancel') ? true : undefined));
   });
 
+  it('cancels a 2026-07-28 call upstream when its client closes the request stream', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${gw.url}/mcp/servers/unruly`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: {
+          name: 'sleep',
+          arguments: { ms: 5_000, tag: 'modern-close' },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    controller.abort();
+    await pending;
+    await until(async () =>
+      readFileSync(log, 'utf8').includes('cancelled modern-close') ? true : undefined,
+    );
+  });
+
   it('R43: under concurrency every response reaches the request that caused it', async () => {
     const sessions = await Promise.all(Array.from({ length: 8 }, () => openSession('steady')));
     const calls = sessions.flatMap((s, i) =>

@@ -55,6 +55,8 @@ export interface PostInput {
   remoteAddress: string | undefined;
   message: JsonRpcMessage;
   sink: ClientSink;
+  /** Fires when the client goes away before its response was written. */
+  clientGone?: AbortSignal;
 }
 
 export interface PostOutcome {
@@ -84,6 +86,7 @@ export class McpGateway {
     { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }
   >();
   private nextClientRequestId = 0;
+  private modernSeq = 0;
   private readonly unsubscribers: Array<() => Promise<void>> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private draining = false;
@@ -212,14 +215,29 @@ export class McpGateway {
       remoteAddress: input.remoteAddress,
       startedAt: process.hrtime.bigint(),
     };
-    return { status: 200, body: await this.dispatch(call, input.sink), sessionId: session?.id };
+    return {
+      status: 200,
+      body: await this.dispatch(call, input.sink, input.clientGone),
+      sessionId: session?.id,
+    };
   }
 
   /** Routing, the stages, the upstream, the outcome: the hot path. */
-  private async dispatch(call: CallContext, sink: ClientSink): Promise<JsonRpcResponse> {
+  private async dispatch(
+    call: CallContext,
+    sink: ClientSink,
+    clientGone?: AbortSignal,
+  ): Promise<JsonRpcResponse> {
     const { request } = call;
-    const key = String(request.id);
+    // 2026-07-28 requests share no session, so their ids may repeat across clients.
+    const key = call.era === 'modern' ? `m${++this.modernSeq}` : String(request.id);
     const abort = new AbortController();
+    // In 2026-07-28 closing the request's stream is how a client cancels; in 2025 a disconnect
+    // is not a cancellation (the client sends notifications/cancelled), so the call runs on.
+    if (call.era === 'modern' && clientGone) {
+      if (clientGone.aborted) abort.abort();
+      else clientGone.addEventListener('abort', () => abort.abort(), { once: true });
+    }
     const sessionKey = call.session?.id ?? '';
     let calls = this.inflight.get(sessionKey);
     if (!calls) this.inflight.set(sessionKey, (calls = new Map()));

@@ -84,6 +84,10 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
     const accept = String(req.headers.accept ?? '');
     const message = parseBody(req.body, config.server.maxJsonDepth);
     const sink = new SseSink(reply, accept.includes('text/event-stream'));
+    const gone = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
     let outcome;
     try {
       outcome = await gateway.post({
@@ -93,6 +97,7 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
         remoteAddress: req.ip,
         message,
         sink,
+        clientGone: gone.signal,
       });
     } catch (err) {
       // Refused before dispatch (session, version, routing headers): the id is known, so the
