@@ -39,8 +39,29 @@ export class MemorySessionStore implements SessionStore {
   readonly shared = false;
   private readonly records = new Map<string, { record: SessionRecord; expires: number }>();
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(private readonly ttlMs: number) {
+    // Abandoned sessions (never deleted by their client) are forgotten, as Redis expires them.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(ttlMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  /** Drops every record idle past its TTL; returns how many went. */
+  sweep(now = Date.now()): number {
+    let dropped = 0;
+    for (const [id, entry] of this.records) {
+      if (entry.expires < now) {
+        this.records.delete(id);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const entry = this.records.get(id);
@@ -78,6 +99,7 @@ export class MemorySessionStore implements SessionStore {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.records.clear();
     this.listeners.clear();
   }

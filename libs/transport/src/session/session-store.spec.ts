@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  MemorySessionStore,
+  newSessionId,
+  RedisSessionStore,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store';
+
+const record = (id = newSessionId()): SessionRecord => ({
+  id,
+  target: '*',
+  protocolVersion: '2025-11-25',
+  clientInfo: { name: 't', version: '1' },
+  clientCapabilities: {},
+  createdAt: Date.now(),
+  subscriptions: {},
+  logLevels: {},
+});
+
+describe('session ids', () => {
+  it('are 256 random bits, base64url, and never repeat', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newSessionId()));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(Buffer.from(id, 'base64url')).toHaveLength(32);
+  });
+});
+
+describe('MemorySessionStore', () => {
+  it('forgets sessions idle past their TTL, on read and in the background sweep', async () => {
+    const store = new MemorySessionStore(1000);
+    const a = record();
+    const b = record();
+    await store.put(a);
+    await store.put(b);
+    expect(store.sweep(Date.now() + 500)).toBe(0);
+    expect(store.sweep(Date.now() + 5000)).toBe(2);
+    expect(store.size).toBe(0);
+    expect(await store.get(a.id)).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('RedisSessionStore (real Redis)', () => {
+  const prefix = `test-${randomUUID()}:`;
+  let store: SessionStore;
+  let other: SessionStore;
+  const redis = () => new Redis('redis://127.0.0.1:6379');
+
+  beforeAll(() => {
+    store = new RedisSessionStore(redis(), redis(), prefix, 60);
+    other = new RedisSessionStore(redis(), redis(), prefix, 60);
+  });
+  afterAll(async () => {
+    const r = redis();
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+    await store.close();
+    await other.close();
+  });
+
+  it('shares records between stores (replicas) and deletes them for all', async () => {
+    const s = record();
+    await store.put(s);
+    expect((await other.get(s.id))?.id).toBe(s.id);
+    await other.delete(s.id);
+    expect(await store.get(s.id)).toBeUndefined();
+  });
+
+  it('carries bus messages from one replica to another, and stops after unsubscribe', async () => {
+    const got: string[] = [];
+    const unsubscribe = await other.subscribe('out:abc', (p) => got.push(p));
+    await store.publish('out:abc', 'hello');
+    for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual(['hello']);
+    await unsubscribe();
+    await store.publish('out:abc', 'late');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toEqual(['hello']);
+  });
+});
