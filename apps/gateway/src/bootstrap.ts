@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController } from 'fastify';
+import { LogController, type FastifyBaseLogger } from 'fastify';
 import type { LoadedConfig } from '@gatehouse/config';
 import { createLogger, Metrics, type Logger } from '@gatehouse/observability';
 import type pino from 'pino';
@@ -33,6 +33,8 @@ export async function startGateway(
     loggerInstance: logger,
     // Per-request access logs would sit on the hot path; calls are measured in metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // Fastify would build a redacting child logger for every request; nothing logs per request.
+    childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     bodyLimit: config.server.bodyLimitBytes,
     return503OnClosing: true,
     // Node enforces these: a client must finish its headers within headersTimeoutMs and its
