@@ -26,6 +26,27 @@ export const SUPPORTED_VERSIONS = [MODERN_VERSION, ...LEGACY_VERSIONS];
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const META_CLIENT_CAPS = 'io.modelcontextprotocol/clientCapabilities';
+const KNOWN_METHODS = new Set([
+  'initialize',
+  'ping',
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+  'subscriptions/listen',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+]);
 const GATEWAY_INFO = { name: 'gatehouse', title: 'Gatehouse MCP gateway', version: '0.1.0' };
 const AGGREGATE_CAPABILITIES = {
   tools: { listChanged: true },
@@ -87,6 +108,10 @@ export class McpGateway {
   >();
   private nextClientRequestId = 0;
   private modernSeq = 0;
+  private readonly series = new Map<
+    string,
+    { calls: { inc(): void }; upstream: { observe(v: number): void }; gateway: { observe(v: number): void } }
+  >();
   private readonly unsubscribers: Array<() => Promise<void>> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private draining = false;
@@ -648,13 +673,26 @@ export class McpGateway {
 
   private observe(call: CallContext, outcome: CallOutcome): void {
     const server = call.server ?? call.target;
-    const method = call.request.method;
+    // The method is the client's word: an unknown one is counted as "other" so a client cannot
+    // mint unbounded metric series.
+    const method = KNOWN_METHODS.has(call.request.method) ? call.request.method : 'other';
     const total = process.hrtime.bigint() - call.startedAt;
     const upstream = outcome.upstreamNs ?? 0n;
-    this.metrics.calls.inc({ server, method, outcome: outcome.status });
     if (outcome.errorCode !== undefined) this.metrics.errors.inc({ server, code: String(outcome.errorCode) });
-    this.metrics.callDuration.observe({ server, method, part: 'upstream' }, Number(upstream) / 1e9);
-    this.metrics.callDuration.observe({ server, method, part: 'gateway' }, Number(total - upstream) / 1e9);
+    const key = `${server}\u0000${method}\u0000${outcome.status}`;
+    let series = this.series.get(key);
+    if (!series) {
+      // Labelled children are looked up once per series, not hashed again on every call.
+      series = {
+        calls: this.metrics.calls.labels(server, method, outcome.status),
+        upstream: this.metrics.callDuration.labels(server, method, 'upstream'),
+        gateway: this.metrics.callDuration.labels(server, method, 'gateway'),
+      };
+      if (this.series.size < 10_000) this.series.set(key, series);
+    }
+    series.calls.inc();
+    series.upstream.observe(Number(upstream) / 1e9);
+    series.gateway.observe(Number(total - upstream) / 1e9);
   }
 }
 

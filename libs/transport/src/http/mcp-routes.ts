@@ -165,6 +165,7 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
 /** The response to one POST: plain JSON, or SSE as soon as something must be said before the result. */
 class SseSink implements ClientSink {
   private streaming = false;
+  private sessionHeader: Record<string, string> = {};
 
   constructor(
     private readonly reply: FastifyReply,
@@ -173,30 +174,23 @@ class SseSink implements ClientSink {
 
   send(message: JsonRpcMessage): void {
     if (!this.canStream) return;
-    const raw = this.reply.raw;
-    if (!this.streaming) {
-      this.streaming = true;
-      this.reply.hijack();
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache, no-transform',
-        ...this.sessionHeader,
-      });
-    }
-    raw.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    if (!this.streaming) this.open();
+    this.reply.raw.write(event(message));
   }
 
-  private sessionHeader: Record<string, string> = {};
-
   finish(status: number, body: JsonRpcResponse | undefined, sessionId: string | undefined): void {
-    if (sessionId && !this.streaming) this.sessionHeader = { [SESSION_HEADER]: sessionId };
-    // A client that accepts SSE gets the result as an event stream, as the SDK's own server
-    // answers; errors the HTTP layer must see (4xx) stay plain JSON.
-    if (!this.streaming && body && status === 200 && this.canStream) this.send(body);
-    else if (this.streaming && body)
-      this.reply.raw.write(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
     if (this.streaming) {
+      if (body) this.reply.raw.write(event(body));
       this.reply.raw.end();
+      return;
+    }
+    if (sessionId) this.sessionHeader = { [SESSION_HEADER]: sessionId };
+    // A client that accepts SSE gets the result as an event stream, as the SDK's own server
+    // answers; errors the HTTP layer must see (4xx) stay plain JSON. A stream with nothing but
+    // the result goes out in one write, with a Content-Length instead of chunked framing.
+    if (body && status === 200 && this.canStream) {
+      this.open();
+      this.reply.raw.end(event(body));
       return;
     }
     if (sessionId) void this.reply.header(SESSION_HEADER, sessionId);
@@ -206,6 +200,20 @@ class SseSink implements ClientSink {
     }
     void this.reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
   }
+
+  private open(): void {
+    this.streaming = true;
+    this.reply.hijack();
+    this.reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      ...this.sessionHeader,
+    });
+  }
+}
+
+function event(message: JsonRpcMessage): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
 function parseBody(body: unknown, maxDepth: number): JsonRpcMessage {
