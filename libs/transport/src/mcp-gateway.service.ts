@@ -490,7 +490,7 @@ export class McpGateway {
     const live = new Set<string>();
     for (const sessionId of this.pool.sessionIds()) {
       if (live.has(sessionId)) continue;
-      if (await this.store.get(sessionId).catch(() => true)) live.add(sessionId);
+      if (await this.store.peek(sessionId).catch(() => true)) live.add(sessionId);
       else await this.pool.release(sessionId);
     }
   }
@@ -561,7 +561,7 @@ export class McpGateway {
     method: string,
     params: Record<string, unknown> | undefined,
   ): Promise<void> {
-    const session = await this.store.get(sessionId).catch(() => undefined);
+    const session = await this.store.peek(sessionId).catch(() => undefined);
     if (!session || (session.target !== '*' && session.target !== server)) return;
     if (method === 'notifications/resources/updated' && !this.pool.isPerSession(server)) {
       if (!(session.subscriptions[server] ?? []).includes(String(params?.uri))) return;
@@ -599,7 +599,7 @@ export class McpGateway {
       );
     }
     const target = candidates[0] as string;
-    const session = sessionId ? undefined : await this.store.get(target);
+    const session = sessionId ? undefined : await this.store.peek(target);
     const needed = {
       'sampling/createMessage': 'sampling',
       'elicitation/create': 'elicitation',

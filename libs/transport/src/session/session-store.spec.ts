@@ -42,6 +42,26 @@ describe('MemorySessionStore', () => {
   });
 });
 
+describe('MemorySessionStore TTL', () => {
+  it('slides the TTL on get but not on peek, so bookkeeping never keeps a session alive', async () => {
+    const store = new MemorySessionStore(1000);
+    const s = record();
+    const putAt = Date.now();
+    await store.put(s);
+    await new Promise((r) => setTimeout(r, 600));
+    await store.peek(s.id);
+    // Had the peek slid the TTL, the record would live until ~putAt + 1600.
+    expect(store.sweep(putAt + 1100)).toBe(1);
+    await store.put(s);
+    await new Promise((r) => setTimeout(r, 600));
+    const gotAt = Date.now();
+    await store.get(s.id);
+    // The get did slide it: still there just after the original deadline.
+    expect(store.sweep(gotAt + 500)).toBe(0);
+    await store.close();
+  });
+});
+
 describe('RedisSessionStore (real Redis)', () => {
   const prefix = `test-${randomUUID()}:`;
   let store: SessionStore;
@@ -59,6 +79,18 @@ describe('RedisSessionStore (real Redis)', () => {
     r.disconnect();
     await store.close();
     await other.close();
+  });
+
+  it('slides the TTL on get but not on peek', async () => {
+    const r = redis();
+    const s = record();
+    await store.put(s);
+    await r.expire(`${prefix}session:${s.id}`, 5);
+    await store.peek(s.id);
+    expect(await r.ttl(`${prefix}session:${s.id}`)).toBeLessThanOrEqual(5);
+    await store.get(s.id);
+    expect(await r.ttl(`${prefix}session:${s.id}`)).toBeGreaterThan(5);
+    r.disconnect();
   });
 
   it('shares records between stores (replicas) and deletes them for all', async () => {

@@ -23,7 +23,10 @@ export function newSessionId(): string {
 
 /** Storage for session records plus a per-session message bus between replicas. */
 export interface SessionStore {
+  /** Reads a record and slides its idle TTL: only for requests from the client itself. */
   get(id: string): Promise<SessionRecord | undefined>;
+  /** Reads a record without touching its TTL: for the gateway's own bookkeeping. */
+  peek(id: string): Promise<SessionRecord | undefined>;
   put(record: SessionRecord): Promise<void>;
   delete(id: string): Promise<void>;
   /** Publishes a message for whichever replica holds the session's outbound stream. */
@@ -72,6 +75,11 @@ export class MemorySessionStore implements SessionStore {
     }
     entry.expires = Date.now() + this.ttlMs;
     return entry.record;
+  }
+
+  async peek(id: string): Promise<SessionRecord | undefined> {
+    const entry = this.records.get(id);
+    return entry && entry.expires >= Date.now() ? entry.record : undefined;
   }
 
   async put(record: SessionRecord): Promise<void> {
@@ -128,6 +136,11 @@ export class RedisSessionStore implements SessionStore {
   async get(id: string): Promise<SessionRecord | undefined> {
     // GETEX reads and slides the TTL in one round trip.
     const raw = await this.redis.getex(this.key(id), 'EX', this.ttlSeconds);
+    return raw ? (JSON.parse(raw) as SessionRecord) : undefined;
+  }
+
+  async peek(id: string): Promise<SessionRecord | undefined> {
+    const raw = await this.redis.get(this.key(id));
     return raw ? (JSON.parse(raw) as SessionRecord) : undefined;
   }
 
