@@ -1,6 +1,8 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from '@gatehouse/db';
 import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
@@ -138,9 +140,11 @@ describe('SIGTERM', () => {
   afterAll(async () => db.drop());
 
   it('lets an in-flight call finish, refuses new work, and exits', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'drain-')), 'events.log');
+    writeFileSync(log, '');
     const gw = await spawnGateway(
-      `upstreams:\n  unruly:\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(UNRULY)}]\n`,
-      { DATABASE_URL: db.url },
+      `upstreams:\n  unruly:\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(UNRULY)}]\n    env: { UNRULY_LOG: "\${UNRULY_LOG}" }\n`,
+      { DATABASE_URL: db.url, UNRULY_LOG: log },
     );
     const init = await rawPost(`${gw.url}/mcp/servers/unruly`, initializeBody());
     const session = init.headers.get('mcp-session-id') as string;
@@ -154,7 +158,10 @@ describe('SIGTERM', () => {
       }),
       { 'mcp-session-id': session },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Signal only once the upstream is running the call, so it is truly in flight.
+    for (let i = 0; i < 300 && !readFileSync(log, 'utf8').includes('started drain'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const exited = gw.stop('SIGTERM');
     const result = await inflight;
     expect(result.json.result.content[0].text).toBe('slept drain');

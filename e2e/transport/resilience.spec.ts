@@ -80,7 +80,7 @@ describe('upstream failures never take the gateway down', () => {
 
   it('forwards a client cancellation to the upstream', async () => {
     const pending = call(2, 'sleep', { ms: 5_000, tag: 'to-cancel' });
-    await new Promise((r) => setTimeout(r, 300));
+    await until(async () => (readFileSync(log, 'utf8').includes('started to-cancel') ? true : undefined));
     await rawPost(
       `${gw.url}/mcp/servers/unruly`,
       JSON.stringify({
@@ -115,7 +115,9 @@ describe('upstream failures never take the gateway down', () => {
         },
       }),
     }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 500));
+    // Close only once the upstream is running the call (the first 2026-07-28 hop may still be
+    // starting under load), so the test sees a cancellation and not a call never sent.
+    await until(async () => (readFileSync(log, 'utf8').includes('started modern-close') ? true : undefined));
     controller.abort();
     await pending;
     await until(async () =>
