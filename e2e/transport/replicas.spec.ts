@@ -58,12 +58,21 @@ describe('any replica serves any session', () => {
   });
 
   it('routes a sampling request raised on one replica back through the other', async () => {
-    // Each HTTP request of this one client goes to the other replica than the one before.
+    // Every tools/call goes to replica A, and every answer the client POSTs back (a JSON-RPC
+    // response to the gateway's sampling request) goes to replica B, so the answer must cross
+    // replicas to reach the upstream that asked; everything else alternates.
     let turn = 0;
-    const alternating: typeof fetch = (input, init) => {
+    let crossed = 0;
+    const routed: typeof fetch = (input, init) => {
       const url = new URL(input instanceof Request ? input.url : String(input));
-      const target = new URL((turn++ % 2 === 0 ? a : b).url);
-      url.host = target.host;
+      const body = typeof init?.body === 'string' ? init.body : '';
+      let replica = turn++ % 2 === 0 ? a : b;
+      if (body.includes('"method":"tools/call"')) replica = a;
+      if (/"id":"gh-[0-9a-f]{12}-\d+"/.test(body) && body.includes('"result"')) {
+        replica = b;
+        crossed++;
+      }
+      url.host = new URL(replica.url).host;
       return fetch(url, init);
     };
     const client = new Client({ name: 'two-replica', version: '1.0.0' }, { capabilities: { sampling: {} } });
@@ -73,7 +82,7 @@ describe('any replica serves any session', () => {
       content: { type: 'text', text: 'answered across replicas' },
     }));
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${a.url}/mcp/servers/everything`), { fetch: alternating }),
+      new StreamableHTTPClientTransport(new URL(`${a.url}/mcp/servers/everything`), { fetch: routed }),
     );
     try {
       for (let i = 0; i < 2; i++) {
@@ -83,6 +92,7 @@ describe('any replica serves any session', () => {
         });
         expect(JSON.stringify(result.content)).toMatch(/answered across replicas/);
       }
+      expect(crossed).toBe(2);
       const echo = await client.callTool({ name: 'echo', arguments: { message: 'still one session' } });
       expect(echo.content).toEqual([{ type: 'text', text: 'Echo: still one session' }]);
     } finally {

@@ -146,10 +146,6 @@ export function isNotification(m: JsonRpcMessage): m is JsonRpcNotification {
   return 'method' in m && !('id' in m && m.id !== undefined);
 }
 
-export function isResponse(m: JsonRpcMessage): m is JsonRpcResponse {
-  return !('method' in m) && ('result' in m || 'error' in m);
-}
-
 /**
  * Checks one decoded value is a JSON-RPC 2.0 message MCP allows. Throws a {@link TransportError}
  * naming what is wrong, so the client learns the reason instead of a bare -32600.

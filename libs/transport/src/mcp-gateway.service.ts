@@ -3,7 +3,6 @@ import type { GatehouseConfig } from '@gatehouse/config';
 import type { Logger, Metrics } from '@gatehouse/observability';
 import type { CallContext, CallOutcome, CallStage, ProtocolEra } from './call-context';
 import {
-  errorMapping,
   errorResponse,
   isNotification,
   isRequest,
@@ -24,8 +23,6 @@ export const MODERN_VERSION = '2026-07-28';
 export const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18'];
 export const SUPPORTED_VERSIONS = [MODERN_VERSION, ...LEGACY_VERSIONS];
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
-const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
-const META_CLIENT_CAPS = 'io.modelcontextprotocol/clientCapabilities';
 const KNOWN_METHODS = new Set([
   'initialize',
   'ping',
@@ -108,10 +105,6 @@ export class McpGateway {
   >();
   private nextClientRequestId = 0;
   private modernSeq = 0;
-  private readonly series = new Map<
-    string,
-    { calls: { inc(): void }; upstream: { observe(v: number): void }; gateway: { observe(v: number): void } }
-  >();
   private readonly unsubscribers: Array<() => Promise<void>> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private draining = false;
@@ -679,20 +672,9 @@ export class McpGateway {
     const total = process.hrtime.bigint() - call.startedAt;
     const upstream = outcome.upstreamNs ?? 0n;
     if (outcome.errorCode !== undefined) this.metrics.errors.inc({ server, code: String(outcome.errorCode) });
-    const key = `${server}\u0000${method}\u0000${outcome.status}`;
-    let series = this.series.get(key);
-    if (!series) {
-      // Labelled children are looked up once per series, not hashed again on every call.
-      series = {
-        calls: this.metrics.calls.labels(server, method, outcome.status),
-        upstream: this.metrics.callDuration.labels(server, method, 'upstream'),
-        gateway: this.metrics.callDuration.labels(server, method, 'gateway'),
-      };
-      if (this.series.size < 10_000) this.series.set(key, series);
-    }
-    series.calls.inc();
-    series.upstream.observe(Number(upstream) / 1e9);
-    series.gateway.observe(Number(total - upstream) / 1e9);
+    this.metrics.calls.inc({ server, method, outcome: outcome.status });
+    this.metrics.callDuration.observe({ server, method, part: 'upstream' }, Number(upstream) / 1e9);
+    this.metrics.callDuration.observe({ server, method, part: 'gateway' }, Number(total - upstream) / 1e9);
   }
 }
 
@@ -750,5 +732,3 @@ function withoutProgressToken(
   const { progressToken: _token, ...rest } = meta;
   return { ...params, _meta: rest };
 }
-
-export { errorMapping, META_CLIENT_CAPS, META_CLIENT_INFO };

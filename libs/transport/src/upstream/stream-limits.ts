@@ -57,28 +57,6 @@ export function guardStdout(
 }
 
 /**
- * Writes to a stdio upstream made in one tick leave in one system call: under concurrency the
- * pipe write is the gateway's largest single cost, and the upstream reads lines either way.
- */
-export function coalesceStdin(child: ChildProcess): void {
-  const stdin = child.stdin;
-  if (!stdin) return;
-  const write = stdin.write.bind(stdin) as (...args: unknown[]) => boolean;
-  let corked = false;
-  stdin.write = ((...args: unknown[]) => {
-    if (!corked && !stdin.destroyed) {
-      corked = true;
-      stdin.cork();
-      process.nextTick(() => {
-        corked = false;
-        stdin.uncork();
-      });
-    }
-    return write(...args);
-  }) as typeof stdin.write;
-}
-
-/**
  * A fetch for HTTP upstreams whose response bodies are capped in message size, total size and
  * idle time (R40). A violation errors the body stream, which the SDK reports as a failed call.
  */

@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { UpstreamConfig } from '@gatehouse/config';
 import type { Logger } from '@gatehouse/observability';
 import { TransportError, TransportErrorCode } from '../jsonrpc';
-import { cappedFetch, coalesceStdin, guardStdout } from './stream-limits';
+import { cappedFetch, guardStdout } from './stream-limits';
 
 /** Result objects are forwarded as the upstream sent them: no schema may strip fields (fidelity). */
 const PASSTHROUGH = {
@@ -130,7 +130,6 @@ export class UpstreamConnection {
       // The SDK buffers stdout without a bound; the cap needs the child, which it keeps private.
       const child = (transport as unknown as { _process?: ChildProcess })._process;
       if (child) {
-        coalesceStdin(child);
         guardStdout(child, this.config.limits, (reason) =>
           this.logger.error(
             { server: this.server, reason },

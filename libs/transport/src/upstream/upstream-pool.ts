@@ -106,11 +106,6 @@ export class UpstreamPool {
     return [...new Set([...this.perSession.keys()].map((k) => k.split('\u0000')[0] as string))];
   }
 
-  /** Live per-session connections on this replica (for tests and metrics). */
-  get sessionConnectionCount(): number {
-    return this.perSession.size;
-  }
-
   private sharedConnection(server: string, era: ProtocolEra): Promise<UpstreamConnection> {
     const key = `${server}\u0001${era}`;
     let conn = this.shared.get(key);
