@@ -15,6 +15,8 @@ const DOCS = readFileSync(resolve(ROOT, 'docs/configuration.md'), 'utf8');
 const EXAMPLE_ENV = {
   GITHUB_TOKEN: 'ghp_example_token_value',
   GATEHOUSE_DATABASE_URL: 'postgres://gatehouse:example-password@db.internal:5432/gatehouse',
+  GATEHOUSE_INTROSPECTION_SECRET: 'example-introspection-secret',
+  GATEHOUSE_CONSOLE_SECRET: 'example-console-secret',
 };
 
 /** Every leaf key path the schema accepts; upstream keys appear as `upstreams.<name>.…`. */
@@ -70,6 +72,8 @@ describe('gatehouse.example.yaml', () => {
     const out = JSON.stringify(redactedConfig(parseConfigText(EXAMPLE, EXAMPLE_ENV)));
     expect(out).not.toContain('ghp_example_token_value');
     expect(out).not.toContain('example-password');
+    expect(out).not.toContain('example-introspection-secret');
+    expect(out).not.toContain('example-console-secret');
   });
 
   it.each(PATHS)('sets %s', (path) => {
@@ -96,6 +100,8 @@ describe('docs/configuration.md', () => {
   const stdioDefaults = upstreamSchema.parse({ transport: 'stdio', command: 'x' });
   const httpDefaults = upstreamSchema.parse({ transport: 'http', url: 'https://x.example' });
   const topDefaults = configSchema.parse({});
+  // Optional sections (server.tls) only have defaults once present with their required keys.
+  const sectionDefaults = configSchema.parse({ server: { tls: { certFile: 'x', keyFile: 'y' } } });
 
   it.each(PATHS)('documents %s in a reference table', (path) => {
     expect([...rows.keys()]).toContain(path);
@@ -126,27 +132,38 @@ describe('docs/configuration.md', () => {
       return;
     }
     expect(spans.length === 1 ? (parse(spans[0] ?? '') as unknown) : undefined).toEqual(
-      getIn(topDefaults, parts),
+      spans.length === 0
+        ? getIn(topDefaults, parts)
+        : (getIn(topDefaults, parts) ?? getIn(sectionDefaults, parts)),
     );
   });
 
-  it.each(['PORT', 'HOST', 'PUBLIC_URL', 'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL', 'GATEHOUSE_DATA_DIR'])(
-    'lists the %s override, and it works as documented',
-    (name) => {
-      const row = DOCS.split('\n').find((line) => line.startsWith(`| \`${name}\``));
-      const key = row?.split('|')[2]?.trim().replace(/`/g, '') ?? '';
-      const values: Record<string, string> = {
-        PORT: '8181',
-        HOST: '0.0.0.0',
-        PUBLIC_URL: 'https://gw.example.com',
-        DATABASE_URL: 'postgres://postgres@db/gh',
-        REDIS_URL: 'redis://cache:6379',
-        LOG_LEVEL: 'debug',
-        GATEHOUSE_DATA_DIR: '/data',
-      };
-      const value = values[name] ?? '';
-      const { config } = parseConfigText('', { [name]: value });
-      expect(String(getIn(config, key.split('.')))).toBe(value);
-    },
-  );
+  it.each([
+    'PORT',
+    'HOST',
+    'PUBLIC_URL',
+    'DATABASE_URL',
+    'REDIS_URL',
+    'LOG_LEVEL',
+    'GATEHOUSE_DATA_DIR',
+    'OIDC_ISSUER',
+    'OIDC_AUDIENCE',
+  ])('lists the %s override, and it works as documented', (name) => {
+    const row = DOCS.split('\n').find((line) => line.startsWith(`| \`${name}\``));
+    const key = row?.split('|')[2]?.trim().replace(/`/g, '') ?? '';
+    const values: Record<string, string> = {
+      PORT: '8181',
+      HOST: '0.0.0.0',
+      PUBLIC_URL: 'https://gw.example.com',
+      DATABASE_URL: 'postgres://postgres@db/gh',
+      REDIS_URL: 'redis://cache:6379',
+      LOG_LEVEL: 'debug',
+      GATEHOUSE_DATA_DIR: '/data',
+      OIDC_ISSUER: 'https://login.example.com/realms/corp',
+      OIDC_AUDIENCE: 'https://gw.example.com/mcp',
+    };
+    const value = values[name] ?? '';
+    const { config } = parseConfigText('', { [name]: value });
+    expect(String(getIn(config, key.split('.')))).toBe(value);
+  });
 });

@@ -1,5 +1,5 @@
-export { configSchema, upstreamSchema, SERVER_NAME } from './schema';
+export { configSchema, upstreamSchema, SERVER_NAME, CONSOLE_ROLES } from './schema';
 export type { GatehouseConfig, UpstreamConfig, StdioUpstreamConfig, HttpUpstreamConfig } from './schema';
-export { loadConfig, parseConfigText, redactedConfig, ConfigError } from './load';
+export { loadConfig, parseConfigText, redactedConfig, ConfigError, authMode } from './load';
 export type { LoadedConfig, ConfigProblem } from './load';
 export { ConfigModule, GATEHOUSE_CONFIG, LOADED_CONFIG } from './config.module';

@@ -1,7 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfigText, redactedConfig, type ConfigProblem } from './load';
+import {
+  authMode,
+  ConfigError,
+  loadConfig,
+  parseConfigText,
+  redactedConfig,
+  type ConfigProblem,
+} from './load';
 import type { GatehouseConfig } from './schema';
 
 /** The problems parseConfigText reports for `lines`; fails the test when it accepts them. */
@@ -806,5 +813,52 @@ describe('shared settings with anchors', () => {
     );
     expect(config.upstreams.fs).toMatchObject({ maxConcurrency: 4, timeouts: { requestMs: 5000 } });
     expect(config).not.toHaveProperty('x-defaults');
+  });
+});
+
+describe('auth mode', () => {
+  it('defaults to the development IdP without an issuer, and to oidc with one', () => {
+    expect(authMode(parseConfigText('', {}).config)).toBe('dev');
+    expect(authMode(parseConfigText('', { OIDC_ISSUER: 'https://idp.example.com' }).config)).toBe('oidc');
+  });
+
+  it.each([
+    ['dev', 'auth:\n  mode: dev\n'],
+    ['none', 'auth:\n  mode: none\n'],
+    ['dev (default)', ''],
+  ])('refuses %s when NODE_ENV=production', (_label, text) => {
+    expect(() => parseConfigText(text, { NODE_ENV: 'production' }, 'g.yaml')).toThrow(
+      /refused when NODE_ENV=production[\s\S]*OIDC_ISSUER/,
+    );
+  });
+
+  it('refuses the development IdP when an issuer is set', () => {
+    expect(() =>
+      parseConfigText('auth:\n  mode: dev\n', { OIDC_ISSUER: 'https://idp.example.com' }, 'g.yaml'),
+    ).toThrow(/auth.mode \(line 2, column 3\): is "dev", but an issuer is configured \(OIDC_ISSUER\)/);
+  });
+
+  it('requires an issuer for oidc', () => {
+    expect(() => parseConfigText('auth:\n  mode: oidc\n', {}, 'g.yaml')).toThrow(/auth.issuer .*is required/);
+  });
+
+  it('refuses none and HMAC algorithms in configuration (R3)', () => {
+    for (const alg of ['none', 'HS256']) {
+      expect(() => parseConfigText(`auth:\n  algorithms: [${alg}]\n`, {}, 'g.yaml')).toThrow(
+        /only asymmetric algorithms/,
+      );
+    }
+  });
+
+  it('refuses literal client secrets', () => {
+    expect(() =>
+      parseConfigText('auth:\n  console:\n    clientSecret: hunter2hunter2\n', {}, 'g.yaml'),
+    ).toThrow(/auth.console.clientSecret .*written literally/);
+  });
+
+  it('caps clock skew at 60 seconds (R4)', () => {
+    expect(() => parseConfigText('auth:\n  clockSkewSeconds: 300\n', {}, 'g.yaml')).toThrow(
+      /clockSkewSeconds/,
+    );
   });
 });

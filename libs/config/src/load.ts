@@ -81,6 +81,8 @@ const ENV_OVERRIDES: readonly Override[] = [
   { env: 'REDIS_URL', path: ['redis', 'url'], convert: (v) => ({ value: v }) },
   { env: 'LOG_LEVEL', path: ['log', 'level'], convert: (v) => ({ value: v }) },
   { env: 'GATEHOUSE_DATA_DIR', path: ['dataDir'], convert: (v) => ({ value: v }) },
+  { env: 'OIDC_ISSUER', path: ['auth', 'issuer'], convert: (v) => ({ value: v }) },
+  { env: 'OIDC_AUDIENCE', path: ['auth', 'audience'], convert: (v) => ({ value: v }) },
 ];
 
 /**
@@ -221,7 +223,60 @@ function finish(
   }
   const literal = literalSecrets(result.data, source, overridden, secretKeys);
   if (literal.length > 0) throw new ConfigError(file, literal);
+  const authProblems = checkAuthMode(result.data, env, source, overridden);
+  if (authProblems.length > 0) throw new ConfigError(file, authProblems);
   return { config: result.data, file, secretKeys };
+}
+
+/**
+ * The development IdP and the unauthenticated mode exist for laptops and isolated tests; a
+ * production process, or one given a real issuer, must never fall back to them.
+ */
+function checkAuthMode(
+  config: GatehouseConfig,
+  env: NodeJS.ProcessEnv,
+  source: Source,
+  overridden: ReadonlyMap<string, string>,
+): ConfigProblem[] {
+  const mode = authMode(config);
+  const at = (p: string[]) =>
+    source && !overridden.has(p.join('.')) ? position(source.doc, source.lines, p) : {};
+  if (mode === 'oidc' && !config.auth.issuer) {
+    return [
+      {
+        key: 'auth.issuer',
+        ...at(['auth']),
+        message: 'is required when auth.mode is oidc',
+        fix: "set OIDC_ISSUER (or auth.issuer) to your IdP's issuer URL, e.g. https://login.example.com/realms/corp",
+      },
+    ];
+  }
+  if (mode !== 'oidc' && config.auth.issuer) {
+    return [
+      {
+        key: 'auth.mode',
+        ...at(['auth', 'mode']),
+        message: `is "${mode}", but an issuer is configured (${overridden.get('auth.issuer') ?? 'auth.issuer'})`,
+        fix: 'remove auth.mode (it defaults to oidc when an issuer is set) or unset the issuer',
+      },
+    ];
+  }
+  if (mode !== 'oidc' && env.NODE_ENV === 'production') {
+    return [
+      {
+        key: 'auth.mode',
+        ...at(['auth', 'mode']),
+        message: `"${mode}" ${mode === 'dev' ? '(the embedded development IdP)' : '(no authentication)'} is refused when NODE_ENV=production`,
+        fix: "set OIDC_ISSUER (or auth.issuer) to your organisation's IdP",
+      },
+    ];
+  }
+  return [];
+}
+
+/** `auth.mode` as it applies: `oidc` when an issuer is set, otherwise the development IdP. */
+export function authMode(config: GatehouseConfig): 'oidc' | 'dev' | 'none' {
+  return config.auth.mode ?? (config.auth.issuer ? 'oidc' : 'dev');
 }
 
 /** Turns one zod issue into problems that name the key, its line and a concrete fix. */
@@ -508,6 +563,8 @@ function literalSecrets(
   };
   checkUrl(['database', 'url'], config.database.url);
   checkUrl(['redis', 'url'], config.redis.url);
+  if (config.auth.introspection) check(['auth', 'introspection', 'clientSecret'], 'a client secret');
+  if (config.auth.console.clientSecret) check(['auth', 'console', 'clientSecret'], 'a client secret');
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     if (upstream.transport === 'http') {
       checkUrl(['upstreams', name, 'url'], upstream.url);

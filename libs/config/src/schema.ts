@@ -77,6 +77,106 @@ const httpUpstream = z
 
 export const upstreamSchema = z.discriminatedUnion('transport', [stdioUpstream, httpUpstream]);
 
+/** Console roles the gateway grants from IdP groups (auth.roles). */
+export const CONSOLE_ROLES = ['admin', 'policy-approver', 'incident-responder', 'auditor'] as const;
+
+/** Asymmetric JWS algorithms only: `none` and HMAC can never be configured (R3). */
+const ASYMMETRIC_ALG = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^ES256K$/;
+
+const tls = z
+  .object({
+    /** PEM certificate chain the HTTPS listener presents. */
+    certFile: z.string().min(1),
+    /** PEM private key of that certificate. */
+    keyFile: z.string().min(1),
+    /** PEM bundle of CAs whose client certificates are accepted (mTLS). */
+    clientCaFile: z.string().min(1).optional(),
+    /** `off`: no client certificate asked; `optional`: verified when sent; `required`: refused without one. */
+    clientCertificate: z.enum(['off', 'optional', 'required']).default('off'),
+  })
+  .strict()
+  .refine((t) => t.clientCertificate === 'off' || t.clientCaFile !== undefined, {
+    message: 'clientCaFile is required when clientCertificate is optional or required',
+    path: ['clientCaFile'],
+  });
+
+const auth = z
+  .object({
+    /**
+     * `oidc`: bearer tokens from `issuer`. `dev`: the embedded development IdP (never in
+     * production). `none`: no authentication at all, for isolated tests only; refused in production.
+     * Default: `oidc` when an issuer is set, else `dev`.
+     */
+    mode: z.enum(['oidc', 'dev', 'none']).optional(),
+    /** The IdP's issuer URL, exactly as it appears in `iss` (OIDC_ISSUER). */
+    issuer: z.url({ protocol: /^https?$/ }).optional(),
+    /** The gateway's resource URI (RFC 8707), required in `aud`; default `<publicUrl>/mcp`. */
+    audience: z.string().min(1).optional(),
+    /** Algorithms accepted from the issuer, pinned (R3). */
+    algorithms: z
+      .array(
+        z.string().regex(ASYMMETRIC_ALG, 'only asymmetric algorithms (RS*, PS*, ES*, EdDSA) are allowed'),
+      )
+      .min(1)
+      .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    /** Required JOSE `typ` header of access tokens, e.g. `at+jwt` (RFC 9068). */
+    typ: z.string().optional(),
+    /** Clock skew allowed on `exp`/`nbf`; capped at 60 s (R4). */
+    clockSkewSeconds: z.number().int().min(0).max(60).default(60),
+    /** Least time between two JWKS fetches caused by an unknown key id (R5). */
+    jwksCooldownSeconds: z.number().int().positive().default(30),
+    /** Validated tokens remembered until they expire (per replica). */
+    tokenCacheSize: z.number().int().positive().default(10_000),
+    /** Scopes every MCP request's token must carry; fewer gets 403 insufficient_scope. */
+    requiredScopes: z.array(z.string().min(1)).default([]),
+    /** RFC 7662 introspection for opaque (non-JWT) tokens, with this confidential client. */
+    introspection: z
+      .object({ clientId: z.string().min(1), clientSecret: z.string().min(1) })
+      .strict()
+      .optional(),
+    /** Where the principal's attributes are read from in the token (dotted paths). */
+    claims: z
+      .object({
+        groups: z.string().min(1).default('groups'),
+        name: z.string().min(1).default('name'),
+        email: z.string().min(1).default('email'),
+      })
+      .strict()
+      .prefault({}),
+    /** Console roles granted to members of these IdP groups. */
+    roles: z
+      .object(
+        Object.fromEntries(CONSOLE_ROLES.map((r) => [r, z.array(z.string().min(1)).default([])])) as Record<
+          (typeof CONSOLE_ROLES)[number],
+          z.ZodDefault<z.ZodArray<z.ZodString>>
+        >,
+      )
+      .strict()
+      .prefault({}),
+    /** Service accounts (client-credentials tokens) by client id: the groups they act with. */
+    serviceAccounts: z
+      .record(z.string().min(1), z.object({ groups: z.array(z.string().min(1)).default([]) }).strict())
+      .default({}),
+    /** Public client `gatehouse login` uses (device flow, then loopback redirect). */
+    cliClientId: z.string().min(1).default('gatehouse-cli'),
+    console: z
+      .object({
+        /** Client the console signs in with (authorization code + PKCE). */
+        clientId: z.string().min(1).default('gatehouse-console'),
+        /** Its secret, when the IdP registers it as confidential. */
+        clientSecret: z.string().min(1).optional(),
+        scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email']),
+        /** A console session ends this long after sign-in, whatever the activity. */
+        sessionTtlSeconds: z.number().int().positive().default(28_800),
+        /** A console session unused this long ends. */
+        idleTimeoutSeconds: z.number().int().positive().default(3_600),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     server: z
@@ -99,6 +199,8 @@ export const configSchema = z
         requestTimeoutMs: z.number().int().positive().default(300_000),
         /** Time given to in-flight calls on SIGTERM before the process exits. */
         shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+        /** Serve HTTPS (and optionally verify client certificates, mTLS) instead of plain HTTP. */
+        tls: tls.optional(),
       })
       .strict()
       .prefault({}),
@@ -130,6 +232,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    auth,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
