@@ -52,6 +52,7 @@ function gatewayYaml(dataDir: string, echoHttpUrl?: string): string {
   return [
     'server: { port: 0, host: 127.0.0.1 }',
     'log: { level: warn }',
+    'auth: { mode: none }',
     // DATABASE_URL (the production shape) puts the database outside the measured process; without
     // it the gateway runs its own embedded PGlite, in a worker thread that counts towards its CPU and RSS.
     `dataDir: ${JSON.stringify(dataDir)}`,

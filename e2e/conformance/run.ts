@@ -280,6 +280,9 @@ export async function compareDirectAndGateway(options: CompareOptions = {}): Pro
       '  host: 127.0.0.1',
       'log:',
       '  level: warn',
+      // The suite compares MCP behaviour with and without the gateway; identity is tested elsewhere.
+      'auth:',
+      '  mode: none',
       `dataDir: ${JSON.stringify(dataDir)}`,
       'redis:',
       `  keyPrefix: ${JSON.stringify(`gh-conformance-${process.pid}-${Date.now()}:`)}`,

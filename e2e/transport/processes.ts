@@ -26,6 +26,14 @@ export interface GatewayProcess {
 }
 
 /**
+ * Transport tests exercise MCP, not identity: unless the YAML has its own `auth:` section the
+ * gateway runs with `auth.mode: none`. Identity has its own suites (e2e/identity and others).
+ */
+export function withoutIdentity(yaml: string): string {
+  return /^auth:/m.test(yaml) ? yaml : `auth:\n  mode: none\n${yaml}`;
+}
+
+/**
  * Runs the BUILT gateway (`npm run build` first; `npm test` does) as its own process, the way
  * production runs it, and resolves once /readyz answers 200.
  */
@@ -33,7 +41,7 @@ export async function spawnGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gw-'));
   const file = join(dir, 'gatehouse.yaml');
-  writeFileSync(file, yaml);
+  writeFileSync(file, withoutIdentity(yaml));
   const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, ...env, GATEHOUSE_CONFIG: file, PORT: String(port), GATEHOUSE_DATA_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyBaseLogger } from 'fastify';
 import type { LoadedConfig } from '@gatehouse/config';
+import { GatewayUrls } from '@gatehouse/auth';
 import { createLogger, Metrics, type Logger } from '@gatehouse/observability';
 import type pino from 'pino';
 import { AppModule } from './app.module';
@@ -65,5 +66,7 @@ export async function startGateway(
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
   const url = `http://${host}:${port}`;
+  // Identity needs the gateway's own address (resource URI, dev issuer) once it is known.
+  app.get(GatewayUrls).listening(url);
   return { app, url, logger, close: () => app.close() };
 }

@@ -29,6 +29,8 @@ export interface Principal {
   clientId?: string;
   scopes: string[];
   certificate?: CertificateIdentity;
+  /** RFC 8705: the `x5t#S256` thumbprint the token is bound to (`cnf`), if it is bound. */
+  boundCertificate?: string;
   /** When the token stops being valid (epoch ms); anonymous principals never expire. */
   expiresAt: number;
 }

@@ -13,6 +13,18 @@ export enum AuthErrorCode {
   NOT_YET_VALID = 'NOT_YET_VALID',
   TYPE_MISMATCH = 'TYPE_MISMATCH',
   KEYS_UNAVAILABLE = 'KEYS_UNAVAILABLE',
+  /** Introspection says the (opaque) token is not active: revoked, expired or unknown. */
+  TOKEN_INACTIVE = 'TOKEN_INACTIVE',
+  /** An opaque token arrived but no introspection client is configured. */
+  TOKEN_OPAQUE = 'TOKEN_OPAQUE',
+  /** RFC 8705: the token is bound to a certificate this connection did not present. */
+  CERTIFICATE_MISMATCH = 'CERTIFICATE_MISMATCH',
+  /** A certificate was presented but does not verify against the configured CA bundle. */
+  CERTIFICATE_INVALID = 'CERTIFICATE_INVALID',
+  /** Valid token, too few scopes: 403 insufficient_scope. */
+  INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
+  /** The IdP could not be reached to learn its keys or introspect: 503, try again. */
+  IDP_UNAVAILABLE = 'IDP_UNAVAILABLE',
 }
 
 export class AuthError extends Error {

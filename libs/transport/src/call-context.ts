@@ -1,3 +1,4 @@
+import type { Principal } from '@gatehouse/auth';
 import type { JsonRpcRequest } from './jsonrpc';
 import type { SessionRecord } from './session/session-store';
 
@@ -13,6 +14,8 @@ export interface CallContext {
   protocolVersion: string;
   /** Legacy sessions only; 2026-07-28 requests are session-less. */
   session: SessionRecord | undefined;
+  /** Who is calling (authenticated by the front door). */
+  principal: Principal;
   /** Upstream chosen by routing, and the params as that upstream will see them. */
   server?: string;
   upstreamParams?: Record<string, unknown>;

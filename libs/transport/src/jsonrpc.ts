@@ -39,6 +39,10 @@ export const INTERNAL_ERROR = -32603;
 export const HEADER_MISMATCH = -32020;
 /** 2026-07-28 (SEP-2575): the request's protocol version is not one the server speaks; data lists the supported ones. */
 export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+/** Gatehouse: no valid credentials (HTTP 401 with a WWW-Authenticate challenge). */
+export const UNAUTHENTICATED = -32001;
+/** Gatehouse: authenticated, but not allowed (HTTP 403). */
+export const FORBIDDEN = -32003;
 
 /** Why the gateway refused or failed a message; each maps to one HTTP status and one JSON-RPC code. */
 export enum TransportErrorCode {
@@ -63,6 +67,9 @@ export enum TransportErrorCode {
   UPSTREAM_LIMIT = 'UPSTREAM_LIMIT',
   CLIENT_CANNOT_ANSWER = 'CLIENT_CANNOT_ANSWER',
   SHUTTING_DOWN = 'SHUTTING_DOWN',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  IDENTITY_UNAVAILABLE = 'IDENTITY_UNAVAILABLE',
   INTERNAL = 'INTERNAL',
 }
 
@@ -118,7 +125,12 @@ export function errorMapping(code: TransportErrorCode): { status: number; rpc: n
     case TransportErrorCode.CLIENT_CANNOT_ANSWER:
       return { status: 200, rpc: INTERNAL_ERROR };
     case TransportErrorCode.SHUTTING_DOWN:
+    case TransportErrorCode.IDENTITY_UNAVAILABLE:
       return { status: 503, rpc: INTERNAL_ERROR };
+    case TransportErrorCode.UNAUTHENTICATED:
+      return { status: 401, rpc: UNAUTHENTICATED };
+    case TransportErrorCode.FORBIDDEN:
+      return { status: 403, rpc: FORBIDDEN };
     case TransportErrorCode.INTERNAL:
       return { status: 500, rpc: INTERNAL_ERROR };
     default:

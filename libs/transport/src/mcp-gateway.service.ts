@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { principalKey, type Principal } from '@gatehouse/auth';
 import type { GatehouseConfig } from '@gatehouse/config';
 import type { Logger, Metrics } from '@gatehouse/observability';
 import type { CallContext, CallOutcome, CallStage, ProtocolEra } from './call-context';
@@ -71,6 +72,8 @@ export interface PostInput {
   sessionId: string | undefined;
   headers: Record<string, string | string[] | undefined>;
   remoteAddress: string | undefined;
+  /** Who is calling, established by the front door before the body was read. */
+  principal: Principal;
   message: JsonRpcMessage;
   sink: ClientSink;
   /** Fires when the client goes away before its response was written. */
@@ -101,7 +104,7 @@ export class McpGateway {
   private readonly inflight = new Map<string, Map<string, InFlight>>();
   private readonly pendingClientRequests = new Map<
     string,
-    { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }
+    { sessionId: string; resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }
   >();
   private nextClientRequestId = 0;
   private modernSeq = 0;
@@ -188,7 +191,9 @@ export class McpGateway {
       await this.onClientNotification(input, message);
       return { status: 202 };
     }
-    this.routeClientResponse(message);
+    // Only the session the gateway asked may answer, and only its owner may speak for it (R6).
+    const session = await this.loadSession(input);
+    this.routeClientResponse(message, session.id);
     return { status: 202 };
   }
 
@@ -229,6 +234,7 @@ export class McpGateway {
       era,
       protocolVersion,
       session,
+      principal: input.principal,
       headers: input.headers,
       remoteAddress: input.remoteAddress,
       startedAt: process.hrtime.bigint(),
@@ -392,6 +398,7 @@ export class McpGateway {
       clientInfo: (params.clientInfo as Record<string, unknown> | undefined) ?? {},
       clientCapabilities: (params.capabilities as Record<string, unknown> | undefined) ?? {},
       createdAt: Date.now(),
+      owner: principalKey(input.principal),
       subscriptions: {},
       logLevels: {},
     };
@@ -416,6 +423,23 @@ export class McpGateway {
     }
     await this.store.put(session);
     this.metrics.sessionsCreated.inc();
+    const { principal } = input;
+    this.logger.info(
+      {
+        session: session.id.slice(0, 8),
+        target: session.target,
+        protocolVersion,
+        client: session.clientInfo,
+        principal: {
+          kind: principal.kind,
+          subject: principal.subject,
+          clientId: principal.clientId,
+          certificate: principal.certificate?.subject,
+        },
+        remoteAddress: input.remoteAddress,
+      },
+      'session opened',
+    );
     return { status: 200, body: { jsonrpc: '2.0', id: request.id, result }, sessionId: session.id };
   }
 
@@ -437,6 +461,7 @@ export class McpGateway {
   private async loadSession(input: {
     target: string;
     sessionId: string | undefined;
+    principal: Principal;
   }): Promise<SessionRecord> {
     if (!input.sessionId) {
       throw new TransportError(
@@ -445,7 +470,15 @@ export class McpGateway {
       );
     }
     const session = await this.store.get(input.sessionId);
-    if (!session || session.target !== input.target) {
+    const foreign = session !== undefined && session.owner !== principalKey(input.principal);
+    if (foreign) {
+      // Same answer as an unknown id: the caller learns nothing about someone else's session.
+      this.logger.warn(
+        { session: input.sessionId.slice(0, 8), presentedBy: input.principal.subject },
+        'session id presented by a principal that does not own it; refused',
+      );
+    }
+    if (!session || foreign || session.target !== input.target) {
       throw new TransportError(
         TransportErrorCode.SESSION_NOT_FOUND,
         'session not found or expired; initialize a new session',
@@ -454,8 +487,8 @@ export class McpGateway {
     return session;
   }
 
-  async terminate(target: string, sessionId: string | undefined): Promise<void> {
-    const session = await this.loadSession({ target, sessionId });
+  async terminate(target: string, sessionId: string | undefined, principal: Principal): Promise<void> {
+    const session = await this.loadSession({ target, sessionId, principal });
     await this.store.delete(session.id);
     this.streams.get(session.id)?.close();
     this.streams.delete(session.id);
@@ -464,8 +497,13 @@ export class McpGateway {
   }
 
   /** Opens the standalone stream; returns the function that detaches it. */
-  async openStream(target: string, sessionId: string | undefined, stream: ClientStream): Promise<() => void> {
-    const session = await this.loadSession({ target, sessionId });
+  async openStream(
+    target: string,
+    sessionId: string | undefined,
+    stream: ClientStream,
+    principal: Principal,
+  ): Promise<() => void> {
+    const session = await this.loadSession({ target, sessionId, principal });
     this.streams.get(session.id)?.close();
     this.streams.set(session.id, stream);
     const unsubscribe = this.store.shared
@@ -496,12 +534,12 @@ export class McpGateway {
         return;
       case 'notifications/cancelled': {
         const requestId = n.params?.requestId as JsonRpcId | undefined;
-        if (requestId === undefined) return;
-        const sessionKey = input.sessionId ?? '';
-        const local = this.inflight.get(sessionKey)?.get(String(requestId));
+        // 2026-07-28 requests are cancelled by closing their stream; 2025 ones within their session.
+        if (requestId === undefined || !input.sessionId) return;
+        const session = await this.loadSession(input);
+        const local = this.inflight.get(session.id)?.get(String(requestId));
         if (local) local.abort.abort();
-        else if (input.sessionId)
-          await this.store.publish('cancel', JSON.stringify({ sessionId: input.sessionId, requestId }));
+        else await this.store.publish('cancel', JSON.stringify({ sessionId: session.id, requestId }));
         return;
       }
       case 'notifications/roots/list_changed': {
@@ -518,17 +556,17 @@ export class McpGateway {
     }
   }
 
-  private routeClientResponse(response: JsonRpcResponse): void {
+  private routeClientResponse(response: JsonRpcResponse, sessionId: string): void {
     const id = String(response.id);
     const match = /^gh-([0-9a-f]{12})-\d+$/.exec(id);
     if (!match) return;
-    if (match[1] === this.replicaId) this.onClientResponse(response);
-    else void this.store.publish(`replica:${match[1]}`, JSON.stringify(response));
+    if (match[1] === this.replicaId) this.onClientResponse({ sessionId, response });
+    else void this.store.publish(`replica:${match[1]}`, JSON.stringify({ sessionId, response }));
   }
 
-  private onClientResponse(response: JsonRpcResponse): void {
+  private onClientResponse({ sessionId, response }: { sessionId: string; response: JsonRpcResponse }): void {
     const pending = this.pendingClientRequests.get(String(response.id));
-    if (!pending) return;
+    if (!pending || pending.sessionId !== sessionId) return;
     this.pendingClientRequests.delete(String(response.id));
     if ('result' in response) pending.resolve(response.result);
     else
@@ -608,7 +646,7 @@ export class McpGateway {
     const id = `gh-${this.replicaId}-${++this.nextClientRequestId}`;
     const message: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      this.pendingClientRequests.set(id, { resolve, reject });
+      this.pendingClientRequests.set(id, { sessionId: target, resolve, reject });
       signal.addEventListener('abort', () => {
         this.pendingClientRequests.delete(id);
         reject(

@@ -2,6 +2,7 @@ import { Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleIn
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { AuthModule, Authenticator, GatewayUrls } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, Readiness, type Logger } from '@gatehouse/observability';
 import { CALL_STAGES, type CallStage } from './call-context';
@@ -18,6 +19,8 @@ export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly gateway: McpGateway,
     private readonly adapterHost: HttpAdapterHost,
     private readonly readiness: Readiness,
+    private readonly authenticator: Authenticator,
+    private readonly urls: GatewayUrls,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -26,7 +29,9 @@ export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     // An encapsulated plugin: its parser, Host/Origin checks and error format apply to /mcp only.
-    await fastify.register(async (scope) => registerMcpRoutes(scope, this.gateway, this.config));
+    await fastify.register(async (scope) =>
+      registerMcpRoutes(scope, this.gateway, this.config, this.authenticator, this.urls),
+    );
     this.readiness.register('sessions', () => this.store.ping());
     await this.gateway.start();
     this.logger.info(
@@ -52,6 +57,7 @@ export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
 }
 
 @Module({
+  imports: [AuthModule],
   providers: [
     {
       provide: SESSION_STORE,

@@ -1,4 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  AuthError,
+  authFailure,
+  type Authenticator,
+  connectionCertificate,
+  type GatewayUrls,
+  type Principal,
+} from '@gatehouse/auth';
 import type { GatehouseConfig } from '@gatehouse/config';
 import {
   errorMapping,
@@ -12,6 +20,13 @@ import {
 } from '../jsonrpc';
 import type { ClientSink, McpGateway } from '../mcp-gateway.service';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling, set by the identity check before anything else reads the request. */
+    principal?: Principal;
+  }
+}
+
 const SESSION_HEADER = 'mcp-session-id';
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -20,7 +35,13 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
  * only checks the front door (Origin, Host, size, JSON) and moves bytes; every MCP decision is
  * made by {@link McpGateway}.
  */
-export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, config: GatehouseConfig): void {
+export function registerMcpRoutes(
+  app: FastifyInstance,
+  gateway: McpGateway,
+  config: GatehouseConfig,
+  authenticator: Authenticator,
+  urls: GatewayUrls,
+): void {
   const allowedHosts = hostAllowList(config);
   const allowedOrigins = new Set(config.server.allowedOrigins);
 
@@ -64,7 +85,7 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
   });
 
   // R7: DNS-rebinding and cross-site protection before anything else is read.
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const host = (req.headers.host ?? '').toLowerCase();
     if (!allowedHosts.has(host) && !allowedHosts.has(stripPort(host))) {
       throw new TransportError(
@@ -75,6 +96,28 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin) && !isSameHostOrigin(origin, allowedHosts)) {
       throw new TransportError(TransportErrorCode.ORIGIN_FORBIDDEN, `Origin "${origin}" is not allowed`);
+    }
+    // Identity before the body is read: an unauthenticated caller costs no parsing (R1).
+    const tls = connectionCertificate(req.raw.socket);
+    try {
+      req.principal = await authenticator.authenticate({
+        authorization: req.headers.authorization,
+        certificate: tls.certificate,
+        certificateRejected: tls.rejected,
+      });
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      const failure = authFailure(err, urls.now?.resourceMetadata, config.auth.requiredScopes);
+      const code =
+        failure.status === 403
+          ? TransportErrorCode.FORBIDDEN
+          : failure.status === 503
+            ? TransportErrorCode.IDENTITY_UNAVAILABLE
+            : TransportErrorCode.UNAUTHENTICATED;
+      return reply
+        .code(failure.status)
+        .headers({ ...failure.headers, 'content-type': 'application/json' })
+        .send(JSON.stringify(errorResponse(null, new TransportError(code, err.message, { auth: err.code }))));
     }
   });
 
@@ -95,6 +138,7 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
         sessionId: header(req, SESSION_HEADER),
         headers: req.headers,
         remoteAddress: req.ip,
+        principal: req.principal as Principal,
         message,
         sink,
         clientGone: gone.signal,
@@ -127,7 +171,12 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
       close: () => raw.end(),
     };
     try {
-      detach = await gateway.openStream(targetOf(req), header(req, SESSION_HEADER), stream);
+      detach = await gateway.openStream(
+        targetOf(req),
+        header(req, SESSION_HEADER),
+        stream,
+        req.principal as Principal,
+      );
     } catch (err) {
       clearInterval(keepAlive);
       const e =
@@ -151,7 +200,7 @@ export function registerMcpRoutes(app: FastifyInstance, gateway: McpGateway, con
   };
 
   const del = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    await gateway.terminate(targetOf(req), header(req, SESSION_HEADER));
+    await gateway.terminate(targetOf(req), header(req, SESSION_HEADER), req.principal as Principal);
     await reply.code(204).send();
   };
 

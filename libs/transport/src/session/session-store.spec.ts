@@ -15,6 +15,7 @@ const record = (id = newSessionId()): SessionRecord => ({
   clientInfo: { name: 't', version: '1' },
   clientCapabilities: {},
   createdAt: Date.now(),
+  owner: 'https://idp.example.test|alice',
   subscriptions: {},
   logLevels: {},
 });

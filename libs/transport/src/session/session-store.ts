@@ -10,6 +10,8 @@ export interface SessionRecord {
   clientInfo: Record<string, unknown>;
   clientCapabilities: Record<string, unknown>;
   createdAt: number;
+  /** The principal that opened the session ({@link principalKey}); nobody else may use it (R6). */
+  owner: string;
   /** Resource URIs (as the upstream knows them) this session subscribed to, by server; replayed on a new replica. */
   subscriptions: Record<string, string[]>;
   /** Last level set with logging/setLevel, by server; replayed on a new replica. */
