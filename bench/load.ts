@@ -33,11 +33,15 @@ export interface PhaseResult {
 const ARGUMENTS = { text: 'hello from the gatehouse bench' };
 
 /** Opens `count` SDK clients (2025-era initialize handshake, the SDK's default) against `url`. */
-export async function connectClients(url: string, count: number): Promise<Client[]> {
+export async function connectClients(
+  url: string,
+  count: number,
+  headers: Record<string, string> = {},
+): Promise<Client[]> {
   const clients: Client[] = [];
   for (let i = 0; i < count; i++) {
     const client = new Client({ name: `gatehouse-bench-${i}`, version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
     clients.push(client);
   }
   return clients;

@@ -24,6 +24,7 @@ import {
   type PhaseLimits,
   type Samples,
 } from './load';
+import { gatewayYaml } from './gateway-yaml';
 import { procCpuUs, startEchoHttp, startFloor, startGatewayProcess, type Child } from './processes';
 import { summariseProfile } from './profile';
 import { printWarningsOnce } from './warnings';
@@ -46,35 +47,6 @@ const IDLE_SESSIONS = 1000;
 const PROFILE_INTERVAL_US = 100;
 /** Each phase is split into this many rounds, taken in turn by the targets. */
 const ROUNDS = 5;
-
-function gatewayYaml(dataDir: string, echoHttpUrl?: string): string {
-  const stdioServer = join(__dirname, 'echo-stdio-server.js');
-  return [
-    'server: { port: 0, host: 127.0.0.1 }',
-    'log: { level: warn }',
-    'auth: { mode: none }',
-    // DATABASE_URL (the production shape) puts the database outside the measured process; without
-    // it the gateway runs its own embedded PGlite, in a worker thread that counts towards its CPU and RSS.
-    `dataDir: ${JSON.stringify(dataDir)}`,
-    ...(process.env.DATABASE_URL ? [`database: { url: ${JSON.stringify(process.env.DATABASE_URL)} }`] : []),
-    'upstreams:',
-    '  echo:',
-    '    transport: stdio',
-    `    command: ${JSON.stringify(process.execPath)}`,
-    `    args: [${JSON.stringify(stdioServer)}]`,
-    '    sharing: shared',
-    ...(echoHttpUrl
-      ? // Shared, like the stdio upstream: one upstream session, so both gateway paths do the same work per call.
-        [
-          '  echo-http:',
-          '    transport: http',
-          `    url: ${JSON.stringify(echoHttpUrl)}`,
-          '    sharing: shared',
-        ]
-      : []),
-    '',
-  ].join('\n');
-}
 
 function commit(): string {
   try {
