@@ -115,7 +115,7 @@ upstreams:
     }
   });
 
-  it('serves a valid token, and the upstream gets the gateway credential, never the client token (R2)', async () => {
+  it('R2: serves a valid token, and the upstream gets the gateway credential, never the client token', async () => {
     const token = await idp.sign(audience);
     const sid = await session(token);
     const seen = upstream.requests.length;
