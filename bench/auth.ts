@@ -20,6 +20,7 @@ import { ForgedIdp } from '../e2e/support/forged-idp';
 import { gatewayYaml } from './gateway-yaml';
 import { closeClients, connectClients, drive } from './load';
 import { startGatewayProcess, type GatewayChild } from './processes';
+import { printWarningsOnce } from './warnings';
 
 const AUDIENCE = 'https://gatehouse.bench/mcp';
 const TARGET_US = 20;
@@ -105,6 +106,7 @@ async function endToEnd(
 }
 
 async function main(args: string[]): Promise<void> {
+  printWarningsOnce('bench:auth');
   const quick = args.includes('--quick');
   const idp = await ForgedIdp.start();
   try {
@@ -130,8 +132,9 @@ Machine: ${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'unknown'}, N
 | Difference end to end | ${added.toFixed(1)} µs | ≤ ${TARGET_US} µs: ${added <= TARGET_US ? 'met' : 'NOT MET'} (noisy: see note) |
 
 The end-to-end figures alternate ${5} rounds of ${quick ? 200 : 2000} calls between the two gateway
-processes; their difference is within the run-to-run noise of a gateway call on this machine
-(several µs), so the isolated figure is the precise one. Run with \`npm run bench:auth\`.
+processes. On this 2-core machine a gateway call's CPU varies by tens of µs between runs, more
+than identity costs, so that difference can even come out negative: the isolated figure is the
+precise one. Run with \`npm run bench:auth\` on an otherwise idle machine.
 `;
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(out, report);

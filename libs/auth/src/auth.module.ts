@@ -1,8 +1,11 @@
-import { Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
 import { authMode, GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, type Logger } from '@gatehouse/observability';
 import { Authenticator } from './authenticator';
-import { GatewayUrls } from './gateway-urls';
+import { loadDevIdp, mountDevIdp, type DevIdp } from './dev-idp';
+import { DEV_IDP_PATH, GatewayUrls } from './gateway-urls';
 import { PrincipalMapper } from './principal-mapper';
 import { ProtectedResourceController } from './protected-resource.controller';
 
@@ -16,11 +19,14 @@ import { ProtectedResourceController } from './protected-resource.controller';
   providers: [GatewayUrls, PrincipalMapper, Authenticator],
   exports: [GatewayUrls, PrincipalMapper, Authenticator],
 })
-export class AuthModule implements OnModuleInit {
+export class AuthModule implements OnModuleInit, OnApplicationShutdown {
+  private devIdp: Promise<DevIdp> | undefined;
+
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly authenticator: Authenticator,
     private readonly urls: GatewayUrls,
+    private readonly adapterHost: HttpAdapterHost,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -32,6 +38,7 @@ export class AuthModule implements OnModuleInit {
       );
       return;
     }
+    if (mode === 'dev') this.startDevIdp();
     this.authenticator.start();
     void this.urls
       .ready()
@@ -43,5 +50,25 @@ export class AuthModule implements OnModuleInit {
             : 'identity: OIDC bearer tokens required on /mcp',
         ),
       );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await (await this.devIdp?.catch(() => undefined))?.close();
+  }
+
+  /** The embedded development IdP, served under /dev-idp on the gateway's own port. */
+  private startDevIdp(): void {
+    this.devIdp = this.urls.ready().then((urls) =>
+      loadDevIdp({
+        issuer: urls.issuer,
+        resource: urls.resource,
+        consoleRedirectUris: [`${urls.base}/auth/callback`],
+        consolePostLogoutRedirectUris: [`${urls.base}/`],
+        dataDir: this.config.dataDir,
+        onError: (err) => this.logger.error({ err }, 'development IdP error'),
+      }),
+    );
+    this.devIdp.catch((err: unknown) => this.logger.error({ err }, 'the development IdP did not start'));
+    mountDevIdp(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), DEV_IDP_PATH, this.devIdp);
   }
 }
