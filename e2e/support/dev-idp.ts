@@ -40,28 +40,22 @@ export interface DevIdpEndpoint {
   resource?: string;
 }
 
-/** Runs `dist/libs/auth/src/dev-idp/main.js` on a free port and resolves once it serves. */
-export async function startDevIdp(options: StartDevIdpOptions): Promise<StartedDevIdp> {
-  if (!existsSync(DEV_IDP_MAIN)) throw new Error(`${DEV_IDP_MAIN} is missing: run \`npm run build\` first`);
-  const args = [DEV_IDP_MAIN, '--port', '0', '--host', '127.0.0.1', '--resource', options.resource];
-  if (options.accessTokenTtlSeconds !== undefined) {
-    args.push('--access-token-ttl', String(options.accessTokenTtlSeconds));
-  }
-  if (options.consoleBase !== undefined) args.push('--console-base', options.consoleBase);
-  if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, NODE_ENV: 'test', ...options.env },
+/** Runs a built script that prints one JSON line once it serves; `close()` sends SIGTERM and waits. */
+async function spawnServing<T>(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
 
-  const first = await new Promise<{ issuer: string; secrets: DevIdpSecrets }>((ok, fail) => {
+  const first = await new Promise<T>((ok, fail) => {
     let stdout = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      fail(new Error(`the dev IdP did not start within 30 s:\n${stderr}`));
+      fail(new Error(`${script} did not start within 30 s:\n${stderr}`));
     }, 30_000);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
@@ -69,27 +63,67 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<StartedD
       if (end < 0) return;
       clearTimeout(timer);
       try {
-        ok(JSON.parse(stdout.slice(0, end)) as { issuer: string; secrets: DevIdpSecrets });
+        ok(JSON.parse(stdout.slice(0, end)) as T);
       } catch {
-        fail(new Error(`the dev IdP printed something other than its JSON line: ${stdout}`));
+        fail(new Error(`${script} printed something other than its JSON line: ${stdout}`));
       }
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      fail(new Error(`the dev IdP exited (${signal ?? code}) before serving:\n${stderr}`));
+      fail(new Error(`${script} exited (${signal ?? code}) before serving:\n${stderr}`));
     });
   });
 
   return {
-    issuer: first.issuer,
-    secrets: first.secrets,
-    resource: options.resource,
+    first,
     output: () => stderr,
     close: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/** Runs `dist/libs/auth/src/dev-idp/main.js` on a free port and resolves once it serves. */
+export async function startDevIdp(options: StartDevIdpOptions): Promise<StartedDevIdp> {
+  const args = ['--port', '0', '--host', '127.0.0.1', '--resource', options.resource];
+  if (options.accessTokenTtlSeconds !== undefined) {
+    args.push('--access-token-ttl', String(options.accessTokenTtlSeconds));
+  }
+  if (options.consoleBase !== undefined) args.push('--console-base', options.consoleBase);
+  if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
+  const { first, output, close } = await spawnServing<{ issuer: string; secrets: DevIdpSecrets }>(
+    DEV_IDP_MAIN,
+    args,
+    options.env,
+  );
+  return { issuer: first.issuer, secrets: first.secrets, resource: options.resource, output, close };
+}
+
+export const MOUNTED_DEV_IDP = resolve(__dirname, '../../dist/e2e/dev-idp/mounted-idp.js');
+
+export interface MountedDevIdp extends StartedDevIdp {
+  /** The Fastify server's base URL; the IdP's issuer is `<url>/dev-idp`, the resource `<url>/mcp`. */
+  url: string;
+}
+
+/**
+ * The IdP mounted under /dev-idp of a bare Fastify server with the gateway's RFC 9728 metadata
+ * (`e2e/dev-idp/mounted-idp.ts`): a stand-in for the gateway in dev mode.
+ */
+export async function startMountedDevIdp(
+  options: { dataDir?: string; withoutMetadata?: boolean } = {},
+): Promise<MountedDevIdp> {
+  const args: string[] = [];
+  if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
+  if (options.withoutMetadata) args.push('--without-metadata');
+  const { first, output, close } = await spawnServing<{
+    url: string;
+    issuer: string;
+    resource: string;
+    secrets: DevIdpSecrets;
+  }>(MOUNTED_DEV_IDP, args);
+  return { ...first, output, close };
 }
 
 const discoveries = new Map<string, Promise<Record<string, unknown>>>();
