@@ -5,13 +5,15 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 
 import { bridgeCommand } from './commands/bridge.command';
+import { devTokenCommand } from './commands/dev-token.command';
 
 /** The `gatehouse` command line; each command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
   return new Command('gatehouse')
     .description('Gatehouse, the enterprise MCP gateway: command-line tools')
     .version(readVersion())
-    .addCommand(bridgeCommand());
+    .addCommand(bridgeCommand())
+    .addCommand(devTokenCommand());
 }
 
 /** The version in the nearest package.json named `gatehouse` (the source tree and dist/ differ in depth). */
