@@ -43,7 +43,7 @@ export async function gatewayWith(
   // Each gateway gets its own scratch database on the real Postgres, dropped when it closes.
   const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_e2e');
   const loaded = parseConfigText(
-    `server:\n  port: 0\n${serverKeys.map((k) => `  ${k}\n`).join('')}log:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${withoutIdentity(yaml)}`,
+    `server:\n${serverKeys.some((k) => k.startsWith('port:')) ? '' : '  port: 0\n'}${serverKeys.map((k) => `  ${k}\n`).join('')}log:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${withoutIdentity(yaml)}`,
     { ...env, GATEHOUSE_TEST_DB: db.url },
   );
   const gateway = await startGateway(loaded, { logDestination: sink });

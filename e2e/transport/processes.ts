@@ -22,6 +22,8 @@ export interface GatewayProcess {
   url: string;
   child: ChildProcess;
   output: string[];
+  /** GATEHOUSE_DATA_DIR of the process (the embedded database, the development IdP's secrets). */
+  dataDir: string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -67,6 +69,7 @@ export async function spawnGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
     url,
     child,
     output,
+    dataDir: dir,
     stop: (signal = 'SIGTERM') =>
       new Promise((ok) => {
         if (child.exitCode !== null) return ok(child.exitCode);

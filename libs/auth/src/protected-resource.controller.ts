@@ -40,7 +40,9 @@ export class ProtectedResourceController {
       resource: urls.resource,
       authorization_servers: [urls.issuer],
       bearer_methods_supported: ['header'],
-      scopes_supported: auth.requiredScopes,
+      // Clients request these scopes; with none required, say nothing so they use their defaults
+      // (an empty list would make some clients request no scope at all).
+      ...(auth.requiredScopes.length > 0 ? { scopes_supported: auth.requiredScopes } : {}),
       resource_name: 'Gatehouse MCP gateway',
       tls_client_certificate_bound_access_tokens: (server.tls?.clientCertificate ?? 'off') !== 'off',
       // Extension member (RFC 9728 §2 allows others): the public client `gatehouse login` uses.

@@ -433,6 +433,10 @@ export class McpGateway {
         principal: {
           kind: principal.kind,
           subject: principal.subject,
+          name: principal.name,
+          email: principal.email,
+          groups: principal.groups,
+          roles: principal.roles,
           clientId: principal.clientId,
           certificate: principal.certificate?.subject,
         },
