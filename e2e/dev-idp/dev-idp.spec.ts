@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +138,8 @@ describe('development IdP', () => {
     const cli = await discover('gatehouse-cli');
     const device = await oidc.initiateDeviceAuthorization(cli, { scope: 'openid profile email' });
     expect(device.verification_uri_complete).toMatch(new RegExp(`^${idp.issuer}/device\\?user_code=`));
+    // One-second polling: sign-ins finish quickly for people and tests alike.
+    expect(device.interval).toBe(1);
     const polling = oidc.pollDeviceAuthorizationGrant(cli, device);
     await approveDevice(device.verification_uri_complete!, 'bob');
     const tokens = await polling;
@@ -170,6 +172,74 @@ describe('development IdP', () => {
       f.fields.filter(([n]) => n === 'username').map(([, v]) => v),
     );
     expect(users).toEqual(['alice', 'bob', 'carol', 'dave', 'erin', 'frank']);
+  });
+
+  it('accepts the user code typed on the verification page, and says when a code is wrong', async () => {
+    const cli = await discover('gatehouse-cli');
+    const device = await oidc.initiateDeviceAuthorization(cli, { scope: 'mcp' });
+    const browser = new Browser();
+    let page = await browser.go(device.verification_uri);
+    expect(page.html).toContain('Enter the code shown in your terminal');
+    const input = parseForms(page.html).find((f) => f.id === 'op.deviceInputForm')!;
+    const wrong = await browser.submit(page, {
+      ...input,
+      fields: [...input.fields.filter(([n]) => n !== 'user_code'), ['user_code', 'BBBB-BBBB']],
+    });
+    expect(wrong.html).toContain('Gatehouse development IdP — for development only');
+    expect(wrong.html).toContain('the code was not found');
+
+    page = await browser.go(device.verification_uri);
+    const form = parseForms(page.html).find((f) => f.id === 'op.deviceInputForm')!;
+    page = await browser.submit(page, {
+      ...form,
+      fields: [...form.fields.filter(([n]) => n !== 'user_code'), ['user_code', device.user_code]],
+    });
+    expect(page.html).toContain(device.user_code);
+    page = await browser.submit(
+      page,
+      parseForms(page.html).find((f) => f.id === 'op.deviceConfirmForm')!,
+    );
+    const polling = oidc.pollDeviceAuthorizationGrant(cli, device);
+    const login = parseForms(page.html).find((f) =>
+      f.fields.some(([n, v]) => n === 'username' && v === 'erin'),
+    )!;
+    page = await browser.submit(page, login);
+    expect(page.html).toContain('Device connected');
+    expect((await verify((await polling).access_token)).payload.sub).toBe('erin');
+  });
+
+  it('ends a device sign-in with access_denied when the person cancels on the login page', async () => {
+    const cli = await discover('gatehouse-cli');
+    const device = await oidc.initiateDeviceAuthorization(cli, {});
+    const polling = oidc.pollDeviceAuthorizationGrant(cli, device);
+    const browser = new Browser();
+    let page = await browser.go(device.verification_uri_complete!);
+    page = await browser.submit(page, parseForms(page.html)[0]!);
+    page = await browser.submit(
+      page,
+      parseForms(page.html).find((f) => f.id === 'op.deviceConfirmForm')!,
+    );
+    const cancel = parseForms(page.html).find((f) => f.action.endsWith('/abort'))!;
+    await browser.submit(page, cancel);
+    await expect(polling).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('refuses a login form for a user who is not seeded', async () => {
+    const url = new URL(`${idp.issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: 'gatehouse-console',
+      response_type: 'code',
+      redirect_uri: `${gateway}/auth/callback`,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    }).toString();
+    const browser = new Browser();
+    const page = await browser.go(url);
+    const form = parseForms(page.html).find((f) => f.fields.some(([n]) => n === 'username'))!;
+    const refused = await browser.submit(page, { ...form, fields: [['username', 'mallory']] });
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('unknown user &quot;mallory&quot;');
   });
 
   it('signs the console in with authorization code + PKCE; the ID token carries groups, name and email', async () => {
@@ -322,6 +392,51 @@ describe('development IdP', () => {
     const afterLogout = await browser.go((await authorize()).url, { stopAt: (u) => u.origin === gateway });
     expect(afterLogout.stoppedAt).toBeUndefined();
     expect(afterLogout.url.pathname).toMatch(/^\/interaction\//);
+  });
+
+  it('refuses to start without --resource and says how to call it', () => {
+    const result = spawnSync(process.execPath, [DEV_IDP_MAIN, '--port', '0'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('--resource is required');
+    expect(result.stderr).toContain('usage: node dist/libs/auth/src/dev-idp/main.js');
+  });
+
+  it('registers the console redirect URIs under --console-base and exits cleanly on SIGTERM', async () => {
+    const child = spawn(
+      process.execPath,
+      [DEV_IDP_MAIN, '--port', '0', '--resource', resource, '--console-base', 'http://localhost:19090/'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } },
+    );
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    const line = await new Promise<string>((done) => {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) done(out);
+      });
+    });
+    const { issuer } = JSON.parse(line) as { issuer: string };
+    const authorize = async (redirectUri: string) => {
+      const url = new URL(`${issuer}/auth`);
+      url.search = new URLSearchParams({
+        client_id: 'gatehouse-console',
+        response_type: 'code',
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      }).toString();
+      return fetch(url, { redirect: 'manual' });
+    };
+    expect((await authorize('http://localhost:19090/auth/callback')).status).toBe(303);
+    expect((await authorize(`${gateway}/auth/callback`)).status).toBe(400);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('refuses to start when NODE_ENV=production', () => {

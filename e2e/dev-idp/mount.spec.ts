@@ -106,4 +106,21 @@ describe('development IdP mounted under /dev-idp on Fastify', () => {
     expect(await echo.json()).toEqual({ received: { hello: 'world' } });
     expect((await fetch(`${server.url}/dev-idpx/.well-known/openid-configuration`)).status).toBe(404);
   });
+
+  it('answers 503 under the prefix when the IdP failed to start, and the app keeps serving', async () => {
+    const broken = await startMountedDevIdp({ broken: true });
+    try {
+      const response = await fetch(`${broken.url}/dev-idp/.well-known/openid-configuration`);
+      expect(response.status).toBe(503);
+      expect(await response.text()).toContain('the development IdP did not start');
+      const echo = await fetch(`${broken.url}/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"still":"up"}',
+      });
+      expect(await echo.json()).toEqual({ received: { still: 'up' } });
+    } finally {
+      await broken.close();
+    }
+  });
 });

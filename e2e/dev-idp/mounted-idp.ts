@@ -11,10 +11,15 @@ import { mountDevIdp } from '../../libs/auth/src/dev-idp/mount';
  * oidc-provider); prints one JSON line `{url, issuer, resource, secrets}` once it serves.
  *   --data-dir <dir>      where the IdP writes dev-idp/secrets.json
  *   --without-metadata    no /.well-known/oauth-protected-resource (a gateway without authentication)
+ *   --broken              the IdP fails to start (its routes must answer 503, the app keeps serving)
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { 'data-dir': { type: 'string' }, 'without-metadata': { type: 'boolean', default: false } },
+    options: {
+      'data-dir': { type: 'string' },
+      'without-metadata': { type: 'boolean', default: false },
+      broken: { type: 'boolean', default: false },
+    },
   });
   console.log = console.info = console.warn = console.error;
   const app = Fastify();
@@ -43,6 +48,14 @@ async function main(): Promise<void> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  if (values.broken) {
+    failed(new Error('the signing keys are unreadable'));
+    process.once('SIGTERM', () => void app.close());
+    process.stdout.write(
+      `${JSON.stringify({ url, issuer: `${url}/dev-idp`, resource: `${url}/mcp`, secrets: {} })}\n`,
+    );
+    return;
+  }
   createDevIdp({
     issuer: `${url}/dev-idp`,
     resource: `${url}/mcp`,

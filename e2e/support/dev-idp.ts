@@ -112,11 +112,12 @@ export interface MountedDevIdp extends StartedDevIdp {
  * (`e2e/dev-idp/mounted-idp.ts`): a stand-in for the gateway in dev mode.
  */
 export async function startMountedDevIdp(
-  options: { dataDir?: string; withoutMetadata?: boolean } = {},
+  options: { dataDir?: string; withoutMetadata?: boolean; broken?: boolean } = {},
 ): Promise<MountedDevIdp> {
   const args: string[] = [];
   if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
   if (options.withoutMetadata) args.push('--without-metadata');
+  if (options.broken) args.push('--broken');
   const { first, output, close } = await spawnServing<{
     url: string;
     issuer: string;
