@@ -405,10 +405,20 @@ describe('development IdP', () => {
     expect(result.stderr).toContain('usage: node dist/libs/auth/src/dev-idp/main.js');
   });
 
-  it('registers the console redirect URIs under --console-base and exits cleanly on SIGTERM', async () => {
+  it('registers the console redirect URIs under --console-base, names itself by loopback on 0.0.0.0, and exits cleanly on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      [DEV_IDP_MAIN, '--port', '0', '--resource', resource, '--console-base', 'http://localhost:19090/'],
+      [
+        DEV_IDP_MAIN,
+        '--port',
+        '0',
+        '--host',
+        '0.0.0.0',
+        '--resource',
+        resource,
+        '--console-base',
+        'http://localhost:19090/',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } },
     );
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
@@ -420,6 +430,8 @@ describe('development IdP', () => {
       });
     });
     const { issuer } = JSON.parse(line) as { issuer: string };
+    // Listening on every interface, it still names itself by the loopback address.
+    expect(issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const authorize = async (redirectUri: string) => {
       const url = new URL(`${issuer}/auth`);
       url.search = new URLSearchParams({

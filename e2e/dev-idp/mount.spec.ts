@@ -123,4 +123,17 @@ describe('development IdP mounted under /dev-idp on Fastify', () => {
       await broken.close();
     }
   });
+
+  it('answers 503 once the IdP is closed', async () => {
+    const closing = await startMountedDevIdp();
+    try {
+      expect((await fetch(`${closing.url}/dev-idp/.well-known/openid-configuration`)).status).toBe(200);
+      await fetch(`${closing.url}/close-idp`, { method: 'POST' });
+      const response = await fetch(`${closing.url}/dev-idp/.well-known/openid-configuration`);
+      expect(response.status).toBe(503);
+      expect(await response.text()).toContain('shutting down');
+    } finally {
+      await closing.close();
+    }
+  });
 });

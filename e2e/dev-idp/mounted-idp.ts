@@ -2,8 +2,7 @@ import { parseArgs } from 'node:util';
 
 import Fastify from 'fastify';
 
-import { createDevIdp, type DevIdp } from '../../libs/auth/src/dev-idp/dev-idp';
-import { mountDevIdp } from '../../libs/auth/src/dev-idp/mount';
+import { loadDevIdp, mountDevIdp, type DevIdp } from '../../libs/auth/src/dev-idp';
 
 /**
  * A bare Fastify server with the development IdP mounted under /dev-idp, as the gateway mounts it in
@@ -44,6 +43,11 @@ async function main(): Promise<void> {
   }
   // A route outside the mount: the app's own JSON parsing must be untouched by the IdP's plugin.
   app.post('/echo', async (request) => ({ received: request.body }));
+  // Lets a test see what the IdP does once closed (as on gateway shutdown).
+  app.post('/close-idp', async () => {
+    await (await idp).close();
+    return { closed: true };
+  });
 
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -56,7 +60,8 @@ async function main(): Promise<void> {
     );
     return;
   }
-  createDevIdp({
+  // Through the lib's door, as the gateway loads it: oidc-provider only on first use.
+  loadDevIdp({
     issuer: `${url}/dev-idp`,
     resource: `${url}/mcp`,
     ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),

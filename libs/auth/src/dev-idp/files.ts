@@ -75,6 +75,8 @@ export async function loadSigningKeys(dataDir: string | undefined): Promise<Priv
     if (!isSigningKeySet(parsed)) {
       throw new Error(`${file} is not a set of private RSA signing keys; delete it to get a new key`);
     }
+    // A private key file someone copied around with wider permissions is narrowed again.
+    await chmod(file, 0o600);
     return parsed.keys;
   }
   const key = await generateSigningKey();

@@ -74,7 +74,9 @@ async function main(): Promise<void> {
     server.listen(port, host, resolve);
   });
   const address = server.address() as AddressInfo;
-  const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // Listening on every interface still needs one name in the issuer: the loopback address.
+  const ip = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  const hostname = ip.includes(':') ? `[${ip}]` : ip;
   const issuer = `http://${hostname}:${address.port}`;
   const idp = await createDevIdp({ ...options, issuer });
   serve = idp.callback;
