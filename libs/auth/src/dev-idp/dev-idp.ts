@@ -6,7 +6,6 @@ import Provider, {
   type Account,
   type Client,
   type Configuration,
-  type KoaContextWithOIDC,
   type ResourceServerInfo,
   type Token,
 } from 'oidc-provider';
@@ -128,8 +127,8 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
           jwt: { sign: { alg: 'RS256' } },
         };
 
-  const clientName = (ctx: KoaContextWithOIDC, client?: Client) =>
-    (client ?? ctx.oidc.client)?.clientName ?? (client ?? ctx.oidc.client)?.clientId ?? 'An application';
+  const clientName = (client: Client | undefined) =>
+    client?.clientName ?? client?.clientId ?? 'An application';
 
   const configuration: Configuration = {
     adapter: memoryAdapter(),
@@ -268,10 +267,10 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
           ctx.body = deviceCodeInputPage(form, out?.error_description ?? (out ? out.error : undefined));
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
-          ctx.body = deviceConfirmPage(form, clientName(ctx, client), userCode);
+          ctx.body = deviceConfirmPage(form, clientName(client), userCode);
         },
         successSource: async (ctx) => {
-          ctx.body = deviceSuccessPage(clientName(ctx));
+          ctx.body = deviceSuccessPage(clientName(ctx.oidc.client));
         },
       },
       rpInitiatedLogout: {
@@ -364,11 +363,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     if (req.method === 'GET' && action === undefined && prompt.name === 'login') {
       const client = await provider.Client.find(String(interaction.params.client_id));
       const self = `${basePath}/interaction/${uid}`;
-      sendHtml(
-        res,
-        200,
-        loginPage(`${self}/login`, `${self}/abort`, client?.clientName ?? 'An application', SEEDED_USERS),
-      );
+      sendHtml(res, 200, loginPage(`${self}/login`, `${self}/abort`, clientName(client), SEEDED_USERS));
       return;
     }
     if (req.method === 'GET' && action === undefined && prompt.name === 'consent') {
