@@ -173,8 +173,13 @@ describe('the embedded start (development IdP mounted in the gateway)', () => {
     const meta = (await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp`)).json()) as {
       authorization_servers: string[];
       resource: string;
+      scopes_supported: string[];
     };
-    expect(meta.authorization_servers).toEqual([`${gw.url}/dev-idp`]);
+    expect(meta).toMatchObject({
+      authorization_servers: [`${gw.url}/dev-idp`],
+      resource: `${gw.url}/mcp`,
+      scopes_supported: ['mcp'],
+    });
     const { issuer, secrets } = JSON.parse(readFileSync(join(gw.dataDir, 'dev-idp', 'secrets.json'), 'utf8'));
     expect(issuer).toBe(meta.authorization_servers[0]);
     const token = await devUserToken({ issuer, secrets }, 'alice');

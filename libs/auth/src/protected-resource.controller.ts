@@ -40,13 +40,21 @@ export class ProtectedResourceController {
       resource: urls.resource,
       authorization_servers: [urls.issuer],
       bearer_methods_supported: ['header'],
-      // Clients request these scopes; with none required, say nothing so they use their defaults
-      // (an empty list would make some clients request no scope at all).
-      ...(auth.requiredScopes.length > 0 ? { scopes_supported: auth.requiredScopes } : {}),
+      ...scopes(this.config),
       resource_name: 'Gatehouse MCP gateway',
       tls_client_certificate_bound_access_tokens: (server.tls?.clientCertificate ?? 'off') !== 'off',
       // Extension member (RFC 9728 §2 allows others): the public client `gatehouse login` uses.
       gatehouse_cli_client_id: auth.cliClientId,
     };
   }
+}
+
+/**
+ * The scopes clients should request. With none required, say nothing so clients use their own
+ * defaults (an empty list makes some request no scope at all, which IdPs refuse); the
+ * development IdP knows the gateway's scope `mcp`, so the embedded start names it.
+ */
+function scopes(config: GatehouseConfig): { scopes_supported?: string[] } {
+  if (config.auth.requiredScopes.length > 0) return { scopes_supported: config.auth.requiredScopes };
+  return authMode(config) === 'dev' ? { scopes_supported: ['mcp'] } : {};
 }
