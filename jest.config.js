@@ -8,13 +8,16 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }],
-    // openid-client v6 and its dependencies ship ESM only; Jest's CJS runtime needs them compiled.
+    // openid-client v6 and its dependencies, and cookie 2 (which @fastify/cookie imports), ship ESM
+    // only; Jest's CJS runtime needs them compiled.
     '/node_modules/.+\\.js$': [
       '@swc/jest',
       { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' }, swcrc: false },
     ],
   },
-  transformIgnorePatterns: ['^(?!.*/node_modules/(openid-client|oauth4webapi)/).*/node_modules/'],
+  transformIgnorePatterns: [
+    '^(?!.*/node_modules/(openid-client|oauth4webapi|@fastify/cookie)/).*/node_modules/',
+  ],
   moduleNameMapper: { '^@gatehouse/(.*)$': '<rootDir>/libs/$1/src/index.ts' },
   maxWorkers: 2,
   testTimeout: 60000,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { authMode, GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, type Logger } from '@gatehouse/observability';
 import { Authenticator } from './authenticator';
+import { ConsoleAuthModule } from './console';
 import { loadDevIdp, mountDevIdp, type DevIdp } from './dev-idp';
 import { DEV_IDP_PATH, GatewayUrls } from './gateway-urls';
 import { PrincipalMapper } from './principal-mapper';
@@ -15,6 +16,7 @@ import { ProtectedResourceController } from './protected-resource.controller';
  * development IdP serves demo users.
  */
 @Module({
+  imports: [ConsoleAuthModule],
   controllers: [ProtectedResourceController],
   providers: [GatewayUrls, PrincipalMapper, Authenticator],
   exports: [GatewayUrls, PrincipalMapper, Authenticator],

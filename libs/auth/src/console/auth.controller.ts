@@ -1,0 +1,124 @@
+import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
+import { LOGGER, type Logger } from '@gatehouse/observability';
+import { ConsoleError, ConsoleErrorCode } from './console-error';
+import { ConsoleGate } from './console-gate.service';
+import { ConsoleOidc, POST_LOGOUT_PATH } from './console-oidc';
+import { ConsoleSessions, LOGIN_TTL_SECONDS } from './console-sessions.service';
+import { clearedCookie, cookieOptions, readCookie } from './cookies';
+import { IdentityRefs } from './identity-refs';
+import { safeReturnTo } from './return-to';
+
+/**
+ * Console sign-in and sign-out: authorization code + PKCE at the IdP, then a server-side
+ * session whose random id lives in an HttpOnly cookie.
+ */
+@Controller('auth')
+export class AuthController {
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    private readonly gate: ConsoleGate,
+    private readonly oidc: ConsoleOidc,
+    private readonly sessions: ConsoleSessions,
+    private readonly identity: IdentityRefs,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** `GET /auth/login?returnTo=/path`: off to the IdP, remembering the sign-in server-side. */
+  @Get('login')
+  async login(
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+    @Query('returnTo') returnTo: unknown,
+  ): Promise<void> {
+    this.requireIdentity();
+    const { base } = await this.identity.urls.ready();
+    const target = safeReturnTo(returnTo, base);
+    const { location, state } = await this.oidc.begin(req);
+    const loginId = await this.sessions.beginLogin({ state, returnTo: target });
+    const { cookies } = this.gate;
+    await reply
+      .status(302)
+      .headers({ location, 'cache-control': 'no-store' })
+      .setCookie(cookies.login, loginId, cookieOptions(cookies, LOGIN_TTL_SECONDS))
+      .send();
+  }
+
+  /** `GET /auth/callback`: the IdP's answer; opens a fresh session and lands on `returnTo`. */
+  @Get('callback')
+  async callback(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.requireIdentity();
+    const { cookies } = this.gate;
+    const clearLogin = clearedCookie(req, cookies, cookies.login);
+    const query = req.query as Record<string, unknown>;
+    if (query.code === undefined && query.error === undefined) {
+      throw new ConsoleError(
+        ConsoleErrorCode.INVALID_REQUEST,
+        'this is where the identity provider returns after sign-in; start at /auth/login',
+      );
+    }
+    const loginId = readCookie(req, cookies.login);
+    const pending = loginId === undefined ? undefined : await this.sessions.consumeLogin(loginId);
+    if (!pending) {
+      throw new ConsoleError(
+        ConsoleErrorCode.LOGIN_STATE_MISSING,
+        'this sign-in was not started in this browser, was already used, or took longer than ' +
+          `${LOGIN_TTL_SECONDS / 60} minutes; start again at /auth/login`,
+        { 'set-cookie': clearLogin },
+      );
+    }
+    let signedIn;
+    try {
+      signedIn = await this.oidc.complete(req, pending.state);
+    } catch (err) {
+      if (err instanceof ConsoleError) Object.assign(err.headers, { 'set-cookie': clearLogin });
+      throw err;
+    }
+    const { id } = await this.sessions.open(signedIn.principal, signedIn.idToken, this.gate.sessionId(req));
+    this.logger.info(
+      { subject: signedIn.principal.subject, roles: signedIn.principal.roles },
+      'console sign-in',
+    );
+    await reply
+      .status(302)
+      .headers({ location: pending.returnTo, 'cache-control': 'no-store' })
+      .setCookie(cookies.session, id, cookieOptions(cookies, this.config.auth.console.sessionTtlSeconds))
+      .clearCookie(cookies.login, cookieOptions(cookies, 0))
+      .send();
+  }
+
+  /**
+   * `POST /auth/logout` (CSRF-protected): ends the session, deletes the cookie, and answers
+   * where the browser goes next: the IdP's end-session URL when it has one, else `/`.
+   */
+  @Post('logout')
+  @HttpCode(200)
+  async logout(
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ redirectTo: string }> {
+    const id = this.gate.sessionId(req);
+    const session = id === undefined ? undefined : await this.sessions.find(id);
+    let idToken: string | undefined;
+    if (id !== undefined && session) {
+      this.gate.checkCsrf(req, session);
+      idToken = (await this.sessions.end(id))?.idToken;
+      this.logger.info({ subject: session.principal.subject }, 'console sign-out');
+    }
+    void reply
+      .header('cache-control', 'no-store')
+      .clearCookie(this.gate.cookies.session, cookieOptions(this.gate.cookies, 0));
+    const redirectTo = this.gate.mode === 'none' ? POST_LOGOUT_PATH : await this.oidc.logoutUrl(idToken);
+    return { redirectTo };
+  }
+
+  private requireIdentity(): void {
+    if (this.gate.mode === 'none') {
+      throw new ConsoleError(
+        ConsoleErrorCode.AUTH_DISABLED,
+        'authentication is off (auth.mode: none); there is no identity provider to sign in with',
+      );
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { Body, Controller, Get, Header, HttpCode, Inject, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { LOGGER, type Logger } from '@gatehouse/observability';
+import { ConsoleError, ConsoleErrorCode } from './console-error';
+import type { ConsoleCaller } from './console-gate.service';
+import { ConsoleSessions, type SessionSummary } from './console-sessions.service';
+import { Caller, Roles } from './console.guard';
+
+const revokeBody = z.strictObject({ subject: z.string().min(1).max(1024) });
+
+/** Admin API over console sessions: who is signed in, and ending a person's sessions. */
+@Controller('api/v1/admin/console-sessions')
+export class ConsoleSessionsController {
+  constructor(
+    private readonly sessions: ConsoleSessions,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Live console sessions (never their ids), most recently used first. */
+  @Get()
+  @Roles('admin', 'auditor')
+  @Header('cache-control', 'no-store')
+  async list(): Promise<{ sessions: SessionSummary[] }> {
+    return { sessions: await this.sessions.list() };
+  }
+
+  /** Ends every console session of one person (`{ subject }`); their cookies stop working at once. */
+  @Post('revoke')
+  @Roles('admin')
+  @HttpCode(200)
+  async revoke(
+    @Body() body: unknown,
+    @Caller() caller: ConsoleCaller,
+  ): Promise<{ subject: string; revoked: number }> {
+    const parsed = revokeBody.safeParse(body);
+    if (!parsed.success) {
+      throw new ConsoleError(
+        ConsoleErrorCode.INVALID_REQUEST,
+        'the body must be {"subject": "<the sub of the person whose sessions end>"}',
+      );
+    }
+    const { subject } = parsed.data;
+    const revoked = await this.sessions.revokeSubject(subject);
+    this.logger.info(
+      { actor: caller.principal.subject, via: caller.via, subject, revoked },
+      'console sessions revoked',
+    );
+    return { subject, revoked };
+  }
+}

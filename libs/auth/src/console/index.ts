@@ -1,0 +1,12 @@
+export { ConsoleAuthModule } from './console-auth.module';
+export { ConsoleGuard, Roles, Authenticated, Caller } from './console.guard';
+export type { ConsoleRequest } from './console.guard';
+export { ConsoleGate, STATE_CHANGING } from './console-gate.service';
+export type { ConsoleCaller } from './console-gate.service';
+export { ConsoleSessions } from './console-sessions.service';
+export type { LiveSession, SessionSummary } from './console-sessions.service';
+export { ConsoleError, ConsoleErrorCode, consoleErrorStatus } from './console-error';
+export { consoleCookies } from './cookies';
+export type { ConsoleCookies } from './cookies';
+export { safeReturnTo } from './return-to';
+export type { MeResponse } from './me.controller';
