@@ -11,7 +11,7 @@ import {
   type StartedDevIdp,
 } from '../support/dev-idp';
 import { gatewayWith } from '../transport/helpers';
-import { freePort } from '../transport/processes';
+import { freePort, spawnGateway, type GatewayProcess } from '../transport/processes';
 
 /**
  * Console sign-in end to end: the real development IdP (oidc-provider, run from dist/, so
@@ -20,6 +20,8 @@ import { freePort } from '../transport/processes';
  */
 
 type Gateway = RunningGateway & { logs: string[] };
+/** Anything serving the gateway's HTTP API: in-process or a spawned process. */
+type Served = { url: string };
 
 /** The cookies a browser would keep for the gateway, with the raw Set-Cookie lines for inspection. */
 class Jar {
@@ -68,7 +70,7 @@ const ROLES = `  roles:
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** GET /auth/login → the IdP's login page as `user` → GET /auth/callback, as a browser would. */
-async function signIn(gw: Gateway, user: string, options: { jar?: Jar; returnTo?: string } = {}) {
+async function signIn(gw: Served, user: string, options: { jar?: Jar; returnTo?: string } = {}) {
   const jar = options.jar ?? new Jar();
   const started = await beginLogin(gw, jar, options.returnTo);
   const callback = await authorizeAs(started, user);
@@ -87,7 +89,7 @@ async function signIn(gw: Gateway, user: string, options: { jar?: Jar; returnTo?
   } satisfies SignedIn;
 }
 
-async function beginLogin(gw: Gateway, jar: Jar, returnTo?: string): Promise<URL> {
+async function beginLogin(gw: Served, jar: Jar, returnTo?: string): Promise<URL> {
   const query = returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(returnTo)}`;
   const res = await fetch(`${gw.url}/auth/login${query}`, {
     redirect: 'manual',
@@ -99,7 +101,7 @@ async function beginLogin(gw: Gateway, jar: Jar, returnTo?: string): Promise<URL
 }
 
 async function api(
-  gw: Gateway,
+  gw: Served,
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
@@ -120,13 +122,13 @@ async function api(
 const asSession = (s: SignedIn) => ({ cookie: s.jar.header() });
 
 /** The CSRF token of a session, as the console reads it. */
-async function csrfOf(gw: Gateway, s: SignedIn): Promise<string> {
+async function csrfOf(gw: Served, s: SignedIn): Promise<string> {
   const me = await api(gw, '/api/v1/me', { headers: asSession(s) });
   expect(me.status).toBe(200);
   return me.json.csrfToken as string;
 }
 
-const revoke = (gw: Gateway, subject: string, headers: Record<string, string>) =>
+const revoke = (gw: Served, subject: string, headers: Record<string, string>) =>
   api(gw, '/api/v1/admin/console-sessions/revoke', { method: 'POST', headers, body: { subject } });
 
 describe('console sign-in (authorization code + PKCE) against the development IdP', () => {
@@ -417,6 +419,12 @@ describe('console sign-in (authorization code + PKCE) against the development Id
     ).toHaveLength(0);
     expect((await api(gw, '/api/v1/me', { headers: asSession(erin) })).status).toBe(401);
 
+    // Signing out again (session already over) still clears the cookie and offers the IdP's logout.
+    const again = await api(gw, '/auth/logout', { method: 'POST', headers: asSession(erin) });
+    expect(again.status).toBe(200);
+    expect(again.headers.getSetCookie().join('\n')).toMatch(/^gatehouse_session=;/);
+    expect(new URL(again.json.redirectTo as string).searchParams.has('id_token_hint')).toBe(false);
+
     // The IdP accepts the hint and the return address: it asks erin to confirm signing out there too.
     const page = await browser.go(target);
     expect(page.status).toBe(200);
@@ -437,6 +445,13 @@ describe('console sign-in (authorization code + PKCE) against the development Id
     const res = await revoke(gw, 'nobody', { authorization: `Bearer ${carolToken}` });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ subject: 'nobody', revoked: 0 });
+
+    // A bearer token is explicit: it counts, not the cookie that came along.
+    const alice = await signIn(gw, 'alice');
+    const both = await api(gw, '/api/v1/me', {
+      headers: { ...asSession(alice), authorization: `Bearer ${carolToken}` },
+    });
+    expect(both.json).toMatchObject({ sub: 'carol', authenticatedBy: 'bearer' });
 
     const aliceToken = await devUserToken(idp, 'alice');
     const denied = await api(gw, '/api/v1/admin/console-sessions', {
@@ -691,5 +706,37 @@ describe('console sign-in without a reachable IdP, and with authentication off',
     const list = await api(off, '/api/v1/admin/console-sessions');
     expect(list.status).toBe(403);
     expect(list.json.error.code).toBe('ROLE_REQUIRED');
+  });
+});
+
+describe('console sign-in in the embedded start (auth.mode dev, the IdP under /dev-idp)', () => {
+  let gw: GatewayProcess;
+
+  // The built gateway as its own process: oidc-provider does not load inside Jest.
+  beforeAll(async () => {
+    gw = await spawnGateway('auth:\n  mode: dev\n');
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it("signs carol in through the gateway's own development IdP and signs her out there", async () => {
+    const carol = await signIn(gw, 'carol', { returnTo: '/console' });
+    expect(carol.authorizationUrl.href.startsWith(`${gw.url}/dev-idp/`)).toBe(true);
+    expect(carol.landing).toBe('/console');
+    const me = await api(gw, '/api/v1/me', { headers: asSession(carol) });
+    expect(me.status).toBe(200);
+    expect(me.json).toMatchObject({ sub: 'carol', issuer: `${gw.url}/dev-idp`, roles: ['admin'] });
+
+    const list = await api(gw, '/api/v1/admin/console-sessions', { headers: asSession(carol) });
+    expect(list.json.sessions.map((s: { subject: string }) => s.subject)).toEqual(['carol']);
+
+    const out = await api(gw, '/auth/logout', {
+      method: 'POST',
+      headers: { ...asSession(carol), 'x-csrf-token': me.json.csrfToken as string, origin: gw.url },
+    });
+    expect(out.status).toBe(200);
+    expect(out.json.redirectTo).toMatch(new RegExp(`^${gw.url}/dev-idp/session/end\\?`));
+    expect((await api(gw, '/api/v1/me', { headers: asSession(carol) })).status).toBe(401);
   });
 });
