@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
-import { ConsoleSessions } from '../../libs/auth/src/console/console-sessions.service';
+import { ConsoleSessions } from '@gatehouse/auth';
 import {
   authorizeAs,
   Browser,

@@ -12,3 +12,4 @@ export type { AuthFailure } from './challenge';
 export { connectionCertificate } from './mtls';
 export type { ConnectionCertificate } from './mtls';
 export { AuthModule } from './auth.module';
+export * from './console';
