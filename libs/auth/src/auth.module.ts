@@ -5,9 +5,9 @@ import { authMode, GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/con
 import { LOGGER, type Logger } from '@gatehouse/observability';
 import { Authenticator } from './authenticator';
 import { ConsoleAuthModule } from './console';
+import { IdentityModule } from './identity.module';
 import { loadDevIdp, mountDevIdp, type DevIdp } from './dev-idp';
 import { DEV_IDP_PATH, GatewayUrls } from './gateway-urls';
-import { PrincipalMapper } from './principal-mapper';
 import { ProtectedResourceController } from './protected-resource.controller';
 
 /**
@@ -16,10 +16,9 @@ import { ProtectedResourceController } from './protected-resource.controller';
  * development IdP serves demo users.
  */
 @Module({
-  imports: [ConsoleAuthModule],
+  imports: [IdentityModule, ConsoleAuthModule],
   controllers: [ProtectedResourceController],
-  providers: [GatewayUrls, PrincipalMapper, Authenticator],
-  exports: [GatewayUrls, PrincipalMapper, Authenticator],
+  exports: [IdentityModule],
 })
 export class AuthModule implements OnModuleInit, OnApplicationShutdown {
   private devIdp: Promise<DevIdp> | undefined;

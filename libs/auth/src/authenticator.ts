@@ -129,7 +129,7 @@ export class Authenticator implements OnApplicationShutdown {
   private async introspect(config: oidc.Configuration, token: string, now: number): Promise<Principal> {
     let claims: Record<string, unknown>;
     try {
-      claims = (await oidc.tokenIntrospection(config, token));
+      claims = await oidc.tokenIntrospection(config, token);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'token introspection failed');
       throw new AuthError(

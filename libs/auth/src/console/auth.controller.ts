@@ -7,7 +7,7 @@ import { ConsoleGate } from './console-gate.service';
 import { ConsoleOidc, POST_LOGOUT_PATH } from './console-oidc';
 import { ConsoleSessions, LOGIN_TTL_SECONDS } from './console-sessions.service';
 import { clearedCookie, cookieOptions, readCookie } from './cookies';
-import { IdentityRefs } from './identity-refs';
+import { GatewayUrls } from '../gateway-urls';
 import { safeReturnTo } from './return-to';
 
 /**
@@ -21,7 +21,7 @@ export class AuthController {
     private readonly gate: ConsoleGate,
     private readonly oidc: ConsoleOidc,
     private readonly sessions: ConsoleSessions,
-    private readonly identity: IdentityRefs,
+    private readonly urls: GatewayUrls,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -33,7 +33,7 @@ export class AuthController {
     @Query('returnTo') returnTo: unknown,
   ): Promise<void> {
     this.requireIdentity();
-    const { base } = await this.identity.urls.ready();
+    const { base } = await this.urls.ready();
     const target = safeReturnTo(returnTo, base);
     const { location, state } = await this.oidc.begin(req);
     const loginId = await this.sessions.beginLogin({ state, returnTo: target });

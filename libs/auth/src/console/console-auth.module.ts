@@ -9,7 +9,7 @@ import { ConsoleSessionsController } from './console-sessions.controller';
 import { ConsoleSessions } from './console-sessions.service';
 import { registerCookies } from './cookies';
 import { ConsoleGuard } from './console.guard';
-import { IdentityRefs } from './identity-refs';
+import { IdentityModule } from '../identity.module';
 import { MeController } from './me.controller';
 
 /**
@@ -19,9 +19,9 @@ import { MeController } from './me.controller';
  */
 @Global()
 @Module({
+  imports: [IdentityModule],
   controllers: [AuthController, MeController, ConsoleSessionsController],
   providers: [
-    IdentityRefs,
     ConsoleSessions,
     ConsoleOidc,
     ConsoleGate,

@@ -9,7 +9,8 @@ import { AuthError, AuthErrorCode } from '../token-validator';
 import { ConsoleError, ConsoleErrorCode } from './console-error';
 import { ConsoleSessions, type LiveSession } from './console-sessions.service';
 import { clearedCookie, consoleCookies, readCookie, type ConsoleCookies } from './cookies';
-import { IdentityRefs } from './identity-refs';
+import { Authenticator } from '../authenticator';
+import { GatewayUrls } from '../gateway-urls';
 
 /** Who is calling a console or admin API endpoint, and how they proved it. */
 export interface ConsoleCaller {
@@ -37,7 +38,8 @@ export class ConsoleGate {
   constructor(
     @Inject(GATEHOUSE_CONFIG) config: GatehouseConfig,
     private readonly sessions: ConsoleSessions,
-    private readonly identity: IdentityRefs,
+    private readonly authenticator: Authenticator,
+    private readonly urls: GatewayUrls,
   ) {
     this.cookies = consoleCookies(config);
     this.mode = authMode(config);
@@ -49,7 +51,7 @@ export class ConsoleGate {
   }
 
   async identify(req: FastifyRequest): Promise<ConsoleCaller> {
-    const { authenticator } = this.identity;
+    const { authenticator } = this;
     if (this.mode === 'none') return { principal: await authenticator.authenticate({}), via: 'anonymous' };
     const tls = connectionCertificate(req.raw.socket);
     const authorization = req.headers.authorization;
@@ -127,7 +129,7 @@ export class ConsoleGate {
 
   /** The gateway's public origin, and the origin the request itself was addressed to. */
   private origins(req: FastifyRequest): string[] {
-    const base = this.identity.urls.now?.base;
+    const base = this.urls.now?.base;
     if (!base) return [];
     const url = new URL(base);
     const own = req.headers.host ? `${url.protocol}//${req.headers.host}` : undefined;
@@ -138,13 +140,13 @@ export class ConsoleGate {
   private challenge(): Record<string, string> {
     return authFailure(
       new AuthError(AuthErrorCode.TOKEN_MISSING, 'no credentials'),
-      this.identity.urls.now?.resourceMetadata,
+      this.urls.now?.resourceMetadata,
       [],
     ).headers;
   }
 
   private bearerRefused(err: AuthError): ConsoleError {
-    const failure = authFailure(err, this.identity.urls.now?.resourceMetadata, []);
+    const failure = authFailure(err, this.urls.now?.resourceMetadata, []);
     const code =
       failure.status === 503
         ? ConsoleErrorCode.IDP_UNAVAILABLE

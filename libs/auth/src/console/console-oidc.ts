@@ -10,7 +10,8 @@ import { LOGGER, type Logger } from '@gatehouse/observability';
 import type { Principal } from '../principal';
 import { readPath } from '../principal-mapper';
 import { ConsoleError, ConsoleErrorCode } from './console-error';
-import { IdentityRefs } from './identity-refs';
+import { GatewayUrls } from '../gateway-urls';
+import { PrincipalMapper } from '../principal-mapper';
 import { authenticate, type PassportRequest } from './passport-fastify';
 
 /** Where the IdP sends the browser back to. */
@@ -82,7 +83,8 @@ export class ConsoleOidc implements OnApplicationShutdown {
 
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
-    private readonly identity: IdentityRefs,
+    private readonly urls: GatewayUrls,
+    private readonly mapper: PrincipalMapper,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -129,7 +131,7 @@ export class ConsoleOidc implements OnApplicationShutdown {
       return POST_LOGOUT_PATH;
     }
     if (!config.serverMetadata().end_session_endpoint) return POST_LOGOUT_PATH;
-    const { base } = await this.identity.urls.ready();
+    const { base } = await this.urls.ready();
     const params: Record<string, string> = {
       client_id: this.config.auth.console.clientId,
       post_logout_redirect_uri: `${base}${POST_LOGOUT_PATH}`,
@@ -153,7 +155,7 @@ export class ConsoleOidc implements OnApplicationShutdown {
   }
 
   private async discover(): Promise<Discovered> {
-    const urls = await this.identity.urls.ready();
+    const urls = await this.urls.ready();
     const { clientId, clientSecret, scopes } = this.config.auth.console;
     const issuer = new URL(urls.issuer);
     const config = await oidc.discovery(
@@ -189,7 +191,7 @@ export class ConsoleOidc implements OnApplicationShutdown {
       const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
       claims = { ...userinfo, ...idClaims };
     }
-    return { principal: this.identity.mapper.fromClaims(claims), idToken: tokens.id_token };
+    return { principal: this.mapper.fromClaims(claims), idToken: tokens.id_token };
   }
 
   /** Maps what went wrong talking to the IdP onto what the browser is told. */
@@ -219,7 +221,7 @@ export class ConsoleOidc implements OnApplicationShutdown {
   }
 
   private unavailable(detail: string): ConsoleError {
-    const issuer = this.identity.urls.now?.issuer ?? 'the identity provider';
+    const issuer = this.urls.now?.issuer ?? 'the identity provider';
     return new ConsoleError(
       ConsoleErrorCode.IDP_UNAVAILABLE,
       `sign-in is unavailable: ${issuer} cannot be reached (${detail}); try again shortly`,
