@@ -2,10 +2,10 @@ import { ConfigError, loadConfig } from '@gatehouse/config';
 import { startGateway } from './bootstrap';
 import { withDemoUpstreams } from './embedded';
 
-async function main(): Promise<void> {
-  let loaded;
+/** Configuration problems, found while loading or while opening what it names (TLS files), exit 78. */
+async function configured<T>(step: () => T | Promise<T>): Promise<T> {
   try {
-    loaded = withDemoUpstreams(loadConfig());
+    return await step();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -13,7 +13,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const gateway = await startGateway(loaded);
+}
+
+async function main(): Promise<void> {
+  const loaded = await configured(() => withDemoUpstreams(loadConfig()));
+  const gateway = await configured(() => startGateway(loaded));
   const { config } = loaded;
   gateway.logger.info(
     {

@@ -78,13 +78,14 @@ export class Authenticator implements OnApplicationShutdown {
   }
 
   async authenticate(input: AuthenticateInput): Promise<Principal> {
-    if (this.mode === 'none') return ANONYMOUS;
+    // The TLS listener already refuses these; this is the second line, in every mode.
     if (input.certificateRejected) {
       throw new AuthError(
         AuthErrorCode.CERTIFICATE_INVALID,
-        'the client certificate is not issued by a CA this gateway trusts',
+        'the client certificate does not verify against the configured CA bundle',
       );
     }
+    if (this.mode === 'none') return ANONYMOUS;
     const token = bearerToken(input.authorization);
     const now = Date.now();
     let principal = this.cache.get(token);

@@ -78,6 +78,53 @@ describe('gateway start-up with a bad configuration', () => {
     expect(status).toBe(78);
   });
 
+  it('exits 78 naming the key when a TLS file cannot be read (checked while starting, not loading)', () => {
+    const file = join(dir, 'tls.yaml');
+    writeFileSync(
+      file,
+      [
+        'auth:',
+        '  mode: none',
+        'server:',
+        '  port: 0',
+        '  tls:',
+        `    certFile: ${join(dir, 'absent.crt')}`,
+        `    keyFile: ${join(dir, 'absent.key')}`,
+      ].join('\n'),
+    );
+    const { status, stderr } = start({ GATEHOUSE_CONFIG: file }, dir);
+    expect(stderr).toMatch(/server\.tls\.certFile/);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(status).toBe(78);
+  });
+
+  it.each([
+    [
+      'NODE_ENV=production without an issuer (the development IdP)',
+      [],
+      { NODE_ENV: 'production' },
+      /auth\.mode \(line 1, column 1\): "dev" \(the embedded development IdP\) is refused when NODE_ENV=production/,
+    ],
+    [
+      'auth.mode none in production',
+      ['auth:', '  mode: none'],
+      { NODE_ENV: 'production' },
+      /auth\.mode \(line 4, column 3\): "none" \(no authentication\) is refused/,
+    ],
+    [
+      'the development IdP with OIDC_ISSUER set',
+      ['auth:', '  mode: dev'],
+      { OIDC_ISSUER: 'https://idp.example.com' },
+      /auth\.mode \(line 4, column 3\): is "dev", but an issuer is configured \(OIDC_ISSUER\)/,
+    ],
+  ])('exits 78 for %s', (_name, lines, env, expected) => {
+    const file = join(dir, 'auth.yaml');
+    writeFileSync(file, ['server:', '  port: 0', ...lines].join('\n'));
+    const { status, stderr } = start({ GATEHOUSE_CONFIG: file, ...env }, dir);
+    expect(stderr).toMatch(expected);
+    expect(status).toBe(78);
+  });
+
   it('exits 78 when GATEHOUSE_CONFIG names a missing file', () => {
     const { status, stderr } = start({ GATEHOUSE_CONFIG: join(dir, 'absent.yaml') }, dir);
     expect(stderr).toMatch(
