@@ -6,6 +6,8 @@ import { Command } from 'commander';
 
 import { bridgeCommand } from './commands/bridge.command';
 import { devTokenCommand } from './commands/dev-token.command';
+import { loginCommand } from './commands/login.command';
+import { logoutCommand } from './commands/logout.command';
 
 /** The `gatehouse` command line; each command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
@@ -13,7 +15,9 @@ export function buildProgram(): Command {
     .description('Gatehouse, the enterprise MCP gateway: command-line tools')
     .version(readVersion())
     .addCommand(bridgeCommand())
-    .addCommand(devTokenCommand());
+    .addCommand(devTokenCommand())
+    .addCommand(loginCommand())
+    .addCommand(logoutCommand());
 }
 
 /** The version in the nearest package.json named `gatehouse` (the source tree and dist/ differ in depth). */

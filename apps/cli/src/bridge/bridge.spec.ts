@@ -393,13 +393,18 @@ describe('gatehouse bridge', () => {
     await expect(attempt).rejects.toThrow(/HTTP 404.*is the URL right\?/);
   });
 
-  it('relays the status and body when the gateway refuses the token, without retrying', async () => {
+  it('says what to do, with the status and body, when the gateway refuses the token, without retrying', async () => {
     await upstream.kill();
     upstream = await new TestMcpServer({ requireToken: 'right-token' }).start();
 
     const attempt = startHost(upstream.url, { args: FAST_RETRY, env: { GATEHOUSE_TOKEN: 'wrong-token' } });
 
-    await expect(attempt).rejects.toThrow(/refused the message: HTTP 401.*invalid_token/);
+    const gateway = upstream.url.replace(/\/mcp$/, '');
+    await expect(attempt).rejects.toThrow(
+      `refused the token in $GATEHOUSE_TOKEN; get a new one, or unset $GATEHOUSE_TOKEN and run \`gatehouse login --url ${gateway}\``,
+    );
+    await expect(attempt).rejects.toThrow(/HTTP 401.*invalid_token/);
+    await expect(attempt).rejects.toMatchObject({ code: -32018 });
     expect(upstream.seen).toHaveLength(1);
   });
 });

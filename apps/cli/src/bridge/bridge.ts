@@ -1,4 +1,5 @@
 import {
+  InsufficientScopeError,
   isJSONRPCErrorResponse,
   isJSONRPCNotification,
   isJSONRPCRequest,
@@ -9,6 +10,7 @@ import {
   SdkErrorCode,
   SdkHttpError,
   StreamableHTTPClientTransport,
+  type AuthProvider,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
@@ -18,6 +20,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 
+import { LoginError, LoginErrorCode } from '../auth/errors';
 import { BridgeError, BridgeErrorCode, toJsonRpcError } from './errors';
 import {
   createGatewayHttp,
@@ -32,6 +35,17 @@ import { backoffDelay, classifyFailure, type Failure, type RetryPolicy } from '.
 
 type RequestId = JSONRPCRequest['id'];
 
+/** Where the bearer token comes from, and what to tell the person when the gateway refuses it. */
+export interface BridgeAuth {
+  /**
+   * Supplies the token before each request and renews it after a 401 (a
+   * stored login). Absent when a fixed header carries the token, or nothing does.
+   */
+  provider?: AuthProvider;
+  /** The sentence for a 401 that stands after all that, naming what to do, e.g. which command to run. */
+  refusal: string;
+}
+
 /** Everything the bridge needs; the CLI command builds it from flags and the environment. */
 export interface BridgeOptions {
   /** The gateway's Streamable HTTP endpoint, e.g. `https://gatehouse.example.com/mcp`. */
@@ -41,6 +55,8 @@ export interface BridgeOptions {
   http: GatewayHttpOptions;
   retry: RetryPolicy;
   logger: Logger;
+  /** Token handling beyond the fixed `headers`; without it a 401 is reported as it is. */
+  auth?: BridgeAuth;
   /** The host-facing side; stdin/stdout unless a test injects another. */
   host?: Transport;
   /** Longest wait for the gateway to accept the DELETE that ends the session at shutdown. */
@@ -174,6 +190,7 @@ export class Bridge {
     const transport = new StreamableHTTPClientTransport(this.options.url, {
       fetch: this.http.fetch,
       requestInit: { headers: this.options.headers },
+      ...(this.options.auth?.provider ? { authProvider: this.options.auth.provider } : {}),
       // The standalone GET stream never gives up: the gateway may come back with the
       // session intact (sessions live in Redis), and a 404 triggers re-establishment.
       reconnectionOptions: {
@@ -351,12 +368,30 @@ export class Bridge {
     for (let attempt = 0; ; attempt++) {
       const transport = this.upstream;
       let failure: Failure;
+      /** Set when this attempt failed because the IdP could not renew the token, which retrying may fix. */
+      let idpDown: LoginError | undefined;
       try {
         await transport.send(message, options);
         return;
       } catch (error) {
         if (options?.requestSignal?.aborted || this.closing) throw error;
-        failure = classifyFailure(error);
+        if (error instanceof LoginError) {
+          if (error.code !== LoginErrorCode.IDP_UNREACHABLE) {
+            throw new BridgeError(BridgeErrorCode.LOGIN_REQUIRED, error.message, {
+              url: this.options.url.href,
+            });
+          }
+          idpDown = error;
+          failure = { kind: 'retry', detail: error.message };
+        } else if (error instanceof InsufficientScopeError) {
+          throw new BridgeError(
+            BridgeErrorCode.GATEWAY_REJECTED,
+            `the gateway requires more scopes than the token carries (${error.message}); ${this.options.auth?.refusal ?? 'get a token with those scopes'}`,
+            { url: this.options.url.href, status: 403 },
+          );
+        } else {
+          failure = classifyFailure(error);
+        }
       }
       const details = { url: this.options.url.href, attempts: attempt + 1, elapsedMs: Date.now() - started };
       if (failure.kind === 'ambiguous' || failure.kind === 'fatal') {
@@ -386,6 +421,13 @@ export class Bridge {
           );
         }
         case 'rejected': {
+          if (failure.status === 401) {
+            throw new BridgeError(
+              BridgeErrorCode.LOGIN_REQUIRED,
+              `${this.options.auth?.refusal ?? 'the gateway refused the request'} (${failure.detail}${failure.body ? ` - ${failure.body.slice(0, 300)}` : ''})`,
+              { ...details, status: failure.status },
+            );
+          }
           const answer = isRequest ? parseErrorAnswer(failure.body, message.id) : undefined;
           if (answer) throw new GatewayAnswered(answer);
           throw new BridgeError(
@@ -420,6 +462,13 @@ export class Bridge {
       }
       const delay = backoffDelay(policy, attempt);
       if (attempt >= policy.retries || Date.now() - started + delay > policy.budgetMs) {
+        if (idpDown) {
+          throw new BridgeError(
+            BridgeErrorCode.IDP_UNREACHABLE,
+            `${idpDown.message} (${attempt + 1} attempts over ${Date.now() - started} ms)`,
+            { ...details, cause: idpDown.message },
+          );
+        }
         throw new BridgeError(
           BridgeErrorCode.GATEWAY_UNREACHABLE,
           `gateway unreachable at ${this.options.url.href} after ${attempt + 1} attempts over ${Date.now() - started} ms: ${failure.detail}`,

@@ -16,6 +16,10 @@ export enum BridgeErrorCode {
   SHUTTING_DOWN = 'SHUTTING_DOWN',
   /** The gateway answered 500 (or another 5xx but 502/503/504) without a JSON-RPC error; not resent, as it may have run. */
   GATEWAY_FAILED = 'GATEWAY_FAILED',
+  /** No usable login: the gateway refused the token (401), or the stored login could not be refreshed; the message says what to run. */
+  LOGIN_REQUIRED = 'LOGIN_REQUIRED',
+  /** The stored login's access token expired and the IdP could not be reached to refresh it, for the whole retry budget. */
+  IDP_UNREACHABLE = 'IDP_UNREACHABLE',
 }
 
 /** Extra facts carried in the JSON-RPC error's `data`, for hosts and for people reading logs. */
@@ -66,6 +70,10 @@ export function jsonRpcCodeOf(code: BridgeErrorCode): number {
       return -32016;
     case BridgeErrorCode.GATEWAY_FAILED:
       return -32017;
+    case BridgeErrorCode.LOGIN_REQUIRED:
+      return -32018;
+    case BridgeErrorCode.IDP_UNREACHABLE:
+      return -32019;
     default:
       return assertUnreachable(code);
   }

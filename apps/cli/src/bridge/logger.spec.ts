@@ -56,4 +56,14 @@ describe('Logger', () => {
       url: 'u',
     });
   });
+
+  it('scrubs tokens learnt while running (a refreshed login) from later lines, with the fixed secrets', () => {
+    const { logger, lines } = capture('text', 'debug', ['fixed-secret']);
+    logger.redact('access-token-1', 'refresh-token-1');
+    logger.redact('access-token-2');
+
+    logger.error('failed with access-token-1 and refresh-token-1 and access-token-2 and fixed-secret');
+
+    expect(lines[0]).toContain('failed with [REDACTED] and [REDACTED] and [REDACTED] and [REDACTED]');
+  });
 });

@@ -25,13 +25,30 @@ type Fields = Record<string, unknown>;
  * formatting, so a token cannot leak through an error message or a field.
  */
 export class Logger {
-  private readonly secrets: string[];
+  private secrets: string[];
+  private readonly fixed: readonly string[];
+  /** Tokens learnt while running (a refreshed login), newest last; only the latest few are still live. */
+  private learnt: string[] = [];
   private readonly write: (line: string) => void;
 
   constructor(private readonly options: LoggerOptions) {
-    // Longest first, so a secret containing another is replaced whole.
-    this.secrets = options.secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+    this.fixed = options.secrets.filter((s) => s.length > 0);
+    this.secrets = this.order(this.fixed);
     this.write = options.write ?? ((line) => process.stderr.write(line));
+  }
+
+  /** Adds values to scrub from every later line, such as a token obtained by a refresh. */
+  redact(...values: string[]): void {
+    const fresh = values.filter((v) => v.length > 0 && !this.learnt.includes(v));
+    if (fresh.length === 0) return;
+    // Rotated tokens are dead; keeping the last 16 bounds the work per line in a week-long run.
+    this.learnt = [...this.learnt, ...fresh].slice(-16);
+    this.secrets = this.order([...this.fixed, ...this.learnt]);
+  }
+
+  /** Longest first, so a secret containing another is replaced whole. */
+  private order(secrets: readonly string[]): string[] {
+    return [...secrets].sort((a, b) => b.length - a.length);
   }
 
   debug(msg: string, fields?: Fields): void {

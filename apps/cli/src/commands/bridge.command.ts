@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { Bridge } from '../bridge/bridge';
+import { CredentialStore, defaultCredentialsPath, gatewayKey } from '../auth/credential-store';
+import { loginCommandFor } from '../auth/errors';
+import { LoginTokenSource } from '../auth/token-source';
+import { Bridge, type BridgeAuth } from '../bridge/bridge';
 import { LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../bridge/logger';
 import { DEFAULT_RETRY_POLICY } from '../bridge/retry';
 
@@ -26,7 +29,7 @@ interface BridgeFlags {
 /** Headers the transport derives from the traffic; a flag must not fight it. */
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'accept', 'host', 'last-event-id']);
 
-function parseUrl(value: string): URL {
+export function parseUrl(value: string): URL {
   let url: URL;
   try {
     url = new URL(value);
@@ -65,7 +68,7 @@ function parseCount(value: string): number {
   return n;
 }
 
-function readPem(path: string | undefined, flag: string): string | undefined {
+export function readPem(path: string | undefined, flag: string): string | undefined {
   if (path === undefined) return undefined;
   try {
     return readFileSync(path, 'utf8');
@@ -146,13 +149,51 @@ export function bridgeCommand(): Command {
       // stdout is the protocol channel: anything a dependency prints goes to stderr instead.
       console.log = console.info = console.debug = console.error;
 
+      const gateway = gatewayKey(flags.url);
+      const relogin = loginCommandFor(gateway);
+      let auth: BridgeAuth;
+      let loggedIn = false;
+      if (token !== undefined) {
+        auth = {
+          refusal: `the gateway refused the token in $${flags.tokenEnv}; get a new one, or unset $${flags.tokenEnv} and run \`${relogin}\``,
+        };
+      } else if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
+        auth = { refusal: 'the gateway refused the authorization given with --header' };
+      } else {
+        // No token given: the stored `gatehouse login` for this gateway, refreshed as it goes.
+        const source = new LoginTokenSource({
+          store: new CredentialStore(defaultCredentialsPath(process.env)),
+          gateway,
+          log: logger,
+        });
+        try {
+          loggedIn = (await source.load()) !== undefined;
+        } catch (error) {
+          command.error(`error: ${(error as Error).message}`, { exitCode: 2 });
+        }
+        if (!loggedIn) {
+          logger.info(
+            `no $${flags.tokenEnv} and no stored login for ${gateway}; if the gateway asks for sign-in, run \`${relogin}\``,
+          );
+        }
+        auth = {
+          provider: source,
+          refusal: `the gateway refused the login even after refreshing it; run \`${relogin}\``,
+        };
+      }
+
       const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(flags.url.hostname);
-      if (token !== undefined && flags.url.protocol === 'http:' && !loopback) {
+      if ((token !== undefined || loggedIn) && flags.url.protocol === 'http:' && !loopback) {
         logger.warn('sending a bearer token over plain http; use https', { url: flags.url.href });
       }
       logger.debug('options', {
         url: flags.url.href,
-        bearerFrom: `$${flags.tokenEnv} (${token !== undefined ? 'set' : 'not set'})`,
+        bearerFrom:
+          token !== undefined
+            ? `$${flags.tokenEnv}`
+            : loggedIn
+              ? `the stored login for ${gateway}`
+              : `nothing ($${flags.tokenEnv} not set, no stored login)`,
         headers: flags.header.map(([name]) => name),
         mtls: cert !== undefined,
         ca: ca !== undefined,
@@ -175,6 +216,7 @@ export function bridgeCommand(): Command {
           budgetMs: flags.retryBudget,
         },
         logger,
+        auth,
       });
       const stop = (signal: string) => void bridge.close(`received ${signal}`);
       process.once('SIGINT', () => stop('SIGINT'));
