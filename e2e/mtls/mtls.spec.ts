@@ -7,7 +7,7 @@ import { eventually, FAST_RETRY, startHost, type Host } from '../../apps/cli/src
 import { startGateway } from '../../apps/gateway/src/bootstrap';
 import { makeTestPki, type Credential, type TestPki } from '../support/pki';
 import { gatewayWith, initializeBody, serverBin } from '../transport/helpers';
-import { LoopbackIdp } from './loopback-idp';
+import { ForgedIdp } from '../support/forged-idp';
 
 type Gateway = Awaited<ReturnType<typeof gatewayWith>>;
 type Mode = 'off' | 'optional' | 'required';
@@ -286,19 +286,19 @@ describe('HTTPS listener with clientCertificate: off', () => {
 
 describe('certificate-bound tokens (RFC 8705 cnf x5t#S256)', () => {
   let gateway: Gateway;
-  let idp: LoopbackIdp;
+  let idp: ForgedIdp;
   let bound: string;
   let unbound: string;
 
   beforeAll(async () => {
-    idp = await LoopbackIdp.start();
+    idp = await ForgedIdp.start();
     gateway = await gatewayWith(
       `auth:\n  mode: oidc\n  issuer: ${idp.issuer}\n  audience: ${AUDIENCE}\n${UPSTREAMS}`,
       {},
       tlsKeys('optional'),
     );
-    bound = await idp.token(AUDIENCE, { cnf: { 'x5t#S256': pki.client.thumbprint } });
-    unbound = await idp.token(AUDIENCE, { sub: 'bob' });
+    bound = await idp.sign(AUDIENCE, { cnf: { 'x5t#S256': pki.client.thumbprint } });
+    unbound = await idp.sign(AUDIENCE, { sub: 'bob' });
   });
 
   afterAll(async () => {
