@@ -136,6 +136,6 @@ describe('finding the IdP of a gateway (RFC 9728)', () => {
     const found = discoverGatewaySignIn(new URL(server.base), fetch);
 
     await expect(found).rejects.toMatchObject({ code: LoginErrorCode.NO_SIGN_IN });
-    await expect(found).rejects.toThrow('answered 405, not 401; the bridge needs no login for it');
+    await expect(found).rejects.toThrow('answered 405, not 401); the bridge needs no login for it');
   });
 });
