@@ -12,7 +12,11 @@ module.exports = {
     // only; Jest's CJS runtime needs them compiled.
     '/node_modules/.+\\.js$': [
       '@swc/jest',
-      { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' }, swcrc: false },
+      {
+        jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' },
+        module: { type: 'commonjs' },
+        swcrc: false,
+      },
     ],
   },
   transformIgnorePatterns: [
