@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -14,6 +15,8 @@ import { freePort, spawnGateway, type GatewayProcess } from '../transport/proces
  * process): the happy paths real IdPs produce. The forged-token attack table is in
  * resource-server.spec.ts.
  */
+
+const CLI = resolve(__dirname, '../../dist/apps/cli/src/main.js');
 
 /** An MCP client's OAuth state, kept in memory: what a desktop host keeps in its keychain. */
 class MemoryOAuthProvider implements OAuthClientProvider {
@@ -186,5 +189,23 @@ describe('the embedded start (development IdP mounted in the gateway)', () => {
     const init = await rawPost(`${gw.url}/mcp`, initializeBody(), { authorization: `Bearer ${token}` });
     expect(init.status).toBe(200);
     expect(gw.output.join('')).toMatch(/DEVELOPMENT IdP \(for development only/);
+  });
+
+  it('gatehouse dev-token prints a token the gateway accepts', () => {
+    const out = spawnSync(
+      process.execPath,
+      [CLI, 'dev-token', 'frank', '--url', gw.url, '--data-dir', gw.dataDir],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    expect(out.stderr).toBe('');
+    expect(out.status).toBe(0);
+    const token = out.stdout.trim();
+    expect(token.split('.')).toHaveLength(3);
+    return rawPost(`${gw.url}/mcp`, initializeBody(), { authorization: `Bearer ${token}` }).then((res) => {
+      expect(res.status).toBe(200);
+    });
   });
 });
