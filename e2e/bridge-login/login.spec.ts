@@ -267,3 +267,60 @@ describe('gatehouse login, then the bridge, against the real gateway and IdP', (
     expect(sessionSubjects().at(-1)).toBe('carol');
   });
 });
+
+/**
+ * Gateways that refuse what the login carries, each with its own development IdP: the bridge must
+ * say which and what to do, not leave the host guessing.
+ */
+describe('the bridge against a gateway that refuses the login', () => {
+  const started: Array<{ close(): Promise<void> }> = [];
+  let xdg: string;
+
+  afterEach(async () => {
+    for (const thing of started.splice(0).reverse()) await thing.close();
+    rmSync(xdg, { recursive: true, force: true });
+  });
+
+  /** A gateway whose `auth:` has `extra` keys, and its IdP, with alice logged in to it. */
+  async function loggedInTo(extra: string) {
+    xdg = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-refused-'));
+    const port = await freePort();
+    const idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
+    started.push(idp);
+    const gateway = await gatewayWith(
+      `auth:\n  issuer: ${idp.issuer}\n${extra}${demoUpstreamsYaml('shared')}`,
+      {},
+      [`port: ${port}`],
+    );
+    started.push(gateway);
+    const run = runCli(['login', '--url', gateway.url], { XDG_CONFIG_HOME: xdg });
+    const [, link] = await run.waitFor(COMPLETE_LINK);
+    await approveDevice(link as string, 'alice');
+    expect(await run.exit).toBe(0);
+    return gateway;
+  }
+
+  it('a token type the gateway does not take: refused even after a refresh, the host is told to log in again', async () => {
+    const gateway = await loggedInTo('  typ: secevent+jwt\n');
+
+    const attempt = startHost(`${gateway.url}/mcp`, { env: { XDG_CONFIG_HOME: xdg } });
+    started.push({ close: async () => (await attempt.catch(() => undefined))?.close() });
+
+    await expect(attempt).rejects.toMatchObject({ code: -32018 });
+    await expect(attempt).rejects.toThrow(
+      `the gateway refused the login for ${gateway.url} even after refreshing it; run \`gatehouse login --url ${gateway.url}\``,
+    );
+  });
+
+  it('a scope the IdP does not grant: the host hears which scope and what to run', async () => {
+    const gateway = await loggedInTo('  requiredScopes: [payroll]\n');
+
+    const attempt = startHost(`${gateway.url}/mcp`, { env: { XDG_CONFIG_HOME: xdg } });
+    started.push({ close: async () => (await attempt.catch(() => undefined))?.close() });
+
+    await expect(attempt).rejects.toMatchObject({ code: -32011 });
+    await expect(attempt).rejects.toThrow(
+      `the gateway requires scopes that the login for ${gateway.url} lacks (Insufficient scope: required "payroll"); run \`gatehouse login --url ${gateway.url}\``,
+    );
+  });
+});

@@ -42,8 +42,10 @@ export interface BridgeAuth {
    * stored login). Absent when a fixed header carries the token, or nothing does.
    */
   provider?: AuthProvider;
-  /** The sentence for a 401 that stands after all that, naming what to do, e.g. which command to run. */
-  refusal: string;
+  /** What carries the token, for messages: "the token in $GATEHOUSE_TOKEN", "your login". */
+  credential: string;
+  /** What to do when the gateway refuses it, e.g. "run `gatehouse login --url …`". */
+  remedy: string;
 }
 
 /** Everything the bridge needs; the CLI command builds it from flags and the environment. */
@@ -386,7 +388,7 @@ export class Bridge {
         } else if (error instanceof InsufficientScopeError) {
           throw new BridgeError(
             BridgeErrorCode.GATEWAY_REJECTED,
-            `the gateway requires more scopes than the token carries (${error.message}); ${this.options.auth?.refusal ?? 'get a token with those scopes'}`,
+            `the gateway requires scopes that ${this.options.auth?.credential ?? 'the token'} lacks (${error.message}); ${this.options.auth?.remedy ?? 'get a token with those scopes'}`,
             { url: this.options.url.href, status: 403 },
           );
         } else {
@@ -424,7 +426,7 @@ export class Bridge {
           if (failure.status === 401) {
             throw new BridgeError(
               BridgeErrorCode.LOGIN_REQUIRED,
-              `${this.options.auth?.refusal ?? 'the gateway refused the request'} (${failure.detail}${failure.body ? ` - ${failure.body.slice(0, 300)}` : ''})`,
+              `${this.refusal()} (${failure.detail}${failure.body ? ` - ${failure.body.slice(0, 300)}` : ''})`,
               { ...details, status: failure.status },
             );
           }
@@ -487,6 +489,14 @@ export class Bridge {
       await this.sleep(delay);
       if (this.closing) throw new BridgeError(BridgeErrorCode.SHUTTING_DOWN, 'the bridge is shutting down');
     }
+  }
+
+  /** The sentence for a 401 that stands after everything the bridge could do about it. */
+  private refusal(): string {
+    const auth = this.options.auth;
+    if (!auth) return 'the gateway refused the request';
+    const refreshed = auth.provider ? ' even after refreshing it' : '';
+    return `the gateway refused ${auth.credential}${refreshed}; ${auth.remedy}`;
   }
 
   private toBridgeError(error: unknown): BridgeError {

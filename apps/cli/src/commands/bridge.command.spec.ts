@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { assertBuilt, CLI } from '../bridge/__tests__/host';
 
@@ -6,11 +9,12 @@ import { assertBuilt, CLI } from '../bridge/__tests__/host';
 describe('gatehouse bridge options', () => {
   beforeAll(() => assertBuilt());
 
-  function run(args: string[]) {
+  function run(args: string[], env: NodeJS.ProcessEnv = process.env) {
     const result = spawnSync(process.execPath, [CLI, ...args], {
       input: '',
       encoding: 'utf8',
       timeout: 20_000,
+      env,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
@@ -57,5 +61,42 @@ describe('gatehouse bridge options', () => {
     expect(status).toBe(0);
     expect(stdout).toBe('');
     expect(stderr).toContain('host closed stdin');
+  });
+
+  it('refuses to start on a credentials file other users can read, saying how to fix it', () => {
+    const xdg = mkdtempSync(join(tmpdir(), 'gatehouse-bridge-creds-'));
+    try {
+      mkdirSync(join(xdg, 'gatehouse'), { mode: 0o700 });
+      const file = join(xdg, 'gatehouse', 'credentials.json');
+      writeFileSync(file, JSON.stringify({ version: 1, logins: {} }), { mode: 0o644 });
+
+      const { status, stdout, stderr } = run(['bridge', '--url', 'http://127.0.0.1:1/mcp'], {
+        PATH: process.env.PATH ?? '',
+        XDG_CONFIG_HOME: xdg,
+      });
+
+      expect(status).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toContain(`chmod 600 ${file}`);
+    } finally {
+      rmSync(xdg, { recursive: true, force: true });
+    }
+  });
+
+  it('says at start how to log in when there is neither a token nor a login', () => {
+    const xdg = mkdtempSync(join(tmpdir(), 'gatehouse-bridge-creds-'));
+    try {
+      const { status, stderr } = run(['bridge', '--url', 'http://127.0.0.1:1/mcp'], {
+        PATH: process.env.PATH ?? '',
+        XDG_CONFIG_HOME: xdg,
+      });
+
+      expect(status).toBe(0);
+      expect(stderr).toContain(
+        'no $GATEHOUSE_TOKEN and no stored login for http://127.0.0.1:1; if the gateway asks for sign-in, run `gatehouse login --url http://127.0.0.1:1`',
+      );
+    } finally {
+      rmSync(xdg, { recursive: true, force: true });
+    }
   });
 });

@@ -155,10 +155,11 @@ export function bridgeCommand(): Command {
       let loggedIn = false;
       if (token !== undefined) {
         auth = {
-          refusal: `the gateway refused the token in $${flags.tokenEnv}; get a new one, or unset $${flags.tokenEnv} and run \`${relogin}\``,
+          credential: `the token in $${flags.tokenEnv}`,
+          remedy: `get a new one, or unset $${flags.tokenEnv} and run \`${relogin}\``,
         };
       } else if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
-        auth = { refusal: 'the gateway refused the authorization given with --header' };
+        auth = { credential: 'the authorization given with --header', remedy: 'correct that header' };
       } else {
         // No token given: the stored `gatehouse login` for this gateway, refreshed as it goes.
         const source = new LoginTokenSource({
@@ -178,7 +179,8 @@ export function bridgeCommand(): Command {
         }
         auth = {
           provider: source,
-          refusal: `the gateway refused the login even after refreshing it; run \`${relogin}\``,
+          credential: `the login for ${gateway}`,
+          remedy: `run \`${relogin}\``,
         };
       }
 

@@ -1,9 +1,10 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { authorizeAs, startMountedDevIdp, type MountedDevIdp } from '../../../../e2e/support/dev-idp';
+import { eventually } from '../bridge/__tests__/host';
 import {
   COMPLETE_LINK,
   credentialsPath,
@@ -31,6 +32,18 @@ describe('gatehouse login', () => {
   beforeEach(() => {
     xdg = mkdtempSync(join(tmpdir(), 'gatehouse-login-'));
   });
+
+  /**
+   * A stand-in `xdg-open` first on PATH that writes the address it was given to a file: the
+   * desktop's opener is the one part with no real counterpart here.
+   */
+  function fakeOpener(): { env: Record<string, string>; opened: string } {
+    const bin = join(xdg, 'bin');
+    mkdirSync(bin);
+    const opened = join(xdg, 'opened-url');
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`, { mode: 0o755 });
+    return { env: { PATH: `${bin}:${process.env.PATH ?? ''}`, XDG_CONFIG_HOME: xdg }, opened };
+  }
   afterEach(() => rmSync(xdg, { recursive: true, force: true }));
 
   it('signs in with the device code, stores the tokens 0600 under the gateway, and never prints one', async () => {
@@ -76,9 +89,8 @@ describe('gatehouse login', () => {
   });
 
   it('falls back to the browser with a loopback redirect: --no-device --no-browser prints the address', async () => {
-    const run = runCli(['login', '--url', gateway.url, '--no-device', '--no-browser'], {
-      XDG_CONFIG_HOME: xdg,
-    });
+    const opener = fakeOpener();
+    const run = runCli(['login', '--url', gateway.url, '--no-device', '--no-browser'], opener.env);
     const [, address] = await run.waitFor(/open this page in a browser on this machine:\s+(\S+)/);
     const authorization = new URL(address as string);
     expect(authorization.href.startsWith(`${gateway.issuer}/`)).toBe(true);
@@ -93,6 +105,21 @@ describe('gatehouse login', () => {
     expect(await run.exit).toBe(0);
     expect(run.stderr()).toContain(`Signed in to ${gateway.url} as bob`);
     expect(storedLogins(xdg)[gateway.url]?.refreshToken).toEqual(expect.any(String));
+    expect(existsSync(opener.opened)).toBe(false);
+  });
+
+  it('opens the system browser on the authorization address unless told not to, and prints it too', async () => {
+    const opener = fakeOpener();
+    const run = runCli(['login', '--url', gateway.url, '--no-device'], opener.env);
+
+    await eventually(() => existsSync(opener.opened), 'xdg-open to be run');
+    const address = readFileSync(opener.opened, 'utf8');
+    const [, printed] = await run.waitFor(/finish in your browser; if no window opened, [^:]+:\s+(\S+)/);
+    expect(printed).toBe(address);
+    await fetch(await authorizeAs(address, 'carol'));
+
+    expect(await run.exit).toBe(0);
+    expect(run.stderr()).toContain(`Signed in to ${gateway.url} as carol`);
   });
 
   it('gives up on a browser that never comes back, saying what to run', async () => {
