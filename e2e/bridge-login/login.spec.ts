@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
-import { eventually, startHost, type Host } from '../../apps/cli/src/bridge/__tests__/host';
+import { eventually, FAST_RETRY, startHost, type Host } from '../../apps/cli/src/bridge/__tests__/host';
 import {
   COMPLETE_LINK,
   credentialsPath,
@@ -282,10 +282,13 @@ describe('the bridge against a gateway that refuses the login', () => {
   });
 
   /** A gateway whose `auth:` has `extra` keys, and its IdP, with alice logged in to it. */
-  async function loggedInTo(extra: string) {
+  async function loggedInTo(extra: string, accessTokenTtlSeconds?: number) {
     xdg = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-refused-'));
     const port = await freePort();
-    const idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
+    const idp = await startDevIdp({
+      resource: `http://127.0.0.1:${port}/mcp`,
+      ...(accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds } : {}),
+    });
     started.push(idp);
     const gateway = await gatewayWith(
       `auth:\n  issuer: ${idp.issuer}\n${extra}${demoUpstreamsYaml('shared')}`,
@@ -297,11 +300,11 @@ describe('the bridge against a gateway that refuses the login', () => {
     const [, link] = await run.waitFor(COMPLETE_LINK);
     await approveDevice(link as string, 'alice');
     expect(await run.exit).toBe(0);
-    return gateway;
+    return { gateway, idp };
   }
 
   it('a token type the gateway does not take: refused even after a refresh, the host is told to log in again', async () => {
-    const gateway = await loggedInTo('  typ: secevent+jwt\n');
+    const { gateway } = await loggedInTo('  typ: secevent+jwt\n');
 
     const attempt = startHost(`${gateway.url}/mcp`, { env: { XDG_CONFIG_HOME: xdg } });
     started.push({ close: async () => (await attempt.catch(() => undefined))?.close() });
@@ -313,7 +316,7 @@ describe('the bridge against a gateway that refuses the login', () => {
   });
 
   it('a scope the IdP does not grant: the host hears which scope and what to run', async () => {
-    const gateway = await loggedInTo('  requiredScopes: [payroll]\n');
+    const { gateway } = await loggedInTo('  requiredScopes: [payroll]\n');
 
     const attempt = startHost(`${gateway.url}/mcp`, { env: { XDG_CONFIG_HOME: xdg } });
     started.push({ close: async () => (await attempt.catch(() => undefined))?.close() });
@@ -321,6 +324,27 @@ describe('the bridge against a gateway that refuses the login', () => {
     await expect(attempt).rejects.toMatchObject({ code: -32011 });
     await expect(attempt).rejects.toThrow(
       `the gateway requires scopes that the login for ${gateway.url} lacks (Insufficient scope: required "payroll"); run \`gatehouse login --url ${gateway.url}\``,
+    );
+  });
+
+  it('an IdP that is down when the token expires: the call fails with IDP_UNREACHABLE after the retries', async () => {
+    const { gateway, idp } = await loggedInTo('', ACCESS_TOKEN_TTL_S);
+    const host = await startHost(`${gateway.url}/mcp`, { env: { XDG_CONFIG_HOME: xdg }, args: FAST_RETRY });
+    started.push(host);
+    await host.client.callTool({ name: 'everything__echo', arguments: { message: 'up' } });
+
+    await idp.close();
+    const expiresAt = Date.parse((storedLogins(xdg)[gateway.url] as StoredLogin).expiresAt);
+    await eventually(() => Date.now() > expiresAt, 'the stored access token to expire', 10_000);
+    const call = host.client.callTool({ name: 'everything__echo', arguments: { message: 'down' } });
+
+    await expect(call).rejects.toMatchObject({ code: -32019 });
+    await expect(call).rejects.toThrow(
+      // Whether the bridge had discovered the IdP before it went down depends on when it first refreshed.
+      new RegExp(
+        `(cannot discover the IdP at ${idp.issuer}|cannot refresh the access token for ${gateway.url} at the IdP ${idp.issuer}): ` +
+          `.*ECONNREFUSED.* \\(\\d+ attempts over \\d+ ms\\)`,
+      ),
     );
   });
 });
