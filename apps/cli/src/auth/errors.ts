@@ -24,6 +24,8 @@ export enum LoginErrorCode {
   CREDENTIALS_UNSAFE = 'CREDENTIALS_UNSAFE',
   /** The credentials file cannot be read or written, or is not ours to parse. */
   CREDENTIALS_UNREADABLE = 'CREDENTIALS_UNREADABLE',
+  /** `gatehouse logout` without --url while logged in to several gateways. */
+  WHICH_GATEWAY = 'WHICH_GATEWAY',
   /** The user stopped the login (Ctrl-C). */
   CANCELLED = 'CANCELLED',
 }

@@ -114,7 +114,7 @@ export async function logout(options: LogoutOptions): Promise<string[]> {
       targets = Object.keys(logins);
       if (targets.length > 1) {
         throw new LoginError(
-          LoginErrorCode.LOGIN_REQUIRED,
+          LoginErrorCode.WHICH_GATEWAY,
           `logged in to several gateways (${targets.join(', ')}); say which with --url, or use --all`,
         );
       }
