@@ -7,7 +7,7 @@ import { createDataSource, type Database } from './data-source';
 import { DbError, DbErrorCode } from './db-error';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { DATABASE } from './replica-registry.service';
-import { startDbApp, testConfig } from './__tests__/helpers';
+import { MIGRATIONS, startDbApp, testConfig } from './__tests__/helpers';
 
 /** The embedded database: PGlite in a temporary data folder, reached over its wire-protocol socket. */
 describe('embedded PGlite database', () => {
@@ -39,7 +39,7 @@ describe('embedded PGlite database', () => {
       expect(db.mode).toBe('embedded');
       const messages = first.logs().map((l) => l.msg);
       expect(messages).toContain(`database: embedded PGlite at ${dataDir}/pgdata (single connection)`);
-      expect(messages).toContain('database: applied 1 migration(s)');
+      expect(messages).toContain(`database: applied ${MIGRATIONS} migration(s)`);
       expect(await first.readiness.report()).toEqual({ ready: true, checks: { database: 'ok' } });
       await db.dataSource.query(
         `INSERT INTO gateway_replica (id, hostname, pid, version, started_at, last_seen_at)

@@ -1,8 +1,10 @@
+import { readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { ConfigModule, configSchema, type GatehouseConfig } from '@gatehouse/config';
 import { createLogger, Metrics, ObservabilityModule, Readiness } from '@gatehouse/observability';
 import { DbModule } from '../db.module';
+import { MIGRATION_SOURCE_DIR } from '../paths';
 
 /** A validated configuration built from a partial input, as the gateway would see it. */
 export function testConfig(input: Record<string, unknown>): GatehouseConfig {
@@ -54,3 +56,6 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, limitMs
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** How many migrations the repository has: every test that counts applied migrations uses it. */
+export const MIGRATIONS = readdirSync(MIGRATION_SOURCE_DIR).filter((f) => /\.ts$/.test(f)).length;
