@@ -53,6 +53,8 @@ export class LoginTokenSource implements AuthProvider {
   private refreshing: Promise<RefreshOutcome> | undefined;
   private deadRefreshToken: string | undefined;
   private reportedFailure: string | undefined;
+  /** Set while the IdP cannot be reached and the current token still serves: warned once, not per request. */
+  private warnedIdpDown = false;
   private readonly configs = new Map<string, Promise<oidc.Configuration>>();
   private readonly now: () => number;
   private readonly connect: (issuer: string, clientId: string) => Promise<oidc.Configuration>;
@@ -83,10 +85,13 @@ export class LoginTokenSource implements AuthProvider {
         error.code === LoginErrorCode.IDP_UNREACHABLE &&
         Date.parse(login.expiresAt) > this.now()
       ) {
-        this.options.log.warn('cannot refresh the access token yet; using it until it expires', {
-          expiresAt: login.expiresAt,
-          err: error.message,
-        });
+        if (!this.warnedIdpDown) {
+          this.warnedIdpDown = true;
+          this.options.log.warn('cannot refresh the access token yet; using it until it expires', {
+            expiresAt: login.expiresAt,
+            err: error.message,
+          });
+        }
         return login.accessToken;
       }
       throw error;
@@ -184,7 +189,10 @@ export class LoginTokenSource implements AuthProvider {
       });
       outcome = { kind: 'refreshed', login: minted };
     }
-    if (outcome.kind === 'adopted' || outcome.kind === 'refreshed') this.use(outcome.login);
+    if (outcome.kind === 'adopted' || outcome.kind === 'refreshed') {
+      this.use(outcome.login);
+      this.warnedIdpDown = false;
+    }
     if (outcome.kind === 'refreshed') {
       this.options.log.info('access token refreshed', { expiresAt: outcome.login.expiresAt });
     }
