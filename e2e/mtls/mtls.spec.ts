@@ -327,7 +327,9 @@ describe('certificate-bound tokens (RFC 8705 cnf x5t#S256)', () => {
       env: { GATEHOUSE_TOKEN: bound },
     });
 
-    await expect(attempt).rejects.toThrow(/HTTP 401.*bound to a different client certificate/);
+    await expect(attempt).rejects.toThrow(
+      /refused this connection's client certificate; check --cert and --key.*HTTP 401.*bound to a different client certificate/,
+    );
     const answer = await https(gateway, { credential: pki.otherClient, token: bound });
     expect(answer.status).toBe(401);
     expect(answer.headers['www-authenticate']).toMatch(/error="invalid_token"/);
@@ -340,7 +342,7 @@ describe('certificate-bound tokens (RFC 8705 cnf x5t#S256)', () => {
     });
 
     await expect(attempt).rejects.toThrow(
-      /HTTP 401.*bound to a client certificate this connection did not present/,
+      /refused this connection's client certificate.*HTTP 401.*bound to a client certificate this connection did not present/,
     );
     const answer = await https(gateway, { token: bound });
     expect(answer.status).toBe(401);
@@ -366,7 +368,7 @@ describe('certificate-bound tokens (RFC 8705 cnf x5t#S256)', () => {
     });
 
     await expect(attempt).rejects.toThrow(
-      /HTTP 401.*the client certificate does not verify \(UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT)/,
+      /refused this connection's client certificate.*HTTP 401.*the client certificate does not verify \(UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT)/,
     );
   });
 

@@ -423,6 +423,14 @@ export class Bridge {
           );
         }
         case 'rejected': {
+          if (failure.status === 401 && refusedCertificate(failure.body)) {
+            // Logging in again cannot help: the connection's certificate is what was refused.
+            throw new BridgeError(
+              BridgeErrorCode.GATEWAY_REJECTED,
+              `the gateway refused this connection's client certificate; check --cert and --key (a token bound to a certificate works only with that certificate) (${failure.detail} - ${(failure.body ?? '').slice(0, 300)})`,
+              { ...details, status: failure.status },
+            );
+          }
           if (failure.status === 401) {
             throw new BridgeError(
               BridgeErrorCode.LOGIN_REQUIRED,
@@ -827,4 +835,15 @@ function isErrorShaped(value: unknown): value is { id: unknown; error: { code: n
     typeof candidate.error.code === 'number' &&
     typeof candidate.error.message === 'string'
   );
+}
+
+/** True when a 401's JSON-RPC body says the client certificate, not the token, was refused. */
+function refusedCertificate(body: string | undefined): boolean {
+  if (!body) return false;
+  try {
+    const auth = (JSON.parse(body) as { error?: { data?: { auth?: unknown } } }).error?.data?.auth;
+    return auth === 'CERTIFICATE_INVALID' || auth === 'CERTIFICATE_MISMATCH';
+  } catch {
+    return false;
+  }
 }
