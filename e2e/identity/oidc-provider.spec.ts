@@ -1,12 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { COMPLETE_LINK, runCli } from '../../apps/cli/src/auth/__tests__/cli';
+import { startHost } from '../../apps/cli/src/bridge/__tests__/host';
 import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
-import { authorizeAs, devUserToken, serviceToken, startDevIdp, type StartedDevIdp } from '../support/dev-idp';
+import {
+  approveDevice,
+  authorizeAs,
+  devUserToken,
+  serviceToken,
+  startDevIdp,
+  type StartedDevIdp,
+} from '../support/dev-idp';
 import { demoUpstreamsYaml, gatewayWith, initializeBody, rawPost } from '../transport/helpers';
 import { freePort, spawnGateway, type GatewayProcess } from '../transport/processes';
 
@@ -189,6 +199,29 @@ describe('the embedded start (development IdP mounted in the gateway)', () => {
     const init = await rawPost(`${gw.url}/mcp`, initializeBody(), { authorization: `Bearer ${token}` });
     expect(init.status).toBe(200);
     expect(gw.output.join('')).toMatch(/DEVELOPMENT IdP \(for development only/);
+  });
+
+  it('a new user: gatehouse login (device flow on the built-in IdP), then a host through the bridge calls a tool', async () => {
+    const xdg = mkdtempSync(join(tmpdir(), 'gatehouse-first-run-'));
+    try {
+      const run = runCli(['login', '--url', gw.url], { XDG_CONFIG_HOME: xdg });
+      const [, link] = await run.waitFor(COMPLETE_LINK);
+      expect(link?.startsWith(`${gw.url}/dev-idp/`)).toBe(true);
+      await approveDevice(link as string, 'alice');
+      expect(await run.exit).toBe(0);
+      const host = await startHost(`${gw.url}/mcp`, { env: { XDG_CONFIG_HOME: xdg } });
+      try {
+        const result = await host.client.callTool({
+          name: 'everything__echo',
+          arguments: { message: 'first run' },
+        });
+        expect(JSON.stringify(result.content)).toContain('first run');
+      } finally {
+        await host.close();
+      }
+    } finally {
+      rmSync(xdg, { recursive: true, force: true });
+    }
   });
 
   it('gatehouse dev-token prints a token the gateway accepts', () => {
