@@ -50,6 +50,20 @@ const upstreamCommon = {
    * (2026-07-28) and falls back to the 2025 `initialize` handshake; `legacy` skips the probe.
    */
   protocol: z.enum(['auto', 'legacy', '2026-07-28']).default('auto'),
+  /** Tools an admin attests read-only (name globs); every other tool counts as a write. */
+  readOnlyTools: z.array(z.string().min(1)).default([]),
+  /**
+   * SQL inspection (servers tagged `kind: postgres`): which tools carry SQL in which argument,
+   * and the search_path unqualified names resolve against.
+   */
+  sql: z
+    .object({
+      tools: z.array(z.string().min(1)).default(['query']),
+      argument: z.string().min(1).default('sql'),
+      searchPath: z.array(z.string().min(1)).default(['public']),
+    })
+    .strict()
+    .prefault({}),
 };
 
 const stdioUpstream = z
@@ -236,6 +250,15 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    policy: z
+      .object({
+        /** Policy files imported as the first active version when the database has none. */
+        dir: z.string().default('./policies'),
+        /** How long the argument-independent part of a decision is reused (at most). */
+        decisionCacheSeconds: z.number().int().min(0).max(300).default(30),
       })
       .strict()
       .prefault({}),

@@ -1,0 +1,1 @@
+export type { SqlInspection, SqlInspectOptions } from './types';

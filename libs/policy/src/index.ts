@@ -1,0 +1,13 @@
+export type {
+  Action,
+  Decision,
+  DecisionInput,
+  Effect,
+  EnforcementEntry,
+  EnforcementMode,
+  PolicyDocument,
+  PolicyProblem,
+  PolicyRule,
+  SourcePosition,
+  ToolAttestation,
+} from './types';

@@ -1,0 +1,92 @@
+import type { Principal } from '@gatehouse/auth';
+
+export type Action = 'read' | 'write';
+export type Effect = 'allow' | 'deny';
+export type EnforcementMode = 'enforce' | 'shadow';
+
+/** Where a rule or problem comes from in a policy file (1-based). */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** One rule, normalised from the YAML (the seed's form and the extensions). */
+export interface PolicyRule {
+  /** Given `id`, or generated `<file>#<n>` (1-based position in its file). */
+  id: string;
+  description?: string;
+  effect: Effect;
+  subject: { any: boolean; users: string[]; groups: string[]; roles: string[] };
+  resource: { servers: string[]; tools: string[]; tags: Record<string, string> };
+  /** `['read']`, `['write']` or both (`'*'`). */
+  actions: Action[];
+  conditions: {
+    /** CEL over `args`, `principal`, `server`, `tool`, `now`. */
+    when?: string;
+    /** SQL servers: every touched relation's schema must be in this list. */
+    schemas?: string[];
+    rateLimitPerMinute?: number;
+  };
+  source: SourcePosition;
+}
+
+/** `enforcement:` entries: server tags × action → shadow or enforce. The most specific match wins. */
+export interface EnforcementEntry {
+  tags: Record<string, string>;
+  action: Action | '*';
+  mode: EnforcementMode;
+  source: SourcePosition;
+}
+
+/** An admin's attestation that tools are read-only (`tools:` section of a policy file). */
+export interface ToolAttestation {
+  server: string;
+  /** Tool name glob. */
+  tool: string;
+  action: 'read';
+  source: SourcePosition;
+}
+
+/** A whole policy version: every file of the policy directory, parsed and checked. */
+export interface PolicyDocument {
+  rules: PolicyRule[];
+  enforcement: EnforcementEntry[];
+  attestations: ToolAttestation[];
+}
+
+/** One problem in a policy file; a version with any problem never activates. */
+export interface PolicyProblem extends SourcePosition {
+  message: string;
+}
+
+/** What the engine is asked (per call). */
+export interface DecisionInput {
+  principal: Principal;
+  server: string;
+  serverTags: Record<string, string>;
+  /** The tool (or prompt/resource) name as the upstream knows it. */
+  tool: string;
+  args: Record<string, unknown>;
+  /** Decided beforehand by classification: attestations, SQL inspection, default write. */
+  action: Action;
+  /** `schema.table` the inspectors found in the arguments. */
+  touched: string[];
+  now: Date;
+}
+
+/** What the engine answers; it goes to the audit record as is. */
+export interface Decision {
+  /** Whether the call may proceed (a shadow-deny proceeds). */
+  allow: boolean;
+  /** `shadow-deny`: the policy denies, enforcement for this server × action is shadow. */
+  outcome: 'allow' | 'deny' | 'shadow-deny';
+  matchedRules: string[];
+  /** A sentence for the caller and the audit. */
+  reason: string;
+  action: Action;
+  enforcement: EnforcementMode;
+  rateLimitPerMinute?: number;
+  touched: string[];
+  policyVersion: number;
+}
