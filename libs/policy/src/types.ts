@@ -90,3 +90,31 @@ export interface Decision {
   touched: string[];
   policyVersion: number;
 }
+
+/** One file of a policy version, as stored and as read from a directory (path relative to it). */
+export interface PolicyFile {
+  path: string;
+  text: string;
+}
+
+export type ParseResult = { ok: true; document: PolicyDocument } | { ok: false; problems: PolicyProblem[] };
+
+/** The rules that apply to a principal × server × tool × action before arguments are looked at. */
+export interface Candidates {
+  /** Opaque to callers: what `decideWith` needs. Cacheable for `policy.decisionCacheSeconds`. */
+  readonly rules: readonly PolicyRule[];
+}
+
+/** A policy version compiled once (CEL programs, glob matchers, indexes); decides per call. */
+export interface CompiledPolicy {
+  readonly version: number;
+  readonly document: PolicyDocument;
+  /** The argument-independent part of a decision (subject, resource, action). */
+  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'now'>): Candidates;
+  /** Conditions (CEL, schemas), effect, enforcement: the per-call part. Never throws (R10: errors deny). */
+  decideWith(candidates: Candidates, input: DecisionInput): Decision;
+  /** `candidates` + `decideWith`. */
+  decide(input: DecisionInput): Decision;
+  /** Whether the principal may call this tool at all (R12 list filtering): some allow rule could match. */
+  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'now' | 'action'>): boolean;
+}
