@@ -20,7 +20,7 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: [
-    '^(?!.*/node_modules/(openid-client|oauth4webapi|@fastify/cookie)/).*/node_modules/',
+    '^(?!.*/node_modules/(openid-client|oauth4webapi|@fastify/cookie|@marcbachmann/cel-js)/).*/node_modules/',
   ],
   moduleNameMapper: { '^@gatehouse/(.*)$': '<rootDir>/libs/$1/src/index.ts' },
   maxWorkers: 2,
