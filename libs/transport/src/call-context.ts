@@ -23,6 +23,8 @@ export interface CallContext {
   headers: Record<string, string | string[] | undefined>;
   remoteAddress: string | undefined;
   startedAt: bigint;
+  /** What stages learned (the policy decision, rate-limit state), for later stages and the audit. */
+  facts: Record<string, unknown>;
 }
 
 /** How a call ended, for the stages that record outcomes (audit, metrics). */
@@ -40,6 +42,11 @@ export interface CallOutcome {
 export interface CallStage {
   readonly name: string;
   before(call: CallContext): Promise<void>;
+  /**
+   * Sees a successful result before the client does and may narrow it (lists show only what the
+   * principal may call, R12). Runs in stage order.
+   */
+  result?(call: CallContext, result: Record<string, unknown>): Record<string, unknown>;
   after?(call: CallContext, outcome: CallOutcome): Promise<void>;
 }
 

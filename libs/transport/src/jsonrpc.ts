@@ -69,6 +69,8 @@ export enum TransportErrorCode {
   SHUTTING_DOWN = 'SHUTTING_DOWN',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
+  /** The policy denies this call; `data` carries the decision (rules, reason, policy version). */
+  POLICY_DENIED = 'POLICY_DENIED',
   IDENTITY_UNAVAILABLE = 'IDENTITY_UNAVAILABLE',
   INTERNAL = 'INTERNAL',
 }
@@ -131,6 +133,9 @@ export function errorMapping(code: TransportErrorCode): { status: number; rpc: n
       return { status: 401, rpc: UNAUTHENTICATED };
     case TransportErrorCode.FORBIDDEN:
       return { status: 403, rpc: FORBIDDEN };
+    case TransportErrorCode.POLICY_DENIED:
+      // The HTTP exchange itself was fine: the refusal is the call's JSON-RPC answer.
+      return { status: 200, rpc: FORBIDDEN };
     case TransportErrorCode.INTERNAL:
       return { status: 500, rpc: INTERNAL_ERROR };
     default:

@@ -238,6 +238,7 @@ export class McpGateway {
       headers: input.headers,
       remoteAddress: input.remoteAddress,
       startedAt: process.hrtime.bigint(),
+      facts: {},
     };
     return {
       status: 200,
@@ -293,15 +294,17 @@ export class McpGateway {
       for (const stage of this.stages) await stage.before(call);
 
       upstreamStart = process.hrtime.bigint();
-      const result = await this.forward(call, sink, abort.signal);
+      let result = await this.forward(call, sink, abort.signal);
       outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
+      for (const stage of this.stages) if (stage.result) result = stage.result(call, result);
       // 2026-07-28 clients require resultType; a legacy upstream's result is by definition complete.
       if (call.era === 'modern') modernize(request.method, result);
       return { jsonrpc: '2.0', id: request.id, result };
     } catch (err) {
       if (upstreamStart > 0n) outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
       const response = this.toErrorResponse(request.id, err, call);
-      outcome = { ...outcome, status: 'error', errorCode: response.error.code };
+      const denied = err instanceof TransportError && err.code === TransportErrorCode.POLICY_DENIED;
+      outcome = { ...outcome, status: denied ? 'denied' : 'error', errorCode: response.error.code };
       return response;
     } finally {
       calls.delete(key);

@@ -1,4 +1,13 @@
-import { Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type ModuleMetadata,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  type Type,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -56,6 +65,13 @@ export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/** What plugs into the call pipeline: the stage classes, and the modules that provide them. */
+export interface TransportModuleOptions {
+  imports?: ModuleMetadata['imports'];
+  /** Stage classes, in pipeline order (policy, bypass, rate limit, audit). */
+  stages?: Array<Type<CallStage>>;
+}
+
 @Module({
   imports: [AuthModule],
   providers: [
@@ -89,4 +105,16 @@ export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
   ],
   exports: [McpGateway],
 })
-export class TransportModule {}
+export class TransportModule {
+  /** The pipeline with its stages: `TransportModule.forRoot({ imports: [PolicyModule], stages: [PolicyStage] })`. */
+  static forRoot(options: TransportModuleOptions = {}): DynamicModule {
+    const stages = options.stages ?? [];
+    return {
+      module: TransportModule,
+      imports: options.imports ?? [],
+      providers: [
+        { provide: CALL_STAGES, inject: stages, useFactory: (...instances: CallStage[]) => instances },
+      ],
+    };
+  }
+}
