@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ALLOW_ALL_POLICY_DIR } from '../e2e/transport/processes';
 
 /**
  * The measured gateway: the echo tool over stdio (and over HTTP when `echoHttpUrl` is given).
@@ -10,6 +11,8 @@ export function gatewayYaml(dataDir: string, echoHttpUrl?: string, auth = 'auth:
     'server: { port: 0, host: 127.0.0.1 }',
     'log: { level: warn }',
     auth,
+    // The transport figures are taken with a policy that allows everything (one rule).
+    `policy: { dir: ${JSON.stringify(ALLOW_ALL_POLICY_DIR)} }`,
     // DATABASE_URL (the production shape) puts the database outside the measured process; without
     // it the gateway runs its own embedded PGlite, in a worker thread that counts towards its CPU and RSS.
     `dataDir: ${JSON.stringify(dataDir)}`,

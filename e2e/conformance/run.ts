@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ALLOW_ALL_POLICY_DIR } from '../transport/processes';
 import { parseConfigText } from '@gatehouse/config';
 import { startGateway } from '../../apps/gateway/src/bootstrap';
 import { startFixtureHttp } from './fixture-server';
@@ -283,6 +284,8 @@ export async function compareDirectAndGateway(options: CompareOptions = {}): Pro
       // The suite compares MCP behaviour with and without the gateway; identity is tested elsewhere.
       'auth:',
       '  mode: none',
+      'policy:',
+      `  dir: ${JSON.stringify(ALLOW_ALL_POLICY_DIR)}`,
       `dataDir: ${JSON.stringify(dataDir)}`,
       'redis:',
       `  keyPrefix: ${JSON.stringify(`gh-conformance-${process.pid}-${Date.now()}:`)}`,

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const MAIN = resolve(__dirname, '../../dist/apps/gateway/src/main.js');
 
@@ -27,12 +27,25 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** A policy that lets every caller call every tool: for suites that test MCP rather than policy. */
+export const ALLOW_ALL_POLICY_DIR = join(repositoryRoot(), 'e2e/fixtures/policies/allow-all');
+
+/** The checkout's root, whether this runs from the sources (Jest) or from dist/ (bench, conformance). */
+function repositoryRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
 /**
- * Transport tests exercise MCP, not identity: unless the YAML has its own `auth:` section the
- * gateway runs with `auth.mode: none`. Identity has its own suites (e2e/identity and others).
+ * Transport tests exercise MCP, not identity or policy: unless the YAML has its own `auth:` or
+ * `policy:` section, the gateway runs with `auth.mode: none` and an allow-all policy. Identity and
+ * policy have their own suites (e2e/identity, e2e/policy and others).
  */
 export function withoutIdentity(yaml: string): string {
-  return /^auth:/m.test(yaml) ? yaml : `auth:\n  mode: none\n${yaml}`;
+  const auth = /^auth:/m.test(yaml) ? '' : 'auth:\n  mode: none\n';
+  const policy = /^policy:/m.test(yaml) ? '' : `policy:\n  dir: ${JSON.stringify(ALLOW_ALL_POLICY_DIR)}\n`;
+  return `${auth}${policy}${yaml}`;
 }
 
 /**
