@@ -12,6 +12,8 @@ export type {
   PolicyFile,
   PolicyProblem,
   PolicyRule,
+  PolicySource,
   SourcePosition,
   ToolAttestation,
 } from './types';
+export { POLICY_SOURCE } from './types';

@@ -118,3 +118,14 @@ export interface CompiledPolicy {
   /** Whether the principal may call this tool at all (R12 list filtering): some allow rule could match. */
   mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'now' | 'action'>): boolean;
 }
+
+/** The active policy of this replica: swapped on activation or rollback on every replica. */
+export interface PolicySource {
+  /** The compiled active version, or undefined when no policy was ever activated. */
+  current(): CompiledPolicy | undefined;
+  /** Called after every swap; returns the unsubscribe function. */
+  onChange(listener: (policy: CompiledPolicy | undefined) => void): () => void;
+}
+
+/** Nest injection token for {@link PolicySource}. */
+export const POLICY_SOURCE = Symbol('POLICY_SOURCE');
