@@ -17,3 +17,6 @@ export type {
   ToolAttestation,
 } from './types';
 export { POLICY_SOURCE } from './types';
+export { parsePolicy, isPolicyTestFile } from './language/parse';
+export { CEL_VARIABLES } from './language/cel';
+export { compilePolicy, ENGINE_ERROR_PREFIX } from './engine/compile';

@@ -1,0 +1,114 @@
+import type { Principal } from '@gatehouse/auth';
+import { parsePolicy } from '../language/parse';
+import type { CompiledPolicy, DecisionInput } from '../types';
+import { compilePolicy, ENGINE_ERROR_PREFIX } from './compile';
+
+const SEED = `- subject: { group: data-platform }
+  resource: { server: postgres-prod }
+  action: read
+  conditions:
+    schemas: [public, analytics]
+    rate_limit_per_minute: 60
+
+- subject: { group: support }
+  resource: { server: zendesk }
+  action: ['*']
+  conditions:
+    rate_limit_per_minute: 30
+`;
+
+function compile(text: string, version = 7): CompiledPolicy {
+  const parsed = parsePolicy([{ path: 'policy.yaml', text }]);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return compilePolicy(parsed.document, version);
+}
+
+function user(subject: string, groups: string[] = []): Principal {
+  return {
+    kind: 'user',
+    issuer: 'https://idp.test',
+    subject,
+    groups,
+    roles: [],
+    scopes: [],
+    expiresAt: Infinity,
+  };
+}
+
+function input(over: Partial<DecisionInput> = {}): DecisionInput {
+  return {
+    principal: user('alice', ['data-platform']),
+    server: 'postgres-prod',
+    serverTags: { kind: 'postgres', env: 'prod' },
+    tool: 'query',
+    args: {},
+    action: 'read',
+    touched: ['public.orders'],
+    now: new Date('2026-03-02T10:00:00Z'),
+    ...over,
+  };
+}
+
+describe('compilePolicy', () => {
+  const seed = compile(SEED);
+
+  it("allows the seed's data-platform read with the rate limit, rule id and policy version", () => {
+    expect(seed.decide(input())).toEqual({
+      allow: true,
+      outcome: 'allow',
+      matchedRules: ['policy.yaml#1'],
+      reason: 'user "alice" may read postgres-prod/query: allowed by rule "policy.yaml#1"',
+      action: 'read',
+      enforcement: 'enforce',
+      rateLimitPerMinute: 60,
+      touched: ['public.orders'],
+      policyVersion: 7,
+    });
+  });
+
+  it('denies a read of the secret schema and says which rule limits the schemas', () => {
+    const d = seed.decide(input({ touched: ['public.orders', 'secret.keys'] }));
+    expect(d).toMatchObject({ allow: false, outcome: 'deny', matchedRules: [] });
+    expect(d.reason).toBe(
+      'no rule allows user "alice" to read postgres-prod/query (rule "policy.yaml#1" allows only schemas public, analytics; the call touches secret.keys)',
+    );
+  });
+
+  it('denies a write to postgres-prod for data-platform and anything for support there', () => {
+    expect(seed.decide(input({ action: 'write' })).outcome).toBe('deny');
+    expect(seed.decide(input({ principal: user('bob', ['support']) })).outcome).toBe('deny');
+  });
+
+  it('decides cached candidates per call (same result as decide)', () => {
+    const candidates = seed.candidates(input());
+    expect(candidates.rules.map((r) => r.id)).toEqual(['policy.yaml#1']);
+    expect(seed.decideWith(candidates, input({ touched: ['analytics.events'] })).allow).toBe(true);
+    expect(seed.decideWith(candidates, input({ touched: ['secret.keys'] })).allow).toBe(false);
+  });
+
+  it('denies with an engine error instead of throwing when candidates come from another version (R10)', () => {
+    const other = compile(SEED, 8);
+    const d = other.decideWith(seed.candidates(input()), input());
+    expect(d).toMatchObject({ allow: false, outcome: 'deny', policyVersion: 8 });
+    expect(d.reason).toBe(`${ENGINE_ERROR_PREFIX}candidates were computed by another policy version than 8`);
+  });
+
+  it('denies with an engine error instead of throwing on a broken input (R10)', () => {
+    const broken = { ...input(), principal: undefined } as unknown as DecisionInput;
+    const d = seed.decide(broken);
+    expect(d.allow).toBe(false);
+    expect(d.reason.startsWith(ENGINE_ERROR_PREFIX)).toBe(true);
+  });
+
+  it('lists a tool only when some allow rule could match (R12)', () => {
+    const base = {
+      principal: user('alice', ['data-platform']),
+      server: 'postgres-prod',
+      serverTags: {},
+      tool: 'query',
+    };
+    expect(seed.mayList(base)).toBe(true);
+    expect(seed.mayList({ ...base, server: 'zendesk' })).toBe(false);
+    expect(seed.mayList({ ...base, principal: user('bob', ['support']), server: 'zendesk' })).toBe(true);
+  });
+});
