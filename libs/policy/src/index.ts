@@ -20,3 +20,5 @@ export { POLICY_SOURCE } from './types';
 export { parsePolicy, isPolicyTestFile } from './language/parse';
 export { CEL_VARIABLES } from './language/cel';
 export { compilePolicy, ENGINE_ERROR_PREFIX } from './engine/compile';
+export { classify } from './engine/classify';
+export type { Classification, ClassifyInput } from './engine/classify';
