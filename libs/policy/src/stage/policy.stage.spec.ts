@@ -1,0 +1,177 @@
+import type { Principal } from '@gatehouse/auth';
+import { parseConfigText } from '@gatehouse/config';
+import { createLogger } from '@gatehouse/observability';
+import { TransportError, TransportErrorCode, type CallContext } from '@gatehouse/transport';
+import { compilePolicy } from '../engine/compile';
+import { parsePolicy } from '../language/parse';
+import type { CompiledPolicy, PolicySource } from '../types';
+import { PolicyStage } from './policy.stage';
+
+/** The stage with the real engine, the real SQL inspector and a policy held in memory. */
+const CONFIG = parseConfigText(
+  `auth:
+  mode: none
+policy:
+  decisionCacheSeconds: 30
+upstreams:
+  db:
+    transport: http
+    url: http://127.0.0.1:1/mcp
+    tags: { kind: postgres, env: prod }
+  files:
+    transport: http
+    url: http://127.0.0.1:1/mcp
+    tags: { env: dev }
+    readOnlyTools: [read_*]
+`,
+  {},
+).config;
+
+function compiled(yaml: string, version = 1): CompiledPolicy {
+  const parsed = parsePolicy([{ path: 'p.yaml', text: yaml }]);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return compilePolicy(parsed.document, version);
+}
+
+class HeldPolicy implements PolicySource {
+  private listeners: Array<(p: CompiledPolicy | undefined) => void> = [];
+  constructor(public policy: CompiledPolicy | undefined) {}
+  current() {
+    return this.policy;
+  }
+  onChange(listener: (p: CompiledPolicy | undefined) => void) {
+    this.listeners.push(listener);
+    return () => undefined;
+  }
+  swap(policy: CompiledPolicy | undefined) {
+    this.policy = policy;
+    for (const l of this.listeners) l(policy);
+  }
+}
+
+const person = (subject: string, groups: string[]): Principal => ({
+  kind: 'user',
+  issuer: 'https://idp.test',
+  subject,
+  groups,
+  roles: [],
+  scopes: [],
+  expiresAt: Date.now() + 60_000,
+});
+
+function call(
+  principal: Principal,
+  method: string,
+  params: Record<string, unknown>,
+  server = 'db',
+): CallContext {
+  return {
+    target: '*',
+    request: { jsonrpc: '2.0', id: 1, method, params },
+    era: 'legacy',
+    protocolVersion: '2025-11-25',
+    session: undefined,
+    principal,
+    server,
+    upstreamParams: params,
+    headers: {},
+    remoteAddress: '127.0.0.1',
+    startedAt: 0n,
+    facts: {},
+  };
+}
+
+const SEED = `- subject: { group: data-platform }
+  resource: { server: db }
+  action: read
+  conditions:
+    schemas: [public, analytics]
+    rate_limit_per_minute: 60
+- subject: { any: true }
+  resource: { server: files }
+  action: read
+`;
+
+describe('PolicyStage', () => {
+  const held = new HeldPolicy(compiled(SEED));
+  const stage = new PolicyStage(CONFIG, held, createLogger('silent'));
+  beforeAll(() => stage.onModuleInit());
+
+  const sqlCall = (who: Principal, sql: string) =>
+    call(who, 'tools/call', { name: 'query', arguments: { sql } });
+
+  it('allows a read the policy allows, and records the decision and classification for the audit', async () => {
+    const c = sqlCall(person('alice', ['data-platform']), 'SELECT * FROM analytics.daily');
+    await stage.before(c);
+    expect(c.facts.policy).toMatchObject({
+      allow: true,
+      outcome: 'allow',
+      action: 'read',
+      touched: ['analytics.daily'],
+      rateLimitPerMinute: 60,
+      policyVersion: 1,
+    });
+    expect(c.facts.classification).toMatchObject({ action: 'read' });
+  });
+
+  it('denies with POLICY_DENIED, the reason and the decision', async () => {
+    const c = sqlCall(person('alice', ['data-platform']), 'SELECT * FROM secret.keys');
+    const err = await stage.before(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as TransportError).code).toBe(TransportErrorCode.POLICY_DENIED);
+    expect((err as TransportError).data).toMatchObject({
+      decision: { outcome: 'deny', touched: ['secret.keys'] },
+    });
+  });
+
+  it('treats tools as writes unless attested (readOnlyTools) and prompts and resources as reads', async () => {
+    const bob = person('bob', ['support']);
+    await expect(
+      stage.before(call(bob, 'tools/call', { name: 'read_file' }, 'files')),
+    ).resolves.toBeUndefined();
+    await expect(stage.before(call(bob, 'tools/call', { name: 'write_file' }, 'files'))).rejects.toThrow(
+      TransportError,
+    );
+    await expect(stage.before(call(bob, 'prompts/get', { name: 'p' }, 'files'))).resolves.toBeUndefined();
+    await expect(
+      stage.before(call(bob, 'resources/read', { uri: 'file:///a' }, 'files')),
+    ).resolves.toBeUndefined();
+  });
+
+  it('does not govern lists and pings', async () => {
+    await expect(stage.before(call(person('x', []), 'tools/list', {}, '*'))).resolves.toBeUndefined();
+    await expect(stage.before(call(person('x', []), 'ping', {}, '*'))).resolves.toBeUndefined();
+  });
+
+  it('R12: filters aggregated and passthrough lists to what the principal may call', () => {
+    const alice = person('alice', ['data-platform']);
+    const aggregated = stage.result(call(alice, 'tools/list', {}, '*'), {
+      tools: [{ name: 'db__query' }, { name: 'files__read_file' }, { name: 'other__x' }],
+    });
+    expect((aggregated.tools as Array<{ name: string }>).map((t) => t.name)).toEqual([
+      'db__query',
+      'files__read_file',
+    ]);
+    const passthrough = { ...call(alice, 'tools/list', {}, 'db'), target: 'db' };
+    expect(stage.result(passthrough, { tools: [{ name: 'query' }] }).tools).toHaveLength(1);
+    const stranger = stage.result(call(person('eve', []), 'tools/list', {}, '*'), {
+      tools: [{ name: 'db__query' }],
+    });
+    expect(stranger.tools).toEqual([]);
+  });
+
+  it('denies everything with a clear reason when no policy is active', async () => {
+    const empty = new PolicyStage(CONFIG, new HeldPolicy(undefined), createLogger('silent'));
+    await expect(empty.before(sqlCall(person('alice', ['data-platform']), 'SELECT 1'))).rejects.toThrow(
+      /no policy is active/,
+    );
+  });
+
+  it('drops cached decisions when a new version is activated', async () => {
+    const alice = person('alice', ['data-platform']);
+    await stage.before(sqlCall(alice, 'SELECT 1'));
+    held.swap(compiled('- subject: { group: nobody }\n  resource: { server: db }\n  action: read\n', 2));
+    await expect(stage.before(sqlCall(alice, 'SELECT 1'))).rejects.toThrow(TransportError);
+    held.swap(compiled(SEED, 3));
+  });
+});

@@ -1,0 +1,49 @@
+import type { CallContext } from '@gatehouse/transport';
+
+/** What a governed call is about: the upstream, the name it knows, and the arguments. */
+export interface GovernedTarget {
+  /** `tool`: tools/call; `prompt`: prompts/get; `resource`: resources/read and subscribe. */
+  kind: 'tool' | 'prompt' | 'resource';
+  server: string;
+  /** Tool or prompt name, or resource URI, as the upstream knows it. */
+  name: string;
+  args: Record<string, unknown>;
+}
+
+/**
+ * Which calls the policy decides, and on what. Lists are filtered instead (R12); ping, logging
+ * levels, unsubscribing and task bookkeeping carry no data of their own and are not governed.
+ */
+export function governedTarget(call: CallContext): GovernedTarget | undefined {
+  const server = call.server;
+  if (!server || server === '*') return undefined;
+  const params = call.upstreamParams ?? call.request.params ?? {};
+  switch (call.request.method) {
+    case 'tools/call':
+      return { kind: 'tool', server, name: text(params.name), args: record(params.arguments) };
+    case 'prompts/get':
+      return { kind: 'prompt', server, name: text(params.name), args: record(params.arguments) };
+    case 'resources/read':
+    case 'resources/subscribe':
+      return { kind: 'resource', server, name: text(params.uri), args: {} };
+    case 'completion/complete': {
+      // Completing a prompt's or resource template's arguments reveals values: it needs the same right.
+      const ref = record(params.ref);
+      return ref.type === 'ref/prompt'
+        ? { kind: 'prompt', server, name: text(ref.name), args: {} }
+        : { kind: 'resource', server, name: text(ref.uri), args: {} };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
