@@ -14,13 +14,20 @@ export function withDemoUpstreams(loaded: LoadedConfig): LoadedConfig {
   }
   const bin = (pkg: string): string =>
     join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', 'index.js');
-  const stdio = (args: string[], sharing: 'shared' | 'per-session', description: string): unknown => ({
+  const stdio = (
+    args: string[],
+    sharing: 'shared' | 'per-session',
+    description: string,
+    readOnlyTools: string[] = [],
+  ): unknown => ({
     transport: 'stdio',
     command: process.execPath,
     args,
     sharing,
     description,
     tags: { env: 'demo' },
+    // Attested read-only for the demo policy (policies/demo.yaml); every other tool is a write.
+    readOnlyTools,
   });
   const upstreams = configSchema.shape.upstreams.parse({
     // per-session: it exercises sampling, elicitation and roots, which need one client behind them.
@@ -33,8 +40,13 @@ export function withDemoUpstreams(loaded: LoadedConfig): LoadedConfig {
       [bin('@modelcontextprotocol/server-filesystem'), demoDir],
       'shared',
       `files under ${demoDir}`,
+      ['read_*', 'list_*', 'directory_tree', 'search_files', 'get_file_info'],
     ),
-    memory: stdio([bin('@modelcontextprotocol/server-memory')], 'shared', 'knowledge-graph memory'),
+    memory: stdio([bin('@modelcontextprotocol/server-memory')], 'shared', 'knowledge-graph memory', [
+      'read_graph',
+      'search_nodes',
+      'open_nodes',
+    ]),
   });
   return { ...loaded, config: { ...loaded.config, upstreams } };
 }
