@@ -8,6 +8,7 @@ import { bridgeCommand } from './commands/bridge.command';
 import { devTokenCommand } from './commands/dev-token.command';
 import { loginCommand } from './commands/login.command';
 import { logoutCommand } from './commands/logout.command';
+import { policyCommand } from './commands/policy.command';
 
 /** The `gatehouse` command line; each command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
@@ -17,7 +18,8 @@ export function buildProgram(): Command {
     .addCommand(bridgeCommand())
     .addCommand(devTokenCommand())
     .addCommand(loginCommand())
-    .addCommand(logoutCommand());
+    .addCommand(logoutCommand())
+    .addCommand(policyCommand());
 }
 
 /** The version in the nearest package.json named `gatehouse` (the source tree and dist/ differ in depth). */
