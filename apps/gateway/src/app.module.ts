@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
+import { PolicyModule } from '@gatehouse/policy';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
 
@@ -16,6 +17,7 @@ export class AppModule {
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
         TransportModule,
+        PolicyModule,
       ],
       controllers: [HealthController],
     };

@@ -22,3 +22,24 @@ export { CEL_VARIABLES } from './language/cel';
 export { compilePolicy, ENGINE_ERROR_PREFIX } from './engine/compile';
 export { classify } from './engine/classify';
 export type { Classification, ClassifyInput } from './engine/classify';
+export { PolicyModule } from './policy.module';
+export { ActivePolicy } from './active/active-policy';
+export type { ActivePolicyListener } from './active/active-policy';
+export { PolicyLifecycle } from './lifecycle/policy-lifecycle.service';
+export type { PolicyActor } from './lifecycle/policy-lifecycle.service';
+export { PolicyError, PolicyErrorCode, policyErrorStatus, formatProblems } from './lifecycle/policy-error';
+export { PolicyVersion, POLICY_STATUSES } from './lifecycle/policy-version.entity';
+export type { PolicyStatus } from './lifecycle/policy-version.entity';
+export { PolicyEvent, POLICY_ACTIONS } from './lifecycle/policy-event.entity';
+export type { PolicyAction } from './lifecycle/policy-event.entity';
+export { readPolicyDir } from './lifecycle/first-start';
+export { OPENAPI_DOCUMENT } from './lifecycle/openapi';
+export type {
+  Actor,
+  ActivePolicyView,
+  PolicyDiff,
+  PolicyEventView,
+  PolicyVersionDetail,
+  PolicyVersionSummary,
+  Step,
+} from './lifecycle/views';
