@@ -416,6 +416,8 @@ const WRITE_REASONS: Record<string, string> = {
   execute: 'EXECUTE runs a prepared statement the inspector cannot see',
   deallocate: 'DEALLOCATE changes session state',
   declare_cursor: 'DECLARE keeps a cursor open in the session',
+  fetch: 'FETCH reads from a cursor the inspector cannot see',
+  close: 'CLOSE changes session state',
   discard: 'DISCARD changes session state',
   vacuum: 'VACUUM does maintenance work that writes',
   analyze: 'ANALYZE writes table statistics',
@@ -487,6 +489,8 @@ export function kindOf(type: string, body: JsonObject): string {
       return TRANSACTION_KINDS[str(body['kind']) ?? ''] ?? 'transaction_control';
     case 'DeclareCursorStmt':
       return 'declare_cursor';
+    case 'ClosePortalStmt':
+      return 'close';
     case 'RefreshMatViewStmt':
       return 'refresh_materialized_view';
     case 'AlterTableStmt':
