@@ -43,3 +43,11 @@ export type {
   PolicyVersionSummary,
   Step,
 } from './lifecycle/views';
+export { parsePolicyTests, runPolicyTests } from './testing/policy-tests';
+export type {
+  PolicyTestCase,
+  PolicyTestOptions,
+  PolicyTestParseResult,
+  PolicyTestResult,
+  PolicyTestServer,
+} from './testing/policy-tests';
