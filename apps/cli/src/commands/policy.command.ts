@@ -114,10 +114,17 @@ function diffCommand(io: Io): Command {
   });
 }
 
+/** A usage mistake exits 2 (as diff(1)'s trouble), so it never reads as "different" or "failing cases". */
+function usageExitsTwo(command: Command): Command {
+  return command.exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+}
+
 /** `gatehouse policy push | test | diff`: policy as code, from a Git repository to the gateway. */
 export function policyCommand(io: Io = processIo): Command {
   return new Command('policy')
     .description('Policy as code: test policy files offline, push them as a version, diff versions')
-    .addCommand(pushCommand(io))
-    .addCommand(diffCommand(io));
+    .addCommand(usageExitsTwo(pushCommand(io)))
+    .addCommand(usageExitsTwo(diffCommand(io)));
 }
