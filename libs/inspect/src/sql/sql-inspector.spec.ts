@@ -99,6 +99,14 @@ describe('inspectSql results', () => {
     expect(result.reasons).toEqual([`unparsable SQL: ${result.parseError ?? ''}`]);
   });
 
+  it('reports nesting too deep for the parser as unparsable and keeps working after it', () => {
+    const deep = `SELECT ${'('.repeat(100_000)}1${')'.repeat(100_000)}`;
+    const result = inspectSql(deep, { searchPath: ['public'] });
+    expect(result.readOnly).toBe(false);
+    expect(result.parseError).toBeDefined();
+    expect(inspectSql('SELECT * FROM t', { searchPath: ['public'] }).relations).toEqual(['public.t']);
+  });
+
   it('treats a user-defined bare operator as a possible write', () => {
     const result = inspectSql('SELECT a === b FROM t', { searchPath: ['public'] });
     expect(result.readOnly).toBe(false);
