@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { POLICY_SOURCE, type PolicySource } from '@gatehouse/policy';
+import { DataSource } from 'typeorm';
+import { ActivePolicy, POLICY_SOURCE, type PolicySource } from '@gatehouse/policy';
 import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { gatewayWith } from '../transport/helpers';
 import { policyDir, SEED_POLICY } from './support';
@@ -55,6 +56,30 @@ describe('first start', () => {
       expect(stderr).toMatch(/team\/bad\.yaml:3:11: /);
     } finally {
       await db.drop();
+    }
+  });
+
+  it('fails closed when the stored active version no longer parses: no policy, and an error naming the version', async () => {
+    const gw = await gatewayWith(
+      `policy:\n  dir: ${JSON.stringify(policyDir({ 'seed.yaml': SEED_POLICY }))}\n`,
+    );
+    try {
+      const active = gw.app.get(ActivePolicy);
+      expect(active.current()?.version).toBe(1);
+      // What an engine upgrade that grew stricter looks like: an active row the parser now refuses.
+      await gw.app.get(DataSource).transaction(async (em) => {
+        await em.query(`UPDATE policy_version SET status = 'superseded' WHERE number = 1`);
+        await em.query(
+          `INSERT INTO policy_version (status, files, message, author_subject, created_at) VALUES ('active', $1, 'x', 'test', now())`,
+          [JSON.stringify({ 'seed.yaml': '- subject: { grup: x }\n' })],
+        );
+      });
+      await active.reload('test');
+      expect(active.current()).toBeUndefined();
+      expect(gw.app.get<PolicySource>(POLICY_SOURCE).current()).toBeUndefined();
+      expect(gw.logs.join('')).toContain('policy: active version 2 cannot be loaded; every call is denied');
+    } finally {
+      await gw.close();
     }
   });
 });
