@@ -209,6 +209,16 @@ describe('policy lifecycle API', () => {
     expect(byCi.json).toMatchObject({ status: 'approved', approved: { by: { subject: 'ci-bot' } } });
   });
 
+  it('lets the CI service account create and propose a version (what gatehouse policy push does), and a person approve it', async () => {
+    const draft = await policy.draft('ci-bot', { 'seed.yaml': SEED_POLICY }, 'from CI: main@abc123');
+    expect(draft.status).toBe(201);
+    expect(draft.json.author.subject).toBe('ci-bot');
+    const n = draft.json.number as number;
+    expect((await policy.step('ci-bot', n, 'propose', 'pipeline 42')).json.status).toBe('proposed');
+    expect((await policy.step('ci-bot', n, 'approve')).json.error.code).toBe('APPROVAL_BY_AUTHOR');
+    expect((await policy.step('dave', n, 'approve')).json.status).toBe('approved');
+  });
+
   it("dave approves carol's draft", async () => {
     const draft = await policy.draft('carol', { 'seed.yaml': SEED_POLICY }, 'carol wrote this');
     const n = draft.json.number as number;
