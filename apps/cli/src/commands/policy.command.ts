@@ -9,7 +9,12 @@ import { diff, diffTarget } from '../policy/diff';
 import { PolicyCliError, PolicyCliErrorCode, pushExitCode } from '../policy/errors';
 import { processIo, type Io } from '../policy/io';
 import { push, report } from '../policy/push';
+import { runPolicyTestDir } from '../policy/test-run';
 import { parseUrl, readPem } from './bridge.command';
+
+interface TestFlags {
+  config?: string;
+}
 
 interface GatewayFlags {
   url: URL;
@@ -114,6 +119,25 @@ function diffCommand(io: Io): Command {
   });
 }
 
+function testCommand(io: Io): Command {
+  return new Command('test')
+    .description(
+      'Run the policy test cases (*.test.yaml) of <dir> against its policy, offline. Exit status: 0 every ' +
+        'case passes, 1 some case fails, 2 the policy or a test file is invalid.',
+    )
+    .argument('<dir>', 'the policy folder (every *.yaml / *.yml, recursively)')
+    .option(
+      '--config <file>',
+      "the gateway's configuration, for each upstream's tags, readOnlyTools and sql (classification as the gateway does it)",
+    )
+    .action(async (dir: string, flags: TestFlags) => {
+      process.exitCode = await runPolicyTestDir(
+        { dir, ...(flags.config ? { config: flags.config } : {}) },
+        io,
+      );
+    });
+}
+
 /** A usage mistake exits 2 (as diff(1)'s trouble), so it never reads as "different" or "failing cases". */
 function usageExitsTwo(command: Command): Command {
   return command.exitOverride((error) => {
@@ -125,6 +149,7 @@ function usageExitsTwo(command: Command): Command {
 export function policyCommand(io: Io = processIo): Command {
   return new Command('policy')
     .description('Policy as code: test policy files offline, push them as a version, diff versions')
+    .addCommand(usageExitsTwo(testCommand(io)))
     .addCommand(usageExitsTwo(pushCommand(io)))
     .addCommand(usageExitsTwo(diffCommand(io)));
 }
