@@ -111,4 +111,64 @@ describe('compilePolicy', () => {
     expect(seed.mayList({ ...base, server: 'zendesk' })).toBe(false);
     expect(seed.mayList({ ...base, principal: user('bob', ['support']), server: 'zendesk' })).toBe(true);
   });
+
+  describe('mayList (R12)', () => {
+    const p = compile(`rules:
+  - id: devs-github
+    subject: { group: devs }
+    resource: { server: github }
+    action: '*'
+  - id: no-delete
+    effect: deny
+    subject: { any: true }
+    resource: { server: github, tool: delete_repo }
+    action: '*'
+  - id: no-admin-writes
+    effect: deny
+    subject: { any: true }
+    resource: { server: github, tool: 'admin_*' }
+    action: write
+  - id: small-searches
+    subject: { group: analysts }
+    resource: { server: search }
+    action: read
+    conditions:
+      when: 'args.limit <= 100'
+  - id: no-big-exports
+    effect: deny
+    subject: { any: true }
+    resource: { server: search, tool: export }
+    action: read
+    conditions:
+      when: 'args.rows > 1000'
+enforcement:
+  - { tags: { env: staging }, action: write, mode: shadow }
+`);
+    const dev = { principal: user('dan', ['devs']), server: 'github', serverTags: {} };
+    const analyst = { principal: user('ann', ['analysts']), server: 'search', serverTags: {} };
+
+    it('hides a tool an unconditional deny covers for every action the allows grant', () => {
+      expect(p.mayList({ ...dev, tool: 'get_issue' })).toBe(true);
+      expect(p.mayList({ ...dev, tool: 'delete_repo' })).toBe(false);
+    });
+
+    it('lists a tool a deny covers only for writes while reads are allowed', () => {
+      expect(p.mayList({ ...dev, tool: 'admin_settings' })).toBe(true);
+    });
+
+    it('lists tools behind conditional allows and conditional denies (the arguments are not known yet)', () => {
+      expect(p.mayList({ ...analyst, tool: 'query' })).toBe(true);
+      expect(p.mayList({ ...analyst, tool: 'export' })).toBe(true);
+    });
+
+    it('hides tools from principals no allow rule names', () => {
+      expect(p.mayList({ ...analyst, principal: user('zed', ['devs']), tool: 'query' })).toBe(false);
+    });
+
+    it('lists tools where a would-deny proceeds in shadow', () => {
+      expect(
+        p.mayList({ ...analyst, principal: user('zed'), serverTags: { env: 'staging' }, tool: 'query' }),
+      ).toBe(true);
+    });
+  });
 });
