@@ -76,7 +76,10 @@ policy:
   const ciToken = () => tokenOf('ci-bot');
   const versions = async () => (await policy.get('frank', '/versions')).json as Array<{ number: number }>;
 
-  it('CI pushes as ci-bot, another person approves and activates, and diff then shows no difference', async () => {
+  it('CI tests offline, pushes as ci-bot, another person approves and activates, and diff then shows no difference', async () => {
+    // The pipeline: test offline, see what would change, push.
+    const tested = await cli(['test', repo, '--config', join(FIXTURES, 'gatehouse.yaml')]);
+    expect(tested.status).toBe(0);
     const before = await cli(['diff', repo, '--url', gw.url], await ciToken());
     expect(before.status).toBe(1);
     expect(before.stdout).toContain('--- /dev/null\tversion 1\n+++ b/policy.yaml\t');
@@ -98,7 +101,7 @@ policy:
       message: 'ids for the seed rules',
       author: { subject: 'ci-bot' },
       // The test cases stay in the repository.
-      paths: ['approvers.yaml', 'policy.yaml'],
+      paths: ['approvers.yaml', 'enforcement.yaml', 'policy.yaml'],
     });
 
     expect((await policy.step('dave', Number(number), 'approve', 'reviewed in the PR')).status).toBe(200);
@@ -111,7 +114,7 @@ policy:
     const between = await cli(['diff', '--url', gw.url, '1', String(number)], await tokenOf('frank'));
     expect(between.status).toBe(1);
     expect(between.stdout).toContain(`+++ b/policy.yaml\tversion ${number}`);
-    expect(between.stderr).toContain(`3 files differ between version 1 and version ${number}.`);
+    expect(between.stderr).toContain(`4 files differ between version 1 and version ${number}.`);
     const same = await cli(
       ['diff', '--url', gw.url, number as string, number as string],
       await tokenOf('frank'),
