@@ -1,8 +1,9 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { deviceLogin, runCli } from '../../apps/cli/src/auth/__tests__/cli';
+import { credentialsPath, deviceLogin, runCli, storedLogins } from '../../apps/cli/src/auth/__tests__/cli';
+import type { StoredLogin } from '../../apps/cli/src/auth/credential-store';
 import { PolicyApi } from '../../apps/cli/src/policy/api-client';
 import { PolicyCliErrorCode } from '../../apps/cli/src/policy/errors';
 import { policyApi, policyDir, ROLES, SEED_POLICY, Tokens } from '../policy-lifecycle/support';
@@ -134,6 +135,22 @@ policy:
       status: 'draft',
       author: { subject: 'dave' },
     });
+  });
+
+  it('refreshes an expired stored login before pushing, as the bridge does', async () => {
+    expect((await deviceLogin(gw.url, 'dave', { XDG_CONFIG_HOME: xdg })).status).toBe(0);
+    // The access token has run out (and is not even a token any more): only the refresh token can help.
+    const file = credentialsPath(xdg);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { logins: Record<string, StoredLogin> };
+    const entry = saved.logins[gw.url] as StoredLogin;
+    entry.accessToken = 'expired';
+    entry.expiresAt = new Date(Date.now() - 60_000).toISOString();
+    writeFileSync(file, JSON.stringify(saved));
+
+    const pushed = await cli(['push', repo, '-m', 'after lunch', '--url', gw.url, '--no-propose']);
+
+    expect(pushed.status).toBe(0);
+    expect(storedLogins(xdg)[gw.url]?.accessToken).not.toBe('expired');
   });
 
   it('refuses to push an invalid policy: every problem as file:line:column, exit 2, nothing stored', async () => {
