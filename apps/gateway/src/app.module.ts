@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
-import { PolicyModule } from '@gatehouse/policy';
+import { PolicyModule, PolicyStage } from '@gatehouse/policy';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
 
@@ -16,8 +16,8 @@ export class AppModule {
         ConfigModule.forRoot(loaded),
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
-        TransportModule,
-        PolicyModule,
+        // The call pipeline and its stages, in order: policy (bypass, rate limit and audit follow).
+        TransportModule.forRoot({ imports: [PolicyModule], stages: [PolicyStage] }),
       ],
       controllers: [HealthController],
     };

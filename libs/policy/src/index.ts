@@ -51,3 +51,4 @@ export type {
   PolicyTestResult,
   PolicyTestServer,
 } from './testing/policy-tests';
+export { PolicyStage } from './stage/policy.stage';

@@ -10,6 +10,7 @@ import { FirstStartImport } from './lifecycle/first-start';
 import { OpenApiController } from './lifecycle/openapi.controller';
 import { PolicyController } from './lifecycle/policy.controller';
 import { PolicyLifecycle } from './lifecycle/policy-lifecycle.service';
+import { PolicyStage } from './stage/policy.stage';
 import { POLICY_SOURCE } from './types';
 
 /**
@@ -34,7 +35,8 @@ import { POLICY_SOURCE } from './types';
     ActivePolicy,
     { provide: POLICY_SOURCE, useExisting: ActivePolicy },
     PolicyLifecycle,
+    PolicyStage,
   ],
-  exports: [POLICY_SOURCE, ActivePolicy, PolicyLifecycle, PolicyCompiler],
+  exports: [POLICY_SOURCE, ActivePolicy, PolicyLifecycle, PolicyCompiler, PolicyStage],
 })
 export class PolicyModule {}
