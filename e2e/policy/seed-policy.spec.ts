@@ -1,22 +1,4 @@
-import { policyWorld, sessionFor, type PolicyWorld } from '../support/policy-world';
-
-/**
- * The seed article's policy, verbatim (e2e/support/policy-world.ts describes the servers). People
- * sign in at the real development IdP: alice is in data-platform, bob in support.
- */
-export const SEED_POLICY = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
-`;
+import { policyWorld, SEED_POLICY, sessionFor, type PolicyWorld } from '../support/policy-world';
 
 describe("the seed's policy, as written, against real upstreams", () => {
   let world: PolicyWorld;

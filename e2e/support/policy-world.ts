@@ -54,6 +54,10 @@ export async function policyWorld(files: Record<string, string>): Promise<Policy
   const gw = await gatewayWith(
     `auth:
   issuer: ${idp.issuer}
+  roles:
+    admin: [admin]
+    policy-approver: [policy-approver]
+    auditor: [auditor]
 policy:
   dir: ${JSON.stringify(policyDir)}
 upstreams:
@@ -99,3 +103,21 @@ export async function sessionFor(gw: RunningGateway, token: string) {
       'mcp-session-id': sid,
     });
 }
+
+/**
+ * The seed article's policy, verbatim (e2e/support/policy-world.ts describes the servers). People
+ * sign in at the real development IdP: alice is in data-platform, bob in support.
+ */
+export const SEED_POLICY = `- subject: { group: data-platform }
+  resource: { server: postgres-prod }
+  action: read
+  conditions:
+    schemas: [public, analytics]
+    rate_limit_per_minute: 60
+
+- subject: { group: support }
+  resource: { server: zendesk }
+  action: ['*']
+  conditions:
+    rate_limit_per_minute: 30
+`;
