@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from '@gatehouse/db';
 import { startDevIdp, type StartedDevIdp } from '../support/dev-idp';
+import { rawPost, serverBin } from '../transport/helpers';
 import { spawnGateway, type GatewayProcess } from '../transport/processes';
 import {
   eventually,
@@ -37,7 +38,28 @@ function yaml(idp: StartedDevIdp, db: ScratchDatabase, dir: string, redisPrefix?
     `database:\n  url: ${db.url}\n`,
     redisPrefix ? `redis:\n  url: redis://127.0.0.1:6379\n  keyPrefix: "${redisPrefix}"\n` : '',
     `policy:\n  dir: ${JSON.stringify(dir)}\n`,
+    // A real upstream, so decisions (and their cache) can be watched on each replica.
+    `upstreams:\n  everything:\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-everything'))}, stdio]\n`,
   ].join('');
+}
+
+/** alice calls everything__echo with a 2026-07-28 request (no session): the JSON-RPC answer. */
+async function aliceEchoes(gw: GatewayProcess, tokens: Tokens): Promise<{ error?: { code: number } }> {
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'propagation', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
+  const body = { name: 'everything__echo', arguments: { message: 'hi' }, _meta: meta };
+  const res = await rawPost(
+    `${gw.url}/mcp`,
+    JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: body }),
+    {
+      ...(await tokens.as('alice')),
+      'mcp-protocol-version': '2026-07-28',
+    },
+  );
+  return res.json as { error?: { code: number } };
 }
 
 describe('active policy on every replica', () => {
@@ -120,6 +142,43 @@ describe('active policy on every replica', () => {
         2_000,
         'replica A enforcing 1',
       );
+    });
+  });
+
+  describe('decisions follow an activation on another replica', () => {
+    let db: ScratchDatabase;
+    let a: GatewayProcess;
+    let b: GatewayProcess;
+
+    beforeAll(async () => {
+      db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gh_policy_decide');
+      const config = yaml(idp, db, policyDir({ 'seed.yaml': SEED_POLICY }), `test-${randomUUID()}:`);
+      a = await spawnGateway(config);
+      b = await spawnGateway(config);
+    });
+    afterAll(async () => {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await db?.drop();
+    });
+
+    it('a decision cached on replica B gives way within 2 s to a version activated on replica A', async () => {
+      // Denied under version 1, twice, so replica B has the decision cached (policy.decisionCacheSeconds).
+      expect((await aliceEchoes(b, tokens)).error?.code).toBe(-32003);
+      expect((await aliceEchoes(b, tokens)).error?.code).toBe(-32003);
+      const n = await approvedOn(
+        a,
+        `${SEED_POLICY}\n- subject: { group: data-platform }\n  resource: { server: everything }\n  action: '*'\n`,
+      );
+      expect((await policyApi(a.url, tokens).step('carol', n, 'activate', 'open everything')).status).toBe(
+        200,
+      );
+      const started = Date.now();
+      await eventually(
+        async () => ((await aliceEchoes(b, tokens)).error === undefined ? true : undefined),
+        2_000,
+        'alice allowed on replica B',
+      );
+      expect(Date.now() - started).toBeLessThan(2_000);
     });
   });
 
