@@ -89,6 +89,8 @@ export interface Decision {
   rateLimitPerMinute?: number;
   touched: string[];
   policyVersion: number;
+  /** The engine could not decide (R10): denied, and audited as `policy_error`. */
+  error?: true;
 }
 
 /** One file of a policy version, as stored and as read from a directory (path relative to it). */

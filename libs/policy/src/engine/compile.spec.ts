@@ -89,14 +89,14 @@ describe('compilePolicy', () => {
   it('denies with an engine error instead of throwing when candidates come from another version (R10)', () => {
     const other = compile(SEED, 8);
     const d = other.decideWith(seed.candidates(input()), input());
-    expect(d).toMatchObject({ allow: false, outcome: 'deny', policyVersion: 8 });
+    expect(d).toMatchObject({ allow: false, outcome: 'deny', policyVersion: 8, error: true });
     expect(d.reason).toBe(`${ENGINE_ERROR_PREFIX}candidates were computed by another policy version than 8`);
   });
 
   it('denies with an engine error instead of throwing on a broken input (R10)', () => {
     const broken = { ...input(), principal: undefined } as unknown as DecisionInput;
     const d = seed.decide(broken);
-    expect(d.allow).toBe(false);
+    expect(d).toMatchObject({ allow: false, error: true });
     expect(d.reason.startsWith(ENGINE_ERROR_PREFIX)).toBe(true);
   });
 

@@ -230,6 +230,7 @@ class Engine implements CompiledPolicy {
       enforcement,
       touched: Array.isArray(input.touched) ? input.touched : [],
       policyVersion: this.version,
+      error: true,
     };
   }
 

@@ -94,6 +94,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
           action: decision.action,
           touched: decision.touched,
           policyVersion: decision.policyVersion,
+          ...(decision.error ? { error: true } : {}),
         },
       });
     }
@@ -161,7 +162,10 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     } catch (err) {
       // R10: whatever goes wrong inside the engine denies.
       this.logger.error({ err }, 'policy engine error; the call is denied');
-      return denied(governed, `policy engine error: ${(err as Error).message}`, policy.version);
+      return {
+        ...denied(governed, `policy engine error: ${(err as Error).message}`, policy.version),
+        error: true,
+      };
     }
   }
 
