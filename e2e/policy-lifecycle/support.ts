@@ -2,6 +2,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { devUserToken, serviceToken, type DevIdpEndpoint } from '../support/dev-idp';
+import { SEED_POLICY } from '@gatehouse/policy';
+export { SEED_POLICY };
 
 /** auth.roles as an organisation would map its IdP groups (the dev IdP's groups carry the role names). */
 export const ROLES = `  roles:
@@ -9,21 +11,6 @@ export const ROLES = `  roles:
     policy-approver: [policy-approver]
     incident-responder: [incident-responder]
     auditor: [auditor]
-`;
-
-/** The seed's policy, verbatim. */
-export const SEED_POLICY = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
 `;
 
 /** The seed's policy with the support rule narrowed to reads. */

@@ -7,6 +7,8 @@ import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
 import { devUserToken, startDevIdp, type StartedDevIdp } from './dev-idp';
 import { gatewayWith, initializeBody, rawPost, serverBin } from '../transport/helpers';
 import { freePort } from '../transport/processes';
+import { SEED_POLICY } from '@gatehouse/policy';
+export { SEED_POLICY };
 
 /**
  * The policy suites' world: a real Postgres "production" database with `public`, `analytics` and
@@ -103,21 +105,3 @@ export async function sessionFor(gw: RunningGateway, token: string) {
       'mcp-session-id': sid,
     });
 }
-
-/**
- * The seed article's policy, verbatim (e2e/support/policy-world.ts describes the servers). People
- * sign in at the real development IdP: alice is in data-platform, bob in support.
- */
-export const SEED_POLICY = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
-`;

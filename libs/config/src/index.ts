@@ -3,3 +3,4 @@ export type { GatehouseConfig, UpstreamConfig, StdioUpstreamConfig, HttpUpstream
 export { loadConfig, parseConfigText, redactedConfig, ConfigError, authMode } from './load';
 export type { LoadedConfig, ConfigProblem } from './load';
 export { ConfigModule, GATEHOUSE_CONFIG, LOADED_CONFIG } from './config.module';
+export { closest } from './suggest';

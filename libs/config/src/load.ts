@@ -12,6 +12,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, SERVER_NAME, type GatehouseConfig } from './schema';
+import { closest } from './suggest';
 
 /** One problem in the configuration, pinned to the key and (when it came from the file) its line. */
 export interface ConfigProblem {
@@ -491,33 +492,6 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
     s = def.innerType;
   }
   return s;
-}
-
-/** The nearest known key within a few edits of `key` (case-insensitive), scaled to its length. */
-function closest(key: string, known: string[]): string | undefined {
-  const scored = known
-    .map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) }))
-    .filter((s) => s.d <= Math.max(1, Math.floor(key.length / 3)))
-    .sort((a, b) => a.d - b.d);
-  return scored[0]?.k;
-}
-
-/** Edit distance counting a swap of two neighbours as one edit, since `lgo` for `log` is one slip. */
-function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const at = (i: number, j: number) => d[i]?.[j] ?? Infinity;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, at(i - 2, j - 2) + 1);
-      (d[i] as number[])[j] = best;
-    }
-  }
-  return at(a.length, b.length);
 }
 
 /** A valid server name close to `name`, e.g. `my_server` -> `my-server`, `A` -> `a`. */

@@ -52,3 +52,4 @@ export type {
   PolicyTestServer,
 } from './testing/policy-tests';
 export { PolicyStage } from './stage/policy.stage';
+export { SEED_POLICY } from './testing/seed-policy';

@@ -2,20 +2,7 @@ import type { Principal } from '@gatehouse/auth';
 import { parsePolicy } from '../language/parse';
 import type { CompiledPolicy, DecisionInput } from '../types';
 import { compilePolicy, ENGINE_ERROR_PREFIX } from './compile';
-
-const SEED = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
-`;
+import { SEED_POLICY as SEED } from '../testing/seed-policy';
 
 function compile(text: string, version = 7): CompiledPolicy {
   const parsed = parsePolicy([{ path: 'policy.yaml', text }]);

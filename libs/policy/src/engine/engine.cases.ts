@@ -1,20 +1,6 @@
 import type { ConsoleRole } from '@gatehouse/auth';
 import type { Action, Decision } from '../types';
-
-/** The seed article's "A minimal policy", verbatim. */
-const SEED = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
-`;
+import { SEED_POLICY as SEED } from '../testing/seed-policy';
 
 const DENY_WINS = `rules:
   - id: devs-github

@@ -1,20 +1,7 @@
 import { parsePolicy } from './parse';
 import type { ParseResult, PolicyDocument, PolicyProblem } from '../types';
-
-/** The seed article's "A minimal policy", verbatim. */
-export const SEED_POLICY = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
-`;
+import { SEED_POLICY } from '../testing/seed-policy';
+export { SEED_POLICY };
 
 function ok(result: ParseResult): PolicyDocument {
   if (!result.ok) throw new Error(`expected no problems, got ${JSON.stringify(result.problems, null, 2)}`);

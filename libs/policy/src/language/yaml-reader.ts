@@ -9,7 +9,7 @@ import {
   type Pair,
 } from 'yaml';
 import type { PolicyProblem, SourcePosition } from '../types';
-import { closest } from './suggest';
+import { closest } from '@gatehouse/config';
 
 /** A YAML node (or a missing one) with what is needed to report problems at its position. */
 export type YamlNode = Node | null | undefined;

@@ -3,20 +3,7 @@ import { compilePolicy } from '../engine/compile';
 import { parsePolicy } from '../language/parse';
 import type { CompiledPolicy, PolicyFile } from '../types';
 import { parsePolicyTests, runPolicyTests, type PolicyTestCase } from './policy-tests';
-
-const SEED = `- subject: { group: data-platform }
-  resource: { server: postgres-prod }
-  action: read
-  conditions:
-    schemas: [public, analytics]
-    rate_limit_per_minute: 60
-
-- subject: { group: support }
-  resource: { server: zendesk }
-  action: ['*']
-  conditions:
-    rate_limit_per_minute: 30
-`;
+import { SEED_POLICY as SEED } from './seed-policy';
 
 const TESTS = `- name: data-platform reads analytics
   principal: { user: alice, groups: [data-platform] }

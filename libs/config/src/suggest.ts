@@ -1,6 +1,6 @@
 /**
- * The nearest known word within a few edits of `word` (case-insensitive), for "did you mean".
- * Same approach as the configuration loader: edit distance with swaps of neighbours as one edit.
+ * The nearest known word within a few edits of `word` (case-insensitive, scaled to its length),
+ * for "did you mean" in configuration and policy errors.
  */
 export function closest(word: string, known: readonly string[]): string | undefined {
   const scored = known
@@ -10,6 +10,7 @@ export function closest(word: string, known: readonly string[]): string | undefi
   return scored[0]?.k;
 }
 
+/** Edit distance counting a swap of two neighbours as one edit, since `lgo` for `log` is one slip. */
 function distance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
     Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
