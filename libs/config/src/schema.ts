@@ -253,6 +253,34 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    rateLimit: z
+      .object({
+        /** Calls per minute one person or service may make across all tools (besides the rule's own limit). */
+        perUserPerMinute: z.number().int().positive().default(600),
+        /** Calls per minute one tool (server × tool) may receive across all callers. */
+        perToolPerMinute: z.number().int().positive().default(6000),
+        /** Calls one principal may have in flight at once. */
+        inFlightPerUser: z.number().int().positive().default(32),
+        /** Longest a limiter call may wait for Redis before the replica's degraded limits apply (R29). */
+        redisTimeoutMs: z.number().int().positive().default(50),
+        /** While Redis is unreachable each replica allows this share of every limit (R28). */
+        degradedShare: z.number().positive().max(1).default(0.5),
+      })
+      .strict()
+      .prefault({}),
+    audit: z
+      .object({
+        /** Argument paths always redacted in audit records, e.g. `password`, `auth.token`, `items.*.secret`. */
+        redactPaths: z.array(z.string().min(1)).default([]),
+        /** Records waiting for the writer, at most; beyond it calls wait (backpressure). */
+        queueSize: z.number().int().positive().default(20_000),
+        /** Records written in one statement, at most. */
+        batchSize: z.number().int().positive().default(1_000),
+        /** Longest a record waits for its batch. */
+        flushMs: z.number().int().positive().default(10),
+      })
+      .strict()
+      .prefault({}),
     policy: z
       .object({
         /** Policy files imported as the first active version when the database has none. */

@@ -43,6 +43,10 @@ export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 export const UNAUTHENTICATED = -32001;
 /** Gatehouse: authenticated, but not allowed (HTTP 403). */
 export const FORBIDDEN = -32003;
+/** Gatehouse: a rate limit is exhausted; `data.retryAfterSeconds` says when to retry (HTTP 429). */
+export const RATE_LIMITED = -32029;
+/** Gatehouse: the audit trail cannot record the call, so it is not forwarded (R15, HTTP 503). */
+export const AUDIT_UNAVAILABLE = -32030;
 
 /** Why the gateway refused or failed a message; each maps to one HTTP status and one JSON-RPC code. */
 export enum TransportErrorCode {
@@ -71,6 +75,10 @@ export enum TransportErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   /** The policy denies this call; `data` carries the decision (rules, reason, policy version). */
   POLICY_DENIED = 'POLICY_DENIED',
+  /** A limit is exhausted; `data.retryAfterSeconds` is set. */
+  RATE_LIMITED = 'RATE_LIMITED',
+  /** The intent record could not be written durably; nothing was forwarded. */
+  AUDIT_UNAVAILABLE = 'AUDIT_UNAVAILABLE',
   IDENTITY_UNAVAILABLE = 'IDENTITY_UNAVAILABLE',
   INTERNAL = 'INTERNAL',
 }
@@ -133,6 +141,10 @@ export function errorMapping(code: TransportErrorCode): { status: number; rpc: n
       return { status: 401, rpc: UNAUTHENTICATED };
     case TransportErrorCode.FORBIDDEN:
       return { status: 403, rpc: FORBIDDEN };
+    case TransportErrorCode.RATE_LIMITED:
+      return { status: 429, rpc: RATE_LIMITED };
+    case TransportErrorCode.AUDIT_UNAVAILABLE:
+      return { status: 503, rpc: AUDIT_UNAVAILABLE };
     case TransportErrorCode.POLICY_DENIED:
       // The HTTP exchange itself was fine: the refusal is the call's JSON-RPC answer.
       return { status: 200, rpc: FORBIDDEN };

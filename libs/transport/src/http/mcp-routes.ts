@@ -152,8 +152,13 @@ export function registerMcpRoutes(
     }
     if (outcome.body && 'error' in outcome.body && outcome.status === 200) {
       // JSON-RPC errors ride on 200 unless the gateway's mapping says the HTTP layer should know.
-      const reason = (outcome.body.error.data as { reason?: TransportErrorCode } | undefined)?.reason;
+      const data = outcome.body.error.data as
+        { reason?: TransportErrorCode; retryAfterSeconds?: number } | undefined;
+      const reason = data?.reason;
       if (reason && reason in TransportErrorCode) outcome.status = errorMapping(reason).status;
+      if (typeof data?.retryAfterSeconds === 'number') {
+        void reply.header('retry-after', String(Math.max(1, Math.ceil(data.retryAfterSeconds))));
+      }
     }
     sink.finish(outcome.status, outcome.body, outcome.sessionId);
   };

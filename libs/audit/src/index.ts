@@ -1,0 +1,2 @@
+export type { AuditOutcome, AuditRecord, AuditSink } from './types';
+export { AUDIT_SINK } from './types';
