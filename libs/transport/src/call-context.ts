@@ -31,6 +31,9 @@ export interface CallContext {
 export interface CallOutcome {
   status: 'ok' | 'error' | 'denied';
   errorCode?: number;
+  errorMessage?: string;
+  /** Set when the call ended because the gateway is shutting down (SIGTERM past the grace period). */
+  aborted?: boolean;
   upstreamNs?: bigint;
 }
 

@@ -304,7 +304,13 @@ export class McpGateway {
       if (upstreamStart > 0n) outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
       const response = this.toErrorResponse(request.id, err, call);
       const denied = err instanceof TransportError && err.code === TransportErrorCode.POLICY_DENIED;
-      outcome = { ...outcome, status: denied ? 'denied' : 'error', errorCode: response.error.code };
+      outcome = {
+        ...outcome,
+        status: denied ? 'denied' : 'error',
+        errorCode: response.error.code,
+        errorMessage: response.error.message,
+        ...(this.draining && abort.signal.aborted ? { aborted: true } : {}),
+      };
       return response;
     } finally {
       calls.delete(key);
