@@ -69,7 +69,6 @@ export class AuditStage implements CallStage {
     return result;
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- CallStage.after is async; this one only queues
   async after(call: CallContext, outcome: CallOutcome): Promise<void> {
     const facts = this.facts(call);
     const records: AuditRecord[] = [];
