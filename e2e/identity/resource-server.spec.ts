@@ -1,10 +1,6 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { z } from 'zod';
 import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
 import { ForgedIdp, newKey } from '../support/forged-idp';
+import { recordingUpstream } from '../support/recording-upstream';
 import { gatewayWith, initializeBody, rawPost } from '../transport/helpers';
 
 /**
@@ -12,30 +8,6 @@ import { gatewayWith, initializeBody, rawPost } from '../transport/helpers';
  * loopback key set here because the attack table needs tokens no IdP would sign; the real
  * oidc-provider flows live in e2e/identity/oidc-provider.spec.ts.
  */
-
-/** A real MCP server over Streamable HTTP that records every request's headers. */
-async function recordingUpstream(): Promise<{
-  server: Server;
-  url: string;
-  requests: IncomingHttpHeaders[];
-  calls: number[];
-}> {
-  const requests: IncomingHttpHeaders[] = [];
-  const calls: number[] = [];
-  const server = createServer((req, res) => {
-    requests.push(req.headers);
-    const mcp = new McpServer({ name: 'recorder', version: '1.0.0' });
-    mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => {
-      calls.push(Date.now());
-      return { content: [{ type: 'text', text }] };
-    });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => void transport.close());
-    void mcp.connect(transport).then(() => transport.handleRequest(req, res));
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, requests, calls };
-}
 
 const call = (id: number, text = 'hi') =>
   JSON.stringify({
