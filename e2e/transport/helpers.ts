@@ -32,7 +32,7 @@ export async function gatewayWith(
   env: NodeJS.ProcessEnv = {},
   /** Extra `server:` keys, one per line, e.g. `headersTimeoutMs: 1000`. */
   serverKeys: string[] = [],
-): Promise<RunningGateway & { logs: string[] }> {
+): Promise<RunningGateway & { logs: string[]; databaseUrl: string }> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -50,6 +50,7 @@ export async function gatewayWith(
   const close = gateway.close;
   return Object.assign(gateway, {
     logs,
+    databaseUrl: db.url,
     close: async () => {
       await close();
       await db.drop();
