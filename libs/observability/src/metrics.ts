@@ -61,6 +61,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1 while this replica applies its degraded share of every rate limit because Redis is unreachable or slow (R28). */
+  readonly rateLimitDegraded = new Gauge({
+    name: 'gatehouse_rate_limit_degraded',
+    help: '1 while this replica applies its degraded share of every rate limit because Redis is unreachable or slow',
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
   }

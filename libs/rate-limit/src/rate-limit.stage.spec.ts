@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Principal } from '@gatehouse/auth';
+import { parseConfigText } from '@gatehouse/config';
+import { createLogger, Metrics } from '@gatehouse/observability';
+import type { Decision } from '@gatehouse/policy';
+import { TransportError, TransportErrorCode, type CallContext } from '@gatehouse/transport';
+import { RateLimitStage, type RateLimitFacts } from './rate-limit.stage';
+
+/** The stage against the real Redis at 127.0.0.1:6379, one key prefix per stage in this file. */
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+interface Limits {
+  perUserPerMinute?: number;
+  perToolPerMinute?: number;
+  inFlightPerUser?: number;
+}
+
+/** `redisUrl` null: no Redis at all. */
+function configWith(limits: Limits, redisUrl: string | null) {
+  const rateLimit = Object.entries({
+    perUserPerMinute: 1000,
+    perToolPerMinute: 1000,
+    inFlightPerUser: 100,
+    ...limits,
+  })
+    .map(([k, v]) => `  ${k}: ${v}`)
+    .join('\n');
+  const redis = redisUrl ? `redis:\n  url: ${redisUrl}\n  keyPrefix: 'test-rl-${randomUUID()}:'\n` : '';
+  return parseConfigText(
+    `auth:
+  mode: none
+${redis}rateLimit:
+${rateLimit}
+upstreams:
+  db:
+    transport: http
+    url: http://127.0.0.1:1/mcp
+`,
+    {},
+  ).config;
+}
+
+/** A logger whose lines the test can read. */
+function capturedLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger('info', destination), lines };
+}
+
+const person = (subject: string): Principal => ({
+  kind: 'user',
+  issuer: 'https://idp.test',
+  subject,
+  groups: [],
+  roles: [],
+  scopes: [],
+  expiresAt: Date.now() + 60_000,
+});
+
+const allowed = (rateLimitPerMinute?: number): Decision => ({
+  allow: true,
+  outcome: 'allow',
+  matchedRules: ['rule-1'],
+  reason: 'allowed',
+  action: 'read',
+  enforcement: 'enforce',
+  touched: [],
+  policyVersion: 1,
+  ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }),
+});
+
+/** `decision` null: an ungoverned call (no policy decision). */
+function call(who: Principal, tool = 'query', decision: Decision | null = allowed()): CallContext {
+  const params = { name: tool, arguments: {} };
+  return {
+    target: '*',
+    request: { jsonrpc: '2.0', id: 1, method: 'tools/call', params },
+    era: 'legacy',
+    protocolVersion: '2025-11-25',
+    session: undefined,
+    principal: who,
+    server: 'db',
+    upstreamParams: params,
+    headers: {},
+    remoteAddress: '127.0.0.1',
+    startedAt: 0n,
+    facts: decision ? { policy: decision } : {},
+  };
+}
+
+async function refusal(work: Promise<void>): Promise<TransportError> {
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof TransportError)) throw new Error(`expected a TransportError, got ${String(err)}`);
+  return err;
+}
+
+const stages: RateLimitStage[] = [];
+async function stageWith(limits: Limits, redisUrl: string | null = REDIS_URL, metrics?: Metrics) {
+  const { logger, lines } = capturedLogger();
+  const stage = new RateLimitStage(configWith(limits, redisUrl), logger, metrics);
+  await stage.onModuleInit();
+  stages.push(stage);
+  return { stage, lines };
+}
+
+afterAll(async () => {
+  await Promise.all(stages.map((s) => s.onModuleDestroy()));
+});
+
+describe('RateLimitStage (Redis)', () => {
+  it("refuses the call past the matched rule's rate_limit_per_minute with -32029, the limit and retry-after", async () => {
+    const { stage } = await stageWith({});
+    const alice = person('alice');
+    for (let i = 0; i < 3; i++) await stage.before(call(alice, 'query', allowed(3)));
+    const c = call(alice, 'query', allowed(3));
+    const err = await refusal(stage.before(c));
+    expect(err.code).toBe(TransportErrorCode.RATE_LIMITED);
+    expect(err.message).toMatch(/rate limit 'rule' reached: 3 calls per minute; retry in \d+ s/);
+    const retry = (err.data as { retryAfterSeconds: number }).retryAfterSeconds;
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    expect(err.data).toMatchObject({ limit: { name: 'rule', points: 3, remaining: 0 } });
+    expect(c.facts.rateLimit).toMatchObject({ refused: 'rule', degraded: false });
+    // Another person has their own budget under the same rule.
+    await expect(stage.before(call(person('bob'), 'query', allowed(3)))).resolves.toBeUndefined();
+  });
+
+  it('records every checked limit with what remains on an allowed call, for the audit', async () => {
+    const { stage } = await stageWith({ perUserPerMinute: 10, perToolPerMinute: 20, inFlightPerUser: 4 });
+    const c = call(person('alice'), 'query', allowed(5));
+    await stage.before(c);
+    const facts = c.facts.rateLimit as RateLimitFacts;
+    expect(facts).toEqual({
+      degraded: false,
+      limits: [
+        { name: 'rule', points: 5, remaining: 4, degraded: false },
+        { name: 'user', points: 10, remaining: 9, degraded: false },
+        { name: 'tool', points: 20, remaining: 19, degraded: false },
+      ],
+      inFlight: { limit: 4, acquired: true, degraded: false },
+    });
+  });
+
+  it('caps one person across all tools (perUserPerMinute)', async () => {
+    const { stage } = await stageWith({ perUserPerMinute: 2 });
+    const alice = person('alice');
+    await stage.before(call(alice, 'one'));
+    await stage.before(call(alice, 'two'));
+    const err = await refusal(stage.before(call(alice, 'three')));
+    expect(err.data).toMatchObject({ limit: { name: 'user', points: 2 } });
+    await expect(stage.before(call(person('bob'), 'three'))).resolves.toBeUndefined();
+  });
+
+  it('caps one tool across all callers (perToolPerMinute)', async () => {
+    const { stage } = await stageWith({ perToolPerMinute: 2 });
+    await stage.before(call(person('alice'), 'query'));
+    await stage.before(call(person('bob'), 'query'));
+    const err = await refusal(stage.before(call(person('carol'), 'query')));
+    expect(err.data).toMatchObject({ limit: { name: 'tool', points: 2 } });
+    await expect(stage.before(call(person('carol'), 'other'))).resolves.toBeUndefined();
+  });
+
+  it('caps calls in flight per person and frees the slot after the call, also after an error', async () => {
+    const { stage } = await stageWith({ inFlightPerUser: 2 });
+    const alice = person('alice');
+    const first = call(alice);
+    const second = call(alice);
+    await stage.before(first);
+    await stage.before(second);
+    const third = call(alice);
+    const err = await refusal(stage.before(third));
+    expect(err.data).toMatchObject({ retryAfterSeconds: 1, limit: { name: 'in-flight', points: 2 } });
+    // The refused call's `after` runs too and must not free a slot it never held.
+    await stage.after(third);
+    await expect(refusal(stage.before(call(alice)))).resolves.toBeInstanceOf(TransportError);
+
+    await stage.after(first);
+    const fourth = call(alice);
+    await stage.before(fourth);
+    await expect(refusal(stage.before(call(alice)))).resolves.toBeInstanceOf(TransportError);
+    // An upstream error ends the call like any other outcome.
+    await stage.after(second);
+    await expect(stage.before(call(alice))).resolves.toBeUndefined();
+    // Other people are not affected.
+    await expect(stage.before(call(person('bob')))).resolves.toBeUndefined();
+  });
+
+  it('does not limit ungoverned calls (no policy decision: lists, ping)', async () => {
+    const { stage } = await stageWith({ perUserPerMinute: 1, inFlightPerUser: 1 });
+    const alice = person('alice');
+    for (let i = 0; i < 3; i++) {
+      const c = call(alice, 'query', null);
+      await stage.before(c);
+      expect(c.facts.rateLimit).toBeUndefined();
+    }
+  });
+});
+
+describe('RateLimitStage without redis.url', () => {
+  it('limits in process at the full limit and says at start-up that limits are per replica', async () => {
+    const { stage, lines } = await stageWith({ perUserPerMinute: 3 }, null);
+    expect(lines.some((l) => /rate limits are per replica/.test(String(l.msg)))).toBe(true);
+    const alice = person('alice');
+    for (let i = 0; i < 3; i++) await stage.before(call(alice));
+    const err = await refusal(stage.before(call(alice)));
+    expect(err.data).toMatchObject({ limit: { name: 'user', points: 3 } });
+    expect(stage.degraded).toBe(false);
+  });
+});

@@ -1,0 +1,162 @@
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { principalKey } from '@gatehouse/auth';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
+import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
+import type { Decision } from '@gatehouse/policy';
+import { type CallContext, type CallStage, TransportError, TransportErrorCode } from '@gatehouse/transport';
+import { InFlight, type Lease } from './limiter/in-flight';
+import { MinuteLimits, type LimitCheck, type LimitState } from './limiter/limits';
+import { RedisHealth } from './limiter/redis-health';
+
+/** What the stage records in `call.facts.rateLimit` for the audit, on allowed and refused calls. */
+export interface RateLimitFacts {
+  /** Every limit checked, in order, with what remained after this call. */
+  limits: LimitState[];
+  inFlight?: { limit: number; acquired: boolean; degraded: boolean };
+  /** The limit that refused the call. */
+  refused?: string;
+  /** Some limit was counted by this replica alone because Redis was away (R28). */
+  degraded: boolean;
+}
+
+/** A call stays counted as in flight this much past its upstream's request timeout. */
+const IN_FLIGHT_MARGIN_MS = 30_000;
+
+/**
+ * Rate limits for governed calls (those the policy decided), after the policy stage: the matched
+ * rule's `rate_limit_per_minute` per principal × rule, `rateLimit.perUserPerMinute` per
+ * principal, `rateLimit.perToolPerMinute` per server × tool, and `rateLimit.inFlightPerUser`
+ * concurrent calls per principal. Checked in that order, one Redis deadline of
+ * `rateLimit.redisTimeoutMs` for the whole call; the first refusal ends the check, so a refused
+ * call uses up the more specific limits it passed but not the broader ones after it.
+ */
+@Injectable()
+export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy {
+  readonly name = 'rate-limit';
+  private readonly redis: Redis | undefined;
+  private readonly health: RedisHealth;
+  private readonly limits: MinuteLimits;
+  private readonly inFlight: InFlight;
+  private readonly leases = new WeakMap<CallContext, Lease>();
+
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() metrics?: Metrics,
+  ) {
+    const { keyPrefix, url } = config.redis;
+    const share = config.rateLimit.degradedShare;
+    this.health = new RedisHealth(logger, metrics, share);
+    this.redis = url
+      ? new Redis(url, {
+          lazyConnect: true,
+          // Fail at once while disconnected (the deadline bounds the rest) and reconnect forever.
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          retryStrategy: (times) => Math.min(times * 100, 1000),
+        })
+      : undefined;
+    // ioredis reports connection errors as events; the health state logs the transition once.
+    this.redis?.on('error', (err: Error) => this.health.fail(err));
+    this.limits = new MinuteLimits(this.redis, keyPrefix, this.health, share);
+    this.inFlight = new InFlight(this.redis, keyPrefix, this.health, share);
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.redis) {
+      this.logger.warn(
+        'rate limits are per replica: no redis.url, so each gateway process counts its own calls (fine for one replica)',
+      );
+      return;
+    }
+    await this.redis.connect().catch((err: unknown) => this.health.fail(err));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.redis && this.redis.status !== 'end') await this.redis.quit().catch(() => undefined);
+  }
+
+  /** True while this replica applies its degraded share (R28). */
+  get degraded(): boolean {
+    return this.health.degraded;
+  }
+
+  async before(call: CallContext): Promise<void> {
+    const decision = call.facts.policy as Decision | undefined;
+    // Ungoverned methods (lists, ping) have no decision; denied calls never get here.
+    if (!decision?.allow || !call.server) return;
+    const { rateLimit } = this.config;
+    const deadline = Date.now() + rateLimit.redisTimeoutMs;
+    const who = principalKey(call.principal);
+    const checks: LimitCheck[] = [];
+    if (decision.rateLimitPerMinute !== undefined) {
+      checks.push({
+        name: 'rule',
+        key: `rule:${decision.matchedRules.join('+')}:${who}`,
+        points: decision.rateLimitPerMinute,
+      });
+    }
+    checks.push({ name: 'user', key: `user:${who}`, points: rateLimit.perUserPerMinute });
+    checks.push({
+      name: 'tool',
+      key: `tool:${call.server}:${toolOf(call)}`,
+      points: rateLimit.perToolPerMinute,
+    });
+
+    const facts: RateLimitFacts = { limits: [], degraded: false };
+    call.facts.rateLimit = facts;
+    for (const check of checks) {
+      const state = await this.limits.consume(check, deadline);
+      facts.limits.push(state);
+      facts.degraded ||= state.degraded;
+      if (state.retryAfterSeconds !== undefined) {
+        facts.refused = state.name;
+        throw limited(
+          `rate limit '${state.name}' reached: ${state.points} calls per minute${state.degraded ? ' (degraded share)' : ''}; retry in ${state.retryAfterSeconds} s`,
+          state.retryAfterSeconds,
+          state.name,
+          state.points,
+        );
+      }
+    }
+
+    const ttlMs = (this.config.upstreams[call.server]?.timeouts.requestMs ?? 60_000) + IN_FLIGHT_MARGIN_MS;
+    const got = await this.inFlight.acquire(who, rateLimit.inFlightPerUser, ttlMs, deadline);
+    facts.inFlight = { limit: got.limit, acquired: got.lease !== undefined, degraded: got.degraded };
+    facts.degraded ||= got.degraded;
+    if (!got.lease) {
+      facts.refused = 'in-flight';
+      throw limited(
+        `in-flight limit reached: ${got.limit} calls at once${got.degraded ? ' (degraded share)' : ''}; retry in 1 s`,
+        1,
+        'in-flight',
+        got.limit,
+      );
+    }
+    this.leases.set(call, got.lease);
+  }
+
+  /** Gives the in-flight slot back whatever the outcome (result, upstream error, later refusal). */
+  async after(call: CallContext): Promise<void> {
+    const lease = this.leases.get(call);
+    if (!lease) return;
+    this.leases.delete(call);
+    await this.inFlight.release(lease, this.config.rateLimit.redisTimeoutMs);
+  }
+}
+
+function limited(message: string, retryAfterSeconds: number, name: string, points: number): TransportError {
+  return new TransportError(TransportErrorCode.RATE_LIMITED, message, {
+    retryAfterSeconds,
+    limit: { name, points, remaining: 0 },
+  });
+}
+
+/** The tool, prompt or resource the call is about, as the upstream knows it. */
+function toolOf(call: CallContext): string {
+  const params = call.upstreamParams ?? call.request.params ?? {};
+  const ref = params.ref as Record<string, unknown> | undefined;
+  const name = params.name ?? params.uri ?? ref?.name ?? ref?.uri;
+  return typeof name === 'string' ? name : call.request.method;
+}
