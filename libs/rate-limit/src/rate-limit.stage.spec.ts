@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Principal } from '@gatehouse/auth';
 import { parseConfigText } from '@gatehouse/config';
@@ -11,6 +12,8 @@ import { RateLimitStage, type RateLimitFacts } from './rate-limit.stage';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
 interface Limits {
+  redisTimeoutMs?: number;
+  degradedShare?: number;
   perUserPerMinute?: number;
   perToolPerMinute?: number;
   inFlightPerUser?: number;
@@ -213,6 +216,178 @@ describe('RateLimitStage without redis.url', () => {
     for (let i = 0; i < 3; i++) await stage.before(call(alice));
     const err = await refusal(stage.before(call(alice)));
     expect(err.data).toMatchObject({ limit: { name: 'user', points: 3 } });
+    expect(stage.degraded).toBe(false);
+  });
+});
+
+/**
+ * A TCP proxy in front of the real Redis that the test controls: `pass` forwards, `hold` keeps
+ * Redis's replies back (a slow Redis), `down` drops every connection and refuses new ones.
+ */
+class RedisProxy {
+  private mode: 'pass' | 'hold' | 'down' = 'pass';
+  private readonly sockets = new Set<Socket>();
+  private held: Array<() => void> = [];
+  private readonly server: Server = createServer((client) => this.onClient(client));
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    if (!address || typeof address === 'string') throw new Error('proxy has no port');
+    return `redis://127.0.0.1:${address.port}`;
+  }
+
+  get heldReplies(): number {
+    return this.held.length;
+  }
+
+  down(): void {
+    this.mode = 'down';
+    for (const s of this.sockets) s.destroy();
+  }
+
+  hold(): void {
+    this.mode = 'hold';
+  }
+
+  pass(): void {
+    this.mode = 'pass';
+    const held = this.held;
+    this.held = [];
+    for (const deliver of held) deliver();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private onClient(client: Socket): void {
+    if (this.mode === 'down') {
+      client.destroy();
+      return;
+    }
+    const redis = connect(6379, '127.0.0.1');
+    this.sockets.add(client).add(redis);
+    const drop = () => {
+      client.destroy();
+      redis.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(redis);
+    };
+    client.on('error', drop).on('close', drop);
+    redis.on('error', drop).on('close', drop);
+    client.pipe(redis);
+    redis.on('data', (chunk: Buffer) => {
+      if (this.mode === 'hold') this.held.push(() => client.write(chunk));
+      else client.write(chunk);
+    });
+  }
+}
+
+/** Polls an observable condition (no fixed sleep): Redis reconnecting is the event awaited. */
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('RateLimitStage when Redis is down or slow (R28, R29)', () => {
+  const proxy = new RedisProxy();
+  let url: string;
+  beforeAll(async () => {
+    url = await proxy.start();
+  });
+  afterEach(() => proxy.pass());
+  afterAll(async () => {
+    await Promise.all(stages.splice(0).map((s) => s.onModuleDestroy()));
+    await proxy.close();
+  });
+
+  const degradedGauge = async (metrics: Metrics) => (await metrics.rateLimitDegraded.get()).values[0]?.value;
+
+  it('applies the degraded share of each limit (not open), raises the alarm gauge, logs once and recovers by itself', async () => {
+    const metrics = new Metrics(false);
+    const { stage, lines } = await stageWith(
+      { perUserPerMinute: 4, degradedShare: 0.5, redisTimeoutMs: 200 },
+      url,
+      metrics,
+    );
+    const healthy = call(person('alice'));
+    await stage.before(healthy);
+    expect(healthy.facts.rateLimit).toMatchObject({ degraded: false });
+    expect(await degradedGauge(metrics)).toBe(0);
+
+    proxy.down();
+    const bob = person('bob');
+    const first = call(bob);
+    await stage.before(first);
+    expect(first.facts.rateLimit).toMatchObject({
+      degraded: true,
+      limits: [
+        { name: 'user', points: 2, remaining: 1, degraded: true },
+        { name: 'tool', degraded: true },
+      ],
+    });
+    await stage.before(call(bob));
+    const err = await refusal(stage.before(call(bob)));
+    expect(err.code).toBe(TransportErrorCode.RATE_LIMITED);
+    expect(err.message).toMatch(/'user' reached: 2 calls per minute \(degraded share\)/);
+    expect(stage.degraded).toBe(true);
+    expect(await degradedGauge(metrics)).toBe(1);
+    const warnings = (re: RegExp) => lines.filter((l) => re.test(String(l.msg))).length;
+    expect(warnings(/rate limits degraded/)).toBe(1);
+
+    proxy.pass();
+    await until(async () => {
+      const probe = call(person(`probe-${randomUUID()}`));
+      await stage.before(probe);
+      await stage.after(probe);
+      return !(probe.facts.rateLimit as RateLimitFacts).degraded;
+    }, 'Redis to answer again');
+    expect(stage.degraded).toBe(false);
+    expect(await degradedGauge(metrics)).toBe(0);
+    expect(warnings(/rate limits recovered/)).toBe(1);
+    // Back on Redis, the full limit applies again.
+    const carol = person('carol');
+    for (let i = 0; i < 4; i++) await stage.before(call(carol));
+    const after = await refusal(stage.before(call(carol)));
+    expect(after.data).toMatchObject({ limit: { name: 'user', points: 4 } });
+  });
+
+  it('caps calls in flight at the degraded share while Redis is down', async () => {
+    const { stage } = await stageWith({ inFlightPerUser: 4, degradedShare: 0.5, redisTimeoutMs: 200 }, url);
+    await stage.before(call(person('warm-up')));
+    proxy.down();
+    const dave = person('dave');
+    const a = call(dave);
+    await stage.before(a);
+    await stage.before(call(dave));
+    const err = await refusal(stage.before(call(dave)));
+    expect(err.data).toMatchObject({ limit: { name: 'in-flight', points: 2 } });
+    await stage.after(a);
+    await expect(stage.before(call(dave))).resolves.toBeUndefined();
+  });
+
+  it('answers without waiting for a slow Redis: the call is decided while Redis still holds its reply', async () => {
+    const { stage } = await stageWith({ perUserPerMinute: 4, degradedShare: 0.5, redisTimeoutMs: 100 }, url);
+    await stage.before(call(person('warm-up')));
+    proxy.hold();
+    const c = call(person('erin'));
+    await stage.before(c);
+    // The stage answered from its degraded share; Redis's reply had not been delivered yet.
+    expect(proxy.heldReplies).toBeGreaterThan(0);
+    expect(c.facts.rateLimit).toMatchObject({ degraded: true });
+    expect(stage.degraded).toBe(true);
+    proxy.pass();
+    await until(async () => {
+      const probe = call(person(`probe-${randomUUID()}`));
+      await stage.before(probe);
+      await stage.after(probe);
+      return !(probe.facts.rateLimit as RateLimitFacts).degraded;
+    }, 'Redis to answer in time again');
     expect(stage.degraded).toBe(false);
   });
 });
