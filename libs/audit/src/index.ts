@@ -1,2 +1,8 @@
 export type { AuditOutcome, AuditRecord, AuditSink } from './types';
 export { AUDIT_SINK } from './types';
+export { AuditModule } from './audit.module';
+export { AuditWriter } from './store/audit-writer';
+export type { AuditWriterOptions, AuditWriterStats } from './store/audit-writer';
+export { verifyChains } from './store/verify';
+export type { VerifyOptions, VerifyReport, BrokenLink } from './store/verify';
+export { canonical, chainHash, contentRow, GENESIS_HASH, CANONICAL_VERSION } from './store/canonical';

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import type { AuditRecord } from '../types';
+
+/** Version tag hashed first, so a future encoding can never collide with this one. */
+export const CANONICAL_VERSION = 'gatehouse-audit-v1';
+
+/** `prev_hash` of the first record of every chain: 32 zero bytes. */
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
+
+/** The content columns of `audit_event`, in the order they are hashed. */
+export const CONTENT_COLUMNS = [
+  'id',
+  'kind',
+  'call_id',
+  'occurred_at',
+  'outcome',
+  'principal_subject',
+  'principal_issuer',
+  'principal_kind',
+  'principal_name',
+  'principal_email',
+  'principal_groups',
+  'certificate_subject',
+  'client_name',
+  'client_version',
+  'client_bridge_version',
+  'client_ip',
+  'session',
+  'server',
+  'tool',
+  'method',
+  'action',
+  'arguments',
+  'decision',
+  'matched_rules',
+  'policy_version',
+  'bypass_id',
+  'rate_limit',
+  'touched',
+  'error_code',
+  'error_message',
+  'gateway_us',
+  'upstream_us',
+  'response_bytes',
+  'trace_id',
+  'admin_action',
+  'admin_target',
+] as const;
+
+export type ContentColumn = (typeof CONTENT_COLUMNS)[number];
+
+/** JSON values only: what a row holds after a round trip through Postgres. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** One row's content columns, normalised (ISO times, plain numbers, JSON objects, null for absent). */
+export type ContentRow = Record<ContentColumn, Json>;
+
+const INTEGER_COLUMNS = new Set<ContentColumn>([
+  'policy_version',
+  'error_code',
+  'gateway_us',
+  'upstream_us',
+  'response_bytes',
+]);
+
+/** The row the writer stores for `record`, normalised the way it will read back from Postgres. */
+export function contentRow(record: AuditRecord): ContentRow {
+  const p = record.principal;
+  const c = record.client;
+  const int = (n: number | undefined) => (n === undefined ? null : Math.round(n));
+  return {
+    id: record.id.toLowerCase(),
+    kind: record.kind,
+    call_id: record.callId,
+    occurred_at: record.occurredAt.toISOString(),
+    outcome: record.outcome,
+    principal_subject: p.subject,
+    principal_issuer: p.issuer,
+    principal_kind: p.kind,
+    principal_name: p.name ?? null,
+    principal_email: p.email ?? null,
+    principal_groups: [...p.groups],
+    certificate_subject: p.certificateSubject ?? null,
+    client_name: c.name ?? null,
+    client_version: c.version ?? null,
+    client_bridge_version: c.bridgeVersion ?? null,
+    client_ip: c.ip ?? null,
+    session: record.session ?? null,
+    server: record.server ?? null,
+    tool: record.tool ?? null,
+    method: record.method,
+    action: record.action ?? null,
+    arguments: jsonOrNull(record.arguments),
+    decision: record.decision ?? null,
+    matched_rules: [...record.matchedRules],
+    policy_version: int(record.policyVersion),
+    bypass_id: record.bypassId ?? null,
+    rate_limit: jsonOrNull(record.rateLimit),
+    touched: [...record.touched],
+    error_code: int(record.errorCode),
+    error_message: record.errorMessage ?? null,
+    gateway_us: int(record.gatewayUs),
+    upstream_us: int(record.upstreamUs),
+    response_bytes: int(record.responseBytes),
+    trace_id: record.traceId ?? null,
+    admin_action: record.adminAction ?? null,
+    admin_target: record.adminTarget ?? null,
+  };
+}
+
+/** The content columns of a row as `pg` returns it (Dates, bigint strings), normalised. */
+export function contentRowFromDb(row: Record<string, unknown>): ContentRow {
+  const out = {} as Record<ContentColumn, Json>;
+  for (const column of CONTENT_COLUMNS) {
+    const value = row[column];
+    if (value === null || value === undefined) out[column] = null;
+    else if (value instanceof Date) out[column] = value.toISOString();
+    else if (INTEGER_COLUMNS.has(column)) out[column] = Number(value);
+    else out[column] = value as Json;
+  }
+  return out;
+}
+
+/**
+ * The canonical encoding: the UTF-8 JSON text of the array
+ * `[CANONICAL_VERSION, writer_id, seq, ...content columns in CONTENT_COLUMNS order]`, where
+ * objects have their keys sorted (by UTF-16 code units) at every depth, times are ISO 8601 UTC
+ * with milliseconds, absent values are `null`, and there is no whitespace.
+ */
+export function canonical(writerId: string, seq: number, row: ContentRow): string {
+  return stable([CANONICAL_VERSION, writerId.toLowerCase(), seq, ...CONTENT_COLUMNS.map((c) => row[c])]);
+}
+
+/** `sha256(prev_hash || canonical(row))`. */
+export function chainHash(prevHash: Buffer, writerId: string, seq: number, row: ContentRow): Buffer {
+  return createHash('sha256')
+    .update(prevHash)
+    .update(canonical(writerId, seq, row), 'utf8')
+    .digest();
+}
+
+function stable(value: Json): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stable(value[k] as Json)}`).join(',')}}`;
+}
+
+/** A JSON round trip: drops undefined and functions, turns Dates into strings, as jsonb would. */
+function jsonOrNull(value: Record<string, unknown> | undefined): Json {
+  if (value === undefined) return null;
+  return JSON.parse(JSON.stringify(value)) as Json;
+}
