@@ -13,6 +13,8 @@ export function gatewayYaml(dataDir: string, echoHttpUrl?: string, auth = 'auth:
     auth,
     // The transport figures are taken with a policy that allows everything (one rule).
     `policy: { dir: ${JSON.stringify(ALLOW_ALL_POLICY_DIR)} }`,
+    // Limits the bench never reaches: the calls are measured, not refused.
+    'rateLimit: { perUserPerMinute: 100000000, perToolPerMinute: 100000000, inFlightPerUser: 100000 }',
     // DATABASE_URL (the production shape) puts the database outside the measured process; without
     // it the gateway runs its own embedded PGlite, in a worker thread that counts towards its CPU and RSS.
     `dataDir: ${JSON.stringify(dataDir)}`,

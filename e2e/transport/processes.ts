@@ -37,15 +37,21 @@ function repositoryRoot(): string {
   return dir;
 }
 
+/** Limits far above what any transport suite sends: rate limiting has its own suites. */
+const TRANSPORT_LIMITS =
+  '  perUserPerMinute: 1000000\n  perToolPerMinute: 1000000\n  inFlightPerUser: 100000\n';
+
 /**
- * Transport tests exercise MCP, not identity or policy: unless the YAML has its own `auth:` or
- * `policy:` section, the gateway runs with `auth.mode: none` and an allow-all policy. Identity and
- * policy have their own suites (e2e/identity, e2e/policy and others).
+ * Transport tests exercise MCP, not identity, policy or limits: unless the YAML has its own
+ * `auth:`, `policy:` or `rateLimit:` section, the gateway runs with `auth.mode: none`, an
+ * allow-all policy and limits no suite reaches. Each of those has its own suites (e2e/identity,
+ * e2e/policy, e2e/rate-limit and others).
  */
 export function withoutIdentity(yaml: string): string {
   const auth = /^auth:/m.test(yaml) ? '' : 'auth:\n  mode: none\n';
   const policy = /^policy:/m.test(yaml) ? '' : `policy:\n  dir: ${JSON.stringify(ALLOW_ALL_POLICY_DIR)}\n`;
-  return `${auth}${policy}${yaml}`;
+  const limits = /^rateLimit:/m.test(yaml) ? '' : `rateLimit:\n${TRANSPORT_LIMITS}`;
+  return `${auth}${policy}${limits}${yaml}`;
 }
 
 /**

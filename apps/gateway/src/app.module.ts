@@ -3,6 +3,7 @@ import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
 import { PolicyModule, PolicyStage } from '@gatehouse/policy';
+import { RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
 
@@ -17,7 +18,10 @@ export class AppModule {
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
         // The call pipeline and its stages, in order: policy (bypass, rate limit and audit follow).
-        TransportModule.forRoot({ imports: [PolicyModule], stages: [PolicyStage] }),
+        TransportModule.forRoot({
+          imports: [PolicyModule, RateLimitModule],
+          stages: [PolicyStage, RateLimitStage],
+        }),
       ],
       controllers: [HealthController],
     };
