@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 
 import { Command } from 'commander';
 
+import { auditCommand } from './commands/audit.command';
 import { bridgeCommand } from './commands/bridge.command';
 import { devTokenCommand } from './commands/dev-token.command';
 import { loginCommand } from './commands/login.command';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   return new Command('gatehouse')
     .description('Gatehouse, the enterprise MCP gateway: command-line tools')
     .version(readVersion())
+    .addCommand(auditCommand())
     .addCommand(bridgeCommand())
     .addCommand(devTokenCommand())
     .addCommand(loginCommand())

@@ -5,4 +5,11 @@ export { AuditWriter } from './store/audit-writer';
 export type { AuditWriterOptions, AuditWriterStats } from './store/audit-writer';
 export { verifyChains } from './store/verify';
 export type { VerifyOptions, VerifyReport, BrokenLink } from './store/verify';
-export { canonical, chainHash, contentRow, GENESIS_HASH, CANONICAL_VERSION } from './store/canonical';
+export {
+  canonical,
+  chainHash,
+  contentRow,
+  contentRowFromDb,
+  GENESIS_HASH,
+  CANONICAL_VERSION,
+} from './store/canonical';
