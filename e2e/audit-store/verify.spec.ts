@@ -31,12 +31,17 @@ describe('gatehouse audit verify (real Postgres)', () => {
     day += 1;
     const from = new Date(Date.UTC(2030, 0, day));
     const to = new Date(Date.UTC(2030, 0, day + 1));
-    const writer = new AuditWriter(store.db.dataSource, { queueSize: 100, batchSize: 4, flushMs: 1 });
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 100,
+      batchSize: 4,
+      flushMs: 1,
+      lanes: 1,
+    });
     const records = Array.from({ length: 6 }, (_, i) =>
       record({ occurredAt: new Date(from.getTime() + i * 60_000) }),
     );
     await Promise.all(records.map((r) => writer.append([r])));
-    const writerId = writer.stats().writerId;
+    const writerId = writer.stats().chains[0]?.writerId ?? '';
     const ids = records.map((r) => r.id);
     return { from, to, writerId, ids };
   }

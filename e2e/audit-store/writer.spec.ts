@@ -3,7 +3,8 @@ import { Client } from 'pg';
 import { ConfigModule, configSchema } from '@gatehouse/config';
 import { createDataSource, DbModule, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { createLogger, Metrics, ObservabilityModule } from '@gatehouse/observability';
-import { AuditModule, AuditWriter, AUDIT_SINK, verifyChains, type AuditSink } from '@gatehouse/audit';
+import { AuditWriter, AUDIT_SINK, verifyChains, type AuditSink } from '@gatehouse/audit';
+import { AUDIT_WRITER_PROVIDERS } from '../../libs/audit/src/store/audit-writer.provider';
 import { auditConfig, openAuditDb, record, type AuditDb } from './helpers';
 
 describe('audit writer (real Postgres)', () => {
@@ -23,7 +24,12 @@ describe('audit writer (real Postgres)', () => {
     ]);
 
   it('stores every field of a record and the chain verifies', async () => {
-    const writer = new AuditWriter(store.db.dataSource, { queueSize: 100, batchSize: 10, flushMs: 5 });
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 100,
+      batchSize: 10,
+      flushMs: 5,
+      lanes: 1,
+    });
     await writer.start();
     const full = record({
       kind: 'intent',
@@ -71,11 +77,16 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('writes appends made together in batches of batchSize, in append order', async () => {
-    const writer = new AuditWriter(store.db.dataSource, { queueSize: 1000, batchSize: 20, flushMs: 60_000 });
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 1000,
+      batchSize: 20,
+      flushMs: 60_000,
+      lanes: 1,
+    });
     await writer.start();
     const records = Array.from({ length: 50 }, () => record());
     await Promise.all(records.map((r) => writer.append([r])));
-    const rows = await chainOf(writer.stats().writerId);
+    const rows = await chainOf(writer.stats().chains[0]?.writerId ?? '');
     expect(rows.map((r) => r.call_id)).toEqual(records.map((r) => r.callId));
     expect(rows.map((r) => Number(r.seq))).toEqual(records.map((_, i) => i + 1));
     // Rows inserted by one statement share a transaction id.
@@ -84,7 +95,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('makes appends wait while the queue is full, then writes them all in order', async () => {
-    const writer = new AuditWriter(store.db.dataSource, { queueSize: 3, batchSize: 1, flushMs: 1 });
+    const writer = new AuditWriter(store.db.dataSource, { queueSize: 3, batchSize: 1, flushMs: 1, lanes: 1 });
     await writer.start();
     const locker = new Client({ connectionString: store.url });
     await locker.connect();
@@ -103,15 +114,20 @@ describe('audit writer (real Postgres)', () => {
     await locker.query('COMMIT');
     await locker.end();
     await Promise.all([first, ...rest]);
-    const rows = await chainOf(writer.stats().writerId);
+    const rows = await chainOf(writer.stats().chains[0]?.writerId ?? '');
     expect(rows.map((r) => r.call_id)).toEqual(records.map((r) => r.callId));
   });
 
   it('rejects appends while the database refuses connections, then starts a new chain that verifies', async () => {
-    const writer = new AuditWriter(store.db.dataSource, { queueSize: 100, batchSize: 10, flushMs: 1 });
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 100,
+      batchSize: 10,
+      flushMs: 1,
+      lanes: 1,
+    });
     await writer.start();
     await writer.append([record(), record()]);
-    const before = writer.stats().writerId;
+    const before = writer.stats().chains[0]?.writerId ?? '';
     const [{ name, pid } = {}] = await store.sql(
       'SELECT current_database() AS name, pg_backend_pid() AS pid',
     );
@@ -130,18 +146,20 @@ describe('audit writer (real Postgres)', () => {
     }
     const after = record();
     await writer.append([after]);
-    expect(writer.stats()).toMatchObject({ seq: 1 });
-    expect(writer.stats().writerId).not.toBe(before);
+    expect(writer.stats().chains).toEqual([
+      { writerId: expect.not.stringMatching(before ?? '') as unknown, seq: 1 },
+    ]);
+    expect(writer.stats().chains[0]?.writerId ?? '').not.toBe(before);
     const [row] = await store.sql('SELECT writer_id, seq FROM audit_event WHERE id = $1', [after.id]);
-    expect(row).toEqual({ writer_id: writer.stats().writerId, seq: '1' });
+    expect(row).toEqual({ writer_id: writer.stats().chains[0]?.writerId ?? '', seq: '1' });
     expect(await verifyChains(store.sql)).toMatchObject({ ok: true, broken: [] });
   });
 
   it('keeps two writers on two connection pools apart: interleaved appends verify as two chains', async () => {
     const otherDb = await createDataSource(auditConfig(), { url: store.url });
     try {
-      const a = new AuditWriter(store.db.dataSource, { queueSize: 50, batchSize: 7, flushMs: 1 });
-      const b = new AuditWriter(otherDb.dataSource, { queueSize: 50, batchSize: 5, flushMs: 1 });
+      const a = new AuditWriter(store.db.dataSource, { queueSize: 50, batchSize: 7, flushMs: 1, lanes: 1 });
+      const b = new AuditWriter(otherDb.dataSource, { queueSize: 50, batchSize: 5, flushMs: 1, lanes: 1 });
       await Promise.all([a.start(), b.start()]);
       const forA = Array.from({ length: 120 }, () =>
         record({ principal: { ...record().principal, subject: 'a' } }),
@@ -150,13 +168,43 @@ describe('audit writer (real Postgres)', () => {
         record({ principal: { ...record().principal, subject: 'b' } }),
       );
       await Promise.all(forA.flatMap((r, i) => [a.append([r]), b.append([forB[i] ?? record()])]));
-      expect((await chainOf(a.stats().writerId)).map((r) => r.call_id)).toEqual(forA.map((r) => r.callId));
-      expect((await chainOf(b.stats().writerId)).map((r) => r.call_id)).toEqual(forB.map((r) => r.callId));
+      expect((await chainOf(a.stats().chains[0]?.writerId ?? '')).map((r) => r.call_id)).toEqual(
+        forA.map((r) => r.callId),
+      );
+      expect((await chainOf(b.stats().chains[0]?.writerId ?? '')).map((r) => r.call_id)).toEqual(
+        forB.map((r) => r.callId),
+      );
       const report = await verifyChains(store.sql);
       expect(report).toMatchObject({ ok: true, broken: [] });
     } finally {
       await otherDb.close();
     }
+  });
+
+  it('writes two chains in parallel with two lanes, each in append order, and both verify', async () => {
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 1000,
+      batchSize: 10,
+      flushMs: 1,
+      lanes: 2,
+    });
+    await writer.start();
+    const records = Array.from({ length: 200 }, () => record());
+    await Promise.all(records.map((r) => writer.append([r])));
+    const chains = writer.stats().chains;
+    expect(chains).toHaveLength(2);
+    const order = new Map(records.map((r, i) => [r.callId, i]));
+    let total = 0;
+    for (const { writerId, seq } of chains) {
+      const rows = await chainOf(writerId);
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows).toHaveLength(seq);
+      const positions = rows.map((r) => order.get(String(r.call_id)) ?? -1);
+      expect(positions).toEqual([...positions].sort((x, y) => x - y));
+      total += rows.length;
+    }
+    expect(total).toBe(200);
+    expect(await verifyChains(store.sql)).toMatchObject({ ok: true, broken: [] });
   });
 
   it('writes what is queued when the application shuts down, before the database closes', async () => {
@@ -169,8 +217,8 @@ describe('audit writer (real Postgres)', () => {
         ConfigModule.forRoot({ config, file: undefined, secretKeys: new Set() }),
         ObservabilityModule.forRoot(createLogger('silent'), new Metrics(false)),
         DbModule.forRoot(),
-        AuditModule,
       ],
+      providers: AUDIT_WRITER_PROVIDERS,
     }).compile();
     await app.init();
     const sink = app.get<AuditSink>(AUDIT_SINK);

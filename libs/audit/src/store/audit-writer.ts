@@ -1,4 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type {
+  BeforeApplicationShutdown,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { AuditRecord, AuditSink } from '../types';
 import { chainHash, contentRow, GENESIS_HASH, type ContentRow } from './canonical';
@@ -11,6 +16,11 @@ export interface AuditWriterOptions {
   batchSize: number;
   /** Longest a record waits for its batch to fill. */
   flushMs: number;
+  /**
+   * Chains written in parallel, each one INSERT at a time (default 2): while one lane's INSERT
+   * runs in Postgres the next lane hashes and encodes its batch.
+   */
+  lanes?: number;
 }
 
 /** What the writer holds right now; for tests and metrics. */
@@ -19,12 +29,10 @@ export interface AuditWriterStats {
   queued: number;
   /** Appends waiting for room in the queue. */
   waiting: number;
-  /** Records in the batch being written. */
+  /** Records in batches being written. */
   writing: number;
-  /** The chain this writer appends to now. */
-  writerId: string;
-  /** Sequence number of the last committed record of that chain (0: none yet). */
-  seq: number;
+  /** The chain of each lane now, and the sequence number of its last committed record (0: none yet). */
+  chains: Array<{ writerId: string; seq: number }>;
 }
 
 interface Ticket {
@@ -33,43 +41,65 @@ interface Ticket {
   reject: (err: Error) => void;
 }
 
+/** One chain and the batch it is writing, if any. */
+interface Lane {
+  writerId: string;
+  seq: number;
+  lastHash: Buffer;
+  writing: number;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const INSERT = `INSERT INTO audit_event SELECT * FROM jsonb_populate_recordset(NULL::audit_event, $1::jsonb)`;
 
 /**
  * Appends audit records to `audit_event` with group commit: appends queue up (at most
- * `queueSize` records, then callers wait), and one INSERT at a time writes up to `batchSize`
- * queued records. `append` resolves once its records are committed and rejects when the
- * INSERT fails.
+ * `queueSize` records, then callers wait), and each lane writes up to `batchSize` queued records
+ * in one INSERT, one INSERT at a time. `append` resolves once its records are committed and
+ * rejects when the INSERT fails.
  *
- * Each writer extends its own hash chain (`writer_id`, `seq` 1..n, `hash = sha256(prev_hash ||
- * canonical(row))`), so replicas and concurrent calls never share a lock. After a failed INSERT
- * the writer starts a new chain: whether the failed statement committed is unknown, and
+ * Each lane extends its own hash chain (`writer_id`, `seq` 1..n, `hash = sha256(prev_hash ||
+ * canonical(row))`), so replicas, lanes and concurrent calls never share a lock. After a failed
+ * INSERT the lane starts a new chain: whether the failed statement committed is unknown, and
  * continuing the old chain could fork it.
  */
-export class AuditWriter implements AuditSink {
+export class AuditWriter
+  implements AuditSink, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly queue: Ticket[] = [];
   private queuedRecords = 0;
   private readonly waiters: Array<{ size: number; go: () => void }> = [];
-  private writing: Ticket[] = [];
-  private running: Promise<void> | undefined;
+  private readonly lanes: Lane[];
   private timer: NodeJS.Timeout | undefined;
   private readonly idle: Array<() => void> = [];
   private readonly months = new Set<string>();
-  private writerId = randomUUID();
-  private seq = 0;
-  private lastHash = GENESIS_HASH;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly options: AuditWriterOptions,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => newChain());
+  }
 
   /** Creates the partitions for this month and the next, so the first calls do not pay for it. */
   async start(now = new Date()): Promise<void> {
     const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
     await this.ensureMonths([now, next]);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.start();
+  }
+
+  /** Everything queued is written before DbModule closes the database in onApplicationShutdown. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  /** Records appended by other shutdown hooks after ours (aborted calls, R25) are written too. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
   }
 
   /** Resolves once `records` are committed; rejects when they cannot be. */
@@ -106,9 +136,8 @@ export class AuditWriter implements AuditSink {
     return {
       queued: this.queuedRecords,
       waiting: this.waiters.length,
-      writing: this.writing.reduce((n, t) => n + t.records.length, 0),
-      writerId: this.writerId,
-      seq: this.seq,
+      writing: this.lanes.reduce((n, lane) => n + lane.writing, 0),
+      chains: this.lanes.map((lane) => ({ writerId: lane.writerId, seq: lane.seq })),
     };
   }
 
@@ -127,7 +156,9 @@ export class AuditWriter implements AuditSink {
   }
 
   private isIdle(): boolean {
-    return !this.running && this.queuedRecords === 0 && this.waiters.length === 0;
+    return (
+      this.lanes.every((lane) => lane.writing === 0) && this.queuedRecords === 0 && this.waiters.length === 0
+    );
   }
 
   private schedule(): void {
@@ -142,67 +173,76 @@ export class AuditWriter implements AuditSink {
     }, this.options.flushMs);
   }
 
+  /** Gives a batch to every free lane while records are queued. */
   private kick(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-      if (this.queue.length > 0) this.schedule();
-      else if (this.isIdle()) this.idle.splice(0).forEach((done) => done());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch: Ticket[] = [];
-      let size = 0;
-      while (
-        this.queue[0] &&
-        (batch.length === 0 || size + this.queue[0].records.length <= this.options.batchSize)
-      ) {
-        const ticket = this.queue.shift() as Ticket;
-        batch.push(ticket);
-        size += ticket.records.length;
-      }
-      this.queuedRecords -= size;
-      this.writing = batch;
-      this.admitWaiters();
-      try {
-        await this.write(batch.flatMap((t) => t.records));
-        batch.forEach((t) => t.resolve());
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        batch.forEach((t) =>
-          t.reject(new Error(`audit records not written: ${error.message}`, { cause: error })),
-        );
-      } finally {
-        this.writing = [];
-      }
+    for (const lane of this.lanes) {
+      if (lane.writing > 0 || this.queue.length === 0) continue;
+      const batch = this.take();
+      void this.writeBatch(lane, batch).finally(() => this.afterBatch());
     }
   }
 
-  private async write(records: AuditRecord[]): Promise<void> {
+  /** Records that queued up while a lane was writing are written at once (group commit). */
+  private afterBatch(): void {
+    if (this.queue.length > 0) this.kick();
+    else if (this.isIdle()) this.idle.splice(0).forEach((done) => done());
+  }
+
+  private take(): Ticket[] {
+    const batch: Ticket[] = [];
+    let size = 0;
+    for (
+      let next = this.queue[0];
+      next && (batch.length === 0 || size + next.records.length <= this.options.batchSize);
+      next = this.queue[0]
+    ) {
+      this.queue.shift();
+      batch.push(next);
+      size += next.records.length;
+    }
+    this.queuedRecords -= size;
+    this.admitWaiters();
+    return batch;
+  }
+
+  private async writeBatch(lane: Lane, batch: Ticket[]): Promise<void> {
+    const records = batch.flatMap((t) => t.records);
+    lane.writing = records.length;
+    try {
+      await this.write(lane, records);
+      batch.forEach((t) => t.resolve());
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      batch.forEach((t) =>
+        t.reject(new Error(`audit records not written: ${error.message}`, { cause: error })),
+      );
+    } finally {
+      lane.writing = 0;
+    }
+  }
+
+  private async write(lane: Lane, records: AuditRecord[]): Promise<void> {
     await this.ensureMonths(records.map((r) => r.occurredAt));
-    let seq = this.seq;
-    let prev = this.lastHash;
+    let seq = lane.seq;
+    let prev = lane.lastHash;
     const rows: Array<ContentRow & Record<string, unknown>> = records.map((record) => {
       const row = contentRow(record);
       seq += 1;
-      const hash = chainHash(prev, this.writerId, seq, row);
-      const stored = { ...row, writer_id: this.writerId, seq, prev_hash: hex(prev), hash: hex(hash) };
+      const hash = chainHash(prev, lane.writerId, seq, row);
+      const stored = { ...row, writer_id: lane.writerId, seq, prev_hash: hex(prev), hash: hex(hash) };
       prev = hash;
       return stored;
     });
     try {
       await this.dataSource.query(INSERT, [JSON.stringify(rows)]);
     } catch (err) {
-      this.writerId = randomUUID();
-      this.seq = 0;
-      this.lastHash = GENESIS_HASH;
+      Object.assign(lane, newChain());
       throw err;
     }
-    this.seq = seq;
-    this.lastHash = prev;
+    lane.seq = seq;
+    lane.lastHash = prev;
   }
 
   private async ensureMonths(times: Date[]): Promise<void> {
@@ -213,6 +253,10 @@ export class AuditWriter implements AuditSink {
       this.months.add(month);
     }
   }
+}
+
+function newChain(): Lane {
+  return { writerId: randomUUID(), seq: 0, lastHash: GENESIS_HASH, writing: 0 };
 }
 
 function hex(bytes: Buffer): string {
