@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuditModule, AuditStage } from '@gatehouse/audit';
 import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
@@ -19,8 +20,9 @@ export class AppModule {
         DbModule.forRoot(),
         // The call pipeline and its stages, in order: policy (bypass, rate limit and audit follow).
         TransportModule.forRoot({
-          imports: [PolicyModule, RateLimitModule],
-          stages: [PolicyStage, RateLimitStage],
+          imports: [PolicyModule, RateLimitModule, AuditModule],
+          // The audit stage is last: its intent record is committed just before the upstream.
+          stages: [PolicyStage, RateLimitStage, AuditStage],
         }),
       ],
       controllers: [HealthController],

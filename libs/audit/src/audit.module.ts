@@ -7,17 +7,23 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
+import { AUDIT_QUERY_PROVIDERS, AuditQueryController } from './query';
+import { AuditStage } from './stage/audit.stage';
 import { AuditWriter } from './store/audit-writer';
 import { AUDIT_SINK } from './types';
 
 /**
- * The audit trail: {@link AuditWriter} appends to `audit_event` and is the {@link AUDIT_SINK}.
+ * The audit trail: {@link AuditStage} records every call in the pipeline, the query API answers
+ * "what did this user touch", and {@link AuditWriter} appends to `audit_event` as the {@link AUDIT_SINK}.
  * It creates this month's and next month's partitions at start and writes everything queued
  * before the database closes (DbModule closes it in onApplicationShutdown, after every
  * beforeApplicationShutdown hook).
  */
 @Module({
+  controllers: [AuditQueryController],
   providers: [
+    ...AUDIT_QUERY_PROVIDERS,
+    AuditStage,
     {
       provide: AuditWriter,
       inject: [DataSource, GATEHOUSE_CONFIG],
@@ -26,7 +32,7 @@ import { AUDIT_SINK } from './types';
     },
     { provide: AUDIT_SINK, useExisting: AuditWriter },
   ],
-  exports: [AuditWriter, AUDIT_SINK],
+  exports: [AuditWriter, AUDIT_SINK, AuditStage],
 })
 export class AuditModule implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   constructor(@Inject(AuditWriter) private readonly writer: AuditWriter) {}

@@ -13,3 +13,6 @@ export {
   GENESIS_HASH,
   CANONICAL_VERSION,
 } from './store/canonical';
+export { AuditStage } from './stage/audit.stage';
+export { redactArguments, REDACTED } from './stage/redact';
+export * from './query';
