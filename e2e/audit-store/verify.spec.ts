@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { AuditWriter, chainHash, contentRow, contentRowFromDb, verifyChains } from '@gatehouse/audit';
-import { runAuditVerify } from '../../apps/cli/src/commands/audit.command';
+import { auditCommand, runAuditVerify } from '../../apps/cli/src/commands/audit.command';
 import { openAuditDb, record, type AuditDb } from './helpers';
 
 /**
@@ -189,6 +189,36 @@ describe('gatehouse audit verify (real Postgres)', () => {
         problem: `seq 4 appears twice (ids ${ids[3]} and ${forgedId}): a record was inserted`,
       },
     ]);
+  });
+
+  it('runs as `gatehouse audit verify --from --to --database-url` and sets the exit status', async () => {
+    const { from, to, writerId, ids } = await chain();
+    await attacker.query(`UPDATE audit_event SET touched = '{}' WHERE id = $1`, [ids[5]]);
+    let out = '';
+    const io = { out: (text: string) => void (out += text), err: (text: string) => void (out += text) };
+    const argv = [
+      'verify',
+      '--from',
+      from.toISOString(),
+      '--to',
+      to.toISOString(),
+      '--database-url',
+      store.url,
+    ];
+    try {
+      await auditCommand(io, {}).parseAsync(argv, { from: 'user' });
+      expect(process.exitCode).toBe(1);
+      expect(out).toContain(`BROKEN  writer ${writerId} seq 6 id ${ids[5]}: hash does not match the record`);
+      out = '';
+      // The first two days hold the untouched chains of the first test.
+      await auditCommand(io, { DATABASE_URL: store.url }).parseAsync(['verify', '--to', '2030-01-03'], {
+        from: 'user',
+      });
+      expect(process.exitCode).toBe(0);
+      expect(out).toBe('ok  12 record(s) in 2 chain(s) verify\n');
+    } finally {
+      process.exitCode = undefined;
+    }
   });
 
   async function insertRaw(row: Record<string, unknown>): Promise<void> {
