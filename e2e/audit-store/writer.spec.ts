@@ -3,8 +3,13 @@ import { Client } from 'pg';
 import { ConfigModule, configSchema } from '@gatehouse/config';
 import { createDataSource, DbModule, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { createLogger, Metrics, ObservabilityModule } from '@gatehouse/observability';
-import { AuditWriter, AUDIT_SINK, verifyChains, type AuditSink } from '@gatehouse/audit';
-import { AUDIT_WRITER_PROVIDERS } from '../../libs/audit/src/store/audit-writer.provider';
+import {
+  AUDIT_SINK,
+  AUDIT_WRITER_PROVIDERS,
+  AuditWriter,
+  verifyChains,
+  type AuditSink,
+} from '@gatehouse/audit';
 import { auditConfig, openAuditDb, record, type AuditDb } from './helpers';
 
 describe('audit writer (real Postgres)', () => {

@@ -3,6 +3,7 @@ export { AUDIT_SINK } from './types';
 export { AuditModule } from './audit.module';
 export { AuditWriter } from './store/audit-writer';
 export type { AuditWriterOptions, AuditWriterStats } from './store/audit-writer';
+export { AUDIT_WRITER_PROVIDERS } from './store/audit-writer.provider';
 export { verifyChains } from './store/verify';
 export type { VerifyOptions, VerifyReport, BrokenLink } from './store/verify';
 export {
