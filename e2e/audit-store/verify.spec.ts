@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { AuditWriter, chainHash, contentRow, contentRowFromDb, verifyChains } from '@gatehouse/audit';
 import { auditCommand, runAuditVerify } from '../../apps/cli/src/commands/audit.command';
+import { runCli } from '../../apps/cli/src/auth/__tests__/cli';
 import { openAuditDb, record, type AuditDb } from './helpers';
 
 /**
@@ -219,6 +220,25 @@ describe('gatehouse audit verify (real Postgres)', () => {
     } finally {
       process.exitCode = undefined;
     }
+  });
+
+  it('exits 2 from the built CLI when the check cannot run (bad time, no database), 1 when tampered', async () => {
+    const run = async (args: string[], env: Record<string, string> = {}) => {
+      const cliRun = runCli(['audit', 'verify', ...args], env);
+      return { status: await cliRun.exit, out: cliRun.stdout(), err: cliRun.stderr() };
+    };
+    expect(await run(['--from', 'yesterday'])).toMatchObject({
+      status: 2,
+      err: expect.stringContaining('"yesterday" is not a time') as unknown,
+    });
+    expect(await run([])).toMatchObject({
+      status: 2,
+      err: expect.stringContaining('no database') as unknown,
+    });
+    expect(await run([], { DATABASE_URL: store.url })).toMatchObject({
+      status: 1,
+      out: expect.stringContaining('FAIL  ') as unknown,
+    });
   });
 
   async function insertRaw(row: Record<string, unknown>): Promise<void> {

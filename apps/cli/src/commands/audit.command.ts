@@ -68,6 +68,10 @@ export function auditCommand(io: Io = processIo, env: NodeJS.ProcessEnv = proces
     .option('--database-url <url>', 'the gateway database (default: $DATABASE_URL)')
     .action(async (flags: VerifyFlags) => {
       process.exitCode = await runAuditVerify(flags, env, io);
+    })
+    // A usage error means the check did not run: 2, like an unreachable database (1 is tampering).
+    .exitOverride((error) => {
+      process.exit(error.exitCode === 0 ? 0 : 2);
     });
   return new Command('audit').description('the audit trail').addCommand(verify);
 }
