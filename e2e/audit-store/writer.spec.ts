@@ -123,6 +123,47 @@ describe('audit writer (real Postgres)', () => {
     expect(rows.map((r) => r.call_id)).toEqual(records.map((r) => r.callId));
   });
 
+  it('rejects appends not committed within timeoutMs when the database hangs, and never writes the queued ones', async () => {
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 100,
+      batchSize: 1,
+      flushMs: 1,
+      lanes: 1,
+      timeoutMs: 300,
+    });
+    await writer.start();
+    const locker = new Client({ connectionString: store.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE');
+    const inFlight = record();
+    const queued = record();
+    const first = writer.append([inFlight]);
+    await waitFor(
+      async () =>
+        (
+          await store.sql(
+            `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_event%'`,
+          )
+        ).length === 1,
+    );
+    const second = writer.append([queued]);
+    await expect(first).rejects.toThrow('audit records not committed within 300 ms');
+    await expect(second).rejects.toThrow('audit records not committed within 300 ms');
+    expect(writer.stats()).toMatchObject({ queued: 0, writing: 1 });
+    await locker.query('COMMIT');
+    await locker.end();
+    await writer.flush();
+    // The INSERT that was already running commits once the lock goes; the withdrawn one never runs.
+    const rows = await store.sql(`SELECT id FROM audit_event WHERE id = ANY($1::uuid[])`, [
+      [inFlight.id, queued.id],
+    ]);
+    expect(rows).toEqual([{ id: inFlight.id }]);
+    const later = record();
+    await writer.append([later]);
+    expect(await verifyChains(store.sql)).toMatchObject({ ok: true, broken: [] });
+  });
+
   it('rejects appends while the database refuses connections, then starts a new chain that verifies', async () => {
     const writer = new AuditWriter(store.db.dataSource, {
       queueSize: 100,

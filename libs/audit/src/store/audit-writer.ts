@@ -21,6 +21,12 @@ export interface AuditWriterOptions {
    * runs in Postgres the next lane hashes and encodes its batch.
    */
   lanes?: number;
+  /**
+   * An append not committed this long after it was made rejects (default 2,000 ms, R30), so a
+   * database that hangs instead of refusing still fails calls closed. Its records still waiting in
+   * the queue are withdrawn; records already in an INSERT may yet commit.
+   */
+  timeoutMs?: number;
 }
 
 /** What the writer holds right now; for tests and metrics. */
@@ -37,8 +43,9 @@ export interface AuditWriterStats {
 
 interface Ticket {
   records: AuditRecord[];
-  resolve: () => void;
-  reject: (err: Error) => void;
+  /** Where the records are: waiting for room, queued, in an INSERT, or settled. */
+  state: 'waiting' | 'queued' | 'writing' | 'settled';
+  settle: (err?: Error) => void;
 }
 
 /** A row as the INSERT takes it: the content columns and the chain columns. */
@@ -72,7 +79,7 @@ export class AuditWriter
 {
   private readonly queue: Ticket[] = [];
   private queuedRecords = 0;
-  private readonly waiters: Array<{ size: number; go: () => void }> = [];
+  private readonly waiters: Ticket[] = [];
   private readonly lanes: Lane[];
   private timer: NodeJS.Timeout | undefined;
   private readonly idle: Array<() => void> = [];
@@ -105,26 +112,55 @@ export class AuditWriter
     await this.flush();
   }
 
-  /** Resolves once `records` are committed; rejects when they cannot be. */
+  /**
+   * Resolves once `records` are committed; rejects when they cannot be: the INSERT failed, or
+   * they were not committed within `timeoutMs`.
+   */
   append(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const bad = records.find((r) => !UUID.test(r.id) || Number.isNaN(r.occurredAt.getTime()));
     if (bad) return Promise.reject(new Error(`audit record ${bad.id} has an invalid id or occurredAt`));
-    // Records that fit are queued synchronously, so appends made together land in one batch.
-    if (this.waiters.length === 0 && this.fits(records.length)) {
-      this.queuedRecords += records.length;
-      return this.enqueue(records);
-    }
-    return new Promise<void>((go) => this.waiters.push({ size: records.length, go })).then(() =>
-      this.enqueue(records),
-    );
+    return new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.options.timeoutMs ?? 2000;
+      const timer = setTimeout(() => this.expire(ticket, timeoutMs), timeoutMs);
+      const ticket: Ticket = {
+        records,
+        state: 'waiting',
+        settle: (err) => {
+          if (ticket.state === 'settled') return;
+          ticket.state = 'settled';
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        },
+      };
+      // Records that fit are queued synchronously, so appends made together land in one batch.
+      if (this.waiters.length === 0 && this.fits(records.length)) {
+        this.enqueue(ticket);
+        this.schedule();
+      } else {
+        this.waiters.push(ticket);
+      }
+    });
   }
 
-  private enqueue(records: AuditRecord[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, resolve, reject });
-      this.schedule();
-    });
+  private enqueue(ticket: Ticket): void {
+    ticket.state = 'queued';
+    this.queuedRecords += ticket.records.length;
+    this.queue.push(ticket);
+  }
+
+  /** Rejects an append that took too long; records not yet in an INSERT are withdrawn. */
+  private expire(ticket: Ticket, timeoutMs: number): void {
+    if (ticket.state === 'waiting') this.waiters.splice(this.waiters.indexOf(ticket), 1);
+    if (ticket.state === 'queued') {
+      this.queue.splice(this.queue.indexOf(ticket), 1);
+      this.queuedRecords -= ticket.records.length;
+      this.admitWaiters();
+      if (this.queue.length > 0) this.schedule();
+    }
+    ticket.settle(new Error(`audit records not committed within ${timeoutMs} ms`));
+    if (this.isIdle()) this.idle.splice(0).forEach((done) => done());
   }
 
   /** Writes everything queued now, without waiting for `flushMs`; resolves when the writer is idle. */
@@ -151,10 +187,9 @@ export class AuditWriter
 
   private admitWaiters(): void {
     // First come, first served: a large append at the head is not overtaken by small ones.
-    for (let head = this.waiters[0]; head && this.fits(head.size); head = this.waiters[0]) {
+    for (let head = this.waiters[0]; head && this.fits(head.records.length); head = this.waiters[0]) {
       this.waiters.shift();
-      this.queuedRecords += head.size;
-      head.go();
+      this.enqueue(head);
     }
   }
 
@@ -213,13 +248,14 @@ export class AuditWriter
   private async writeBatch(lane: Lane, batch: Ticket[]): Promise<void> {
     const records = batch.flatMap((t) => t.records);
     lane.writing = records.length;
+    batch.forEach((t) => (t.state = 'writing'));
     try {
       await this.write(lane, records);
-      batch.forEach((t) => t.resolve());
+      batch.forEach((t) => t.settle());
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       batch.forEach((t) =>
-        t.reject(new Error(`audit records not written: ${error.message}`, { cause: error })),
+        t.settle(new Error(`audit records not written: ${error.message}`, { cause: error })),
       );
     } finally {
       lane.writing = 0;
