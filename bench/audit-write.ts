@@ -144,6 +144,8 @@ async function main(): Promise<void> {
           `| ${l.concurrency} | ${l.records.toLocaleString('en')} | ${Math.round(l.perSecond).toLocaleString('en')} | ${l.p50Ms.toFixed(1)} ms | ${l.p99Ms.toFixed(1)} ms |`,
       ),
       '',
+      'A call writes two records (intent, outcome). Appends that wait for their commit need enough concurrency to fill batches: with 64 concurrent calls batches stay small.',
+      '',
       `Verify afterwards: ${report.records.toLocaleString('en')} records in ${report.chains} chain(s), ${report.ok ? 'ok' : 'BROKEN'}, ${verifySeconds.toFixed(1)} s (${Math.round(report.records / verifySeconds).toLocaleString('en')} records/s).`,
       '',
     ];
