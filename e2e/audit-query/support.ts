@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { GatewayUrls } from '@gatehouse/auth';
@@ -8,16 +7,7 @@ import { parseConfigText } from '@gatehouse/config';
 import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { createLogger, Metrics } from '@gatehouse/observability';
 import { AppModule } from '../../apps/gateway/src/app.module';
-import { AuditModule } from '../../libs/audit/src/audit.module';
-import { AUDIT_QUERY_PROVIDERS, AuditQueryController } from '../../libs/audit/src/query';
 import { withoutIdentity } from '../transport/processes';
-
-/**
- * AuditModule with the query API, as AppModule will import it once the audit stage is plugged in
- * (until then the gateway's root module does not have it; this is the same root plus it).
- */
-@Module({ imports: [AuditModule], controllers: [AuditQueryController], providers: AUDIT_QUERY_PROVIDERS })
-class AuditQueryTestModule {}
 
 export interface AuditGateway {
   app: NestFastifyApplication;
@@ -25,7 +15,7 @@ export interface AuditGateway {
   close(): Promise<void>;
 }
 
-/** The real gateway (Fastify, scratch Postgres, real auth) with the audit query API mounted. */
+/** The real gateway's root module (Fastify, scratch Postgres, real auth), which serves the audit query API. */
 export async function auditGateway(yaml: string, port: number): Promise<AuditGateway> {
   const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gh_audit_query');
   const loaded = parseConfigText(
@@ -33,11 +23,13 @@ export async function auditGateway(yaml: string, port: number): Promise<AuditGat
     { GATEHOUSE_TEST_DB: db.url },
   );
   const logger = createLogger('warn');
-  @Module({ imports: [AppModule.forRoot(loaded, logger, new Metrics()), AuditQueryTestModule] })
-  class Root {}
-  const app = await NestFactory.create<NestFastifyApplication>(Root, new FastifyAdapter(), {
-    logger: ['error', 'warn'],
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(loaded, logger, new Metrics()),
+    new FastifyAdapter(),
+    {
+      logger: ['error', 'warn'],
+    },
+  );
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   app.get(GatewayUrls).listening(url);

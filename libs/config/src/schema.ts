@@ -276,8 +276,11 @@ export const configSchema = z
         queueSize: z.number().int().positive().default(20_000),
         /** Records written in one statement, at most. */
         batchSize: z.number().int().positive().default(1_000),
-        /** Longest a record waits for its batch. */
-        flushMs: z.number().int().positive().default(10),
+        /**
+         * Extra time a record may wait to join a bigger batch; 0 writes as soon as a lane is free
+         * (records arriving during a write join the next batch: group commit without added latency).
+         */
+        flushMs: z.number().int().nonnegative().default(0),
       })
       .strict()
       .prefault({}),

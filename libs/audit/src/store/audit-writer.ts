@@ -200,7 +200,8 @@ export class AuditWriter
   }
 
   private schedule(): void {
-    // A pending flush() or a full batch is written now; otherwise records wait up to flushMs.
+    // A pending flush() or a full batch is written now; otherwise records wait up to flushMs (with
+    // 0, the next turn of the event loop: appends made meanwhile share the batch).
     if (this.idle.length > 0 || this.queuedRecords >= this.options.batchSize) {
       this.kick();
       return;
