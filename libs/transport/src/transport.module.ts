@@ -4,6 +4,7 @@ import {
   Module,
   type DynamicModule,
   type ModuleMetadata,
+  type BeforeApplicationShutdown,
   type OnApplicationShutdown,
   type OnModuleInit,
   type Type,
@@ -23,7 +24,7 @@ export const SESSION_STORE = Symbol('SESSION_STORE');
 
 /** Wires the gateway's MCP front door into the Fastify instance and owns its lifecycle. */
 @Injectable()
-export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
+export class TransportLifecycle implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   constructor(
     private readonly gateway: McpGateway,
     private readonly adapterHost: HttpAdapterHost,
@@ -59,8 +60,16 @@ export class TransportLifecycle implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Drains before the HTTP server closes (Nest closes it between the two shutdown phases, and
+   * closing waits for open requests): in-flight calls get the grace period, the rest are aborted
+   * and answered, and the audit records their outcome before the database closes (R25).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.gateway.stop(this.config.server.shutdownGraceMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.store.close();
   }
 }
