@@ -9,10 +9,10 @@
  * Writes `bench/reports/<YYYY-MM-DD>-policy.md` (or `--out <file>`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Principal } from '@gatehouse/auth';
 import { compilePolicy, parsePolicy, type Candidates, type DecisionInput } from '@gatehouse/policy';
+import { machineLine, timeEach, type Stats } from './micro';
 
 const TARGET_P99_US = 20;
 const RULES = 1000;
@@ -103,27 +103,8 @@ function calls(count: number): DecisionInput[] {
   return out;
 }
 
-interface Stats {
-  samples: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-
 function measure(inputs: DecisionInput[], decideOne: (input: DecisionInput, i: number) => unknown): Stats {
-  const timings: number[] = [];
-  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i] as DecisionInput;
-      const t0 = process.hrtime.bigint();
-      decideOne(input, i);
-      const us = Number(process.hrtime.bigint() - t0) / 1000;
-      if (round >= WARMUP_ROUNDS) timings.push(us);
-    }
-  }
-  timings.sort((a, b) => a - b);
-  const at = (q: number) => timings[Math.min(timings.length - 1, Math.floor(q * timings.length))] ?? 0;
-  return { samples: timings.length, p50: at(0.5), p99: at(0.99), max: timings.at(-1) ?? 0 };
+  return timeEach(inputs, decideOne, WARMUP_ROUNDS, ROUNDS);
 }
 
 function row(label: string, s: Stats, target: string): string {
@@ -158,14 +139,10 @@ function main(): void {
   const cel = measure(celInputs, (input) => policy.decide(input));
   const met = full.p99 <= TARGET_P99_US ? 'met' : 'MISSED';
 
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const report = [
     `# Policy decision bench, ${date}`,
     '',
-    `Machine: ${cpus().length} × ${cpu}, Node ${process.version}; load average at the end ` +
-      `${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(', ')}.`,
+    machineLine(),
     '',
     `Policy: ${RULES} rules over ${SERVERS} servers and ${GROUPS} groups (55 % per-server group rules, ` +
       'half with tool globs; 15 % with rate limits; 10 % with a CEL condition; 7 % explicit denies with tool globs; ' +

@@ -8,10 +8,10 @@
  * Writes `bench/reports/<YYYY-MM-DD>-sql.md` (or `--out <file>`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { initSqlInspector, inspectSql } from '@gatehouse/inspect';
 import { SQL_CORPUS } from '../libs/inspect/src/sql-corpus';
+import { machineLine, timeEach, type Stats } from './micro';
 
 const TARGET_P99_US = 200;
 const ROUNDS = 400;
@@ -44,26 +44,8 @@ const EXTRA_TYPICAL = [
     WHERE o.status = $1 AND o.created_at BETWEEN $2 AND $3 ORDER BY o.created_at DESC LIMIT 50`,
 ];
 
-interface Stats {
-  samples: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-
 function measure(queries: string[]): Stats {
-  const timings: number[] = [];
-  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
-    for (const sql of queries) {
-      const t0 = process.hrtime.bigint();
-      inspectSql(sql, SEARCH_PATH);
-      const us = Number(process.hrtime.bigint() - t0) / 1000;
-      if (round >= WARMUP_ROUNDS) timings.push(us);
-    }
-  }
-  timings.sort((a, b) => a - b);
-  const at = (q: number) => timings[Math.min(timings.length - 1, Math.floor(q * timings.length))] ?? 0;
-  return { samples: timings.length, p50: at(0.5), p99: at(0.99), max: timings.at(-1) ?? 0 };
+  return timeEach(queries, (sql) => inspectSql(sql, SEARCH_PATH), WARMUP_ROUNDS, ROUNDS);
 }
 
 function row(label: string, queries: number, s: Stats, target: string): string {
@@ -83,14 +65,10 @@ async function main(): Promise<void> {
   const corpusStats = measure(corpus);
   const met = typicalStats.p99 <= TARGET_P99_US ? 'met' : 'MISSED';
 
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const report = [
     `# SQL inspection bench, ${date}`,
     '',
-    `Machine: ${cpus().length} × ${cpu}, Node ${process.version}; load average at the end ` +
-      `${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(', ')}.`,
+    machineLine(),
     '',
     'Wall time of one synchronous `inspectSql` call (parse with libpg-query, walk, classify), ' +
       `${ROUNDS} rounds over each set after ${WARMUP_ROUNDS} warm-up rounds.`,
