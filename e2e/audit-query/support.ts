@@ -7,7 +7,7 @@ import { parseConfigText } from '@gatehouse/config';
 import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { createLogger, Metrics } from '@gatehouse/observability';
 import { AppModule } from '../../apps/gateway/src/app.module';
-import { withoutIdentity } from '../transport/processes';
+import { transportDefaults } from '../transport/processes';
 
 export interface AuditGateway {
   app: NestFastifyApplication;
@@ -19,7 +19,7 @@ export interface AuditGateway {
 export async function auditGateway(yaml: string, port: number): Promise<AuditGateway> {
   const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gh_audit_query');
   const loaded = parseConfigText(
-    `server:\n  port: ${port}\nlog:\n  level: warn\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${withoutIdentity(yaml)}`,
+    `server:\n  port: ${port}\nlog:\n  level: warn\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${transportDefaults(yaml)}`,
     { GATEHOUSE_TEST_DB: db.url },
   );
   const logger = createLogger('warn');

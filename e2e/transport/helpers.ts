@@ -3,7 +3,7 @@ import { parseConfigText } from '@gatehouse/config';
 import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { Writable } from 'node:stream';
 import { startGateway, type RunningGateway } from '../../apps/gateway/src/bootstrap';
-import { withoutIdentity } from './processes';
+import { transportDefaults } from './processes';
 
 /** Path of an installed npm MCP server's entry point (real upstreams, no mocks). */
 export function serverBin(pkg: string): string {
@@ -43,7 +43,7 @@ export async function gatewayWith(
   // Each gateway gets its own scratch database on the real Postgres, dropped when it closes.
   const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_e2e');
   const loaded = parseConfigText(
-    `server:\n${serverKeys.some((k) => k.startsWith('port:')) ? '' : '  port: 0\n'}${serverKeys.map((k) => `  ${k}\n`).join('')}log:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${withoutIdentity(yaml)}`,
+    `server:\n${serverKeys.some((k) => k.startsWith('port:')) ? '' : '  port: 0\n'}${serverKeys.map((k) => `  ${k}\n`).join('')}log:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${transportDefaults(yaml)}`,
     { ...env, GATEHOUSE_TEST_DB: db.url },
   );
   const gateway = await startGateway(loaded, { logDestination: sink });

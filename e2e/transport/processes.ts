@@ -47,7 +47,7 @@ const TRANSPORT_LIMITS =
  * allow-all policy and limits no suite reaches. Each of those has its own suites (e2e/identity,
  * e2e/policy, e2e/rate-limit and others).
  */
-export function withoutIdentity(yaml: string): string {
+export function transportDefaults(yaml: string): string {
   const auth = /^auth:/m.test(yaml) ? '' : 'auth:\n  mode: none\n';
   const policy = /^policy:/m.test(yaml) ? '' : `policy:\n  dir: ${JSON.stringify(ALLOW_ALL_POLICY_DIR)}\n`;
   const limits = /^rateLimit:/m.test(yaml) ? '' : `rateLimit:\n${TRANSPORT_LIMITS}`;
@@ -62,7 +62,7 @@ export async function spawnGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gw-'));
   const file = join(dir, 'gatehouse.yaml');
-  writeFileSync(file, withoutIdentity(yaml));
+  writeFileSync(file, transportDefaults(yaml));
   const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, ...env, GATEHOUSE_CONFIG: file, PORT: String(port), GATEHOUSE_DATA_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -228,7 +228,6 @@ export class Authenticator implements OnApplicationShutdown {
       jwksUri: metadata.jwks_uri,
       clockToleranceSec: auth.clockSkewSeconds,
       jwksCooldownMs: auth.jwksCooldownSeconds * 1000,
-      cacheSize: 16,
       ...(auth.typ ? { typ: auth.typ } : {}),
     });
     this.logger.info(

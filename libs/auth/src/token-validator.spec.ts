@@ -167,7 +167,7 @@ describe('TokenValidator', () => {
       await expectRefused(await sign(k1, { exp: nowSec() - 120 }), AuthErrorCode.EXPIRED, lax);
     });
 
-    it('forgets a cached token once it expires', async () => {
+    it('refuses a token it accepted before once it has expired', async () => {
       const token = await sign(k1, { exp: nowSec() + 30 });
       await validator.validate(token);
       await expect(validator.validate(token, Date.now() + 200_000)).rejects.toMatchObject({

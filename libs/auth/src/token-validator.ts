@@ -52,8 +52,6 @@ export interface TokenValidatorOptions {
   typ?: string;
   /** Least time between two JWKS fetches caused by unknown key ids (R5). */
   jwksCooldownMs?: number;
-  /** Most validated tokens remembered until they expire. */
-  cacheSize?: number;
 }
 
 /** What a valid token says; the principal is built from it. */
@@ -68,12 +66,11 @@ const FORBIDDEN_ALGORITHMS = /^(none|HS\d+)$/i;
  * Validates bearer JWTs from one issuer: signature against the issuer's JWKS (cached, refetched
  * at most once per cooldown for an unknown `kid`, and kept while the IdP is down), pinned
  * algorithms, exact issuer, the gateway as audience, `exp`/`nbf` within the allowed skew and the
- * configured `typ`. Valid tokens are remembered until they expire.
+ * configured `typ`. It keeps no tokens: the Authenticator remembers principals until they expire.
  */
 export class TokenValidator {
   private readonly keys: JWTVerifyGetKey;
   private readonly tolerance: number;
-  private readonly cache = new Map<string, ValidatedToken>();
 
   constructor(private readonly options: TokenValidatorOptions) {
     const forbidden = options.algorithms.filter((a) => FORBIDDEN_ALGORITHMS.test(a));
@@ -92,9 +89,6 @@ export class TokenValidator {
 
   async validate(token: string | undefined, now = Date.now()): Promise<ValidatedToken> {
     if (!token) throw new AuthError(AuthErrorCode.TOKEN_MISSING, 'a bearer token is required');
-    const cached = this.cache.get(token);
-    if (cached && cached.expiresAt > now) return cached;
-    if (cached) this.cache.delete(token);
 
     let payload: JWTPayload;
     try {
@@ -110,13 +104,7 @@ export class TokenValidator {
     } catch (err) {
       throw toAuthError(err);
     }
-    const validated = { claims: payload, expiresAt: ((payload.exp as number) + this.tolerance) * 1000 };
-    if (this.cache.size >= (this.options.cacheSize ?? 10_000)) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(token, validated);
-    return validated;
+    return { claims: payload, expiresAt: ((payload.exp as number) + this.tolerance) * 1000 };
   }
 }
 
