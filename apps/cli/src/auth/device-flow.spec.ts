@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { closedPort } from '../../../../e2e/support/closed-port';
 import { deviceLogin } from './device-flow';
 import { LoginErrorCode } from './errors';
 import { connectIdp } from './idp';
@@ -174,11 +175,7 @@ describe('IdP discovery', () => {
   });
 
   it('says the IdP is unreachable when nothing listens', async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-
+    const port = await closedPort();
     await expect(connectIdp(`http://127.0.0.1:${port}`, 'gatehouse-cli')).rejects.toMatchObject({
       code: LoginErrorCode.IDP_UNREACHABLE,
     });

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
+import { closedPort } from '../../../../e2e/support/closed-port';
 import { startMountedDevIdp, type MountedDevIdp } from '../../../../e2e/support/dev-idp';
 import { assertBuilt, CLI } from '../bridge/__tests__/host';
 
@@ -71,12 +71,7 @@ describe('gatehouse dev-token', () => {
   });
 
   it('says the gateway is down when nothing listens', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
+    const port = await closedPort();
     const { status, stdout, stderr } = await run([
       'alice',
       '--url',

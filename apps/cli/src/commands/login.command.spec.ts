@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { closedPort } from '../../../../e2e/support/closed-port';
 import { authorizeAs, startMountedDevIdp, type MountedDevIdp } from '../../../../e2e/support/dev-idp';
 import { eventually } from '../bridge/__tests__/host';
 import {
@@ -188,12 +188,3 @@ describe('gatehouse login', () => {
     expect(run.stderr()).toMatch(message);
   });
 });
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { freePort } from '../../../../e2e/transport/processes';
+import { closedPort } from '../../../../e2e/support/closed-port';
 import { runCli } from '../auth/__tests__/cli';
 
 /**
@@ -174,8 +174,7 @@ describe('gatehouse policy usage', () => {
   });
 
   it('says when the gateway cannot be reached (push exits 1, diff 2)', async () => {
-    // A port nobody listens on: freePort closes its listener before answering.
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const url = `http://127.0.0.1:${await closedPort()}`;
     const push = await cli(['push', SEED, '-m', 'x', '--url', url]);
     expect(push.status).toBe(1);
     expect(push.stderr).toContain(`cannot reach the gateway at ${url} (ECONNREFUSED); check --url`);
