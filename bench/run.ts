@@ -24,6 +24,12 @@ import {
   type PhaseLimits,
   type Samples,
 } from './load';
+import {
+  durableCommitP50Ms,
+  fullPipelineUnavailable,
+  startFullPipeline,
+  type FullPipeline,
+} from './full-pipeline';
 import { gatewayYaml } from './gateway-yaml';
 import { procCpuUs, startEchoHttp, startFloor, startGatewayProcess, type Child } from './processes';
 import { summariseProfile } from './profile';
@@ -76,6 +82,8 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 interface Target {
   key: TargetKey;
   url: string;
+  /** Headers every client sends (the full pipeline's bearer token). */
+  headers?: Record<string, string>;
   /** CPU µs the serving process has used so far (gateway or direct server). */
   cpuOf: () => Promise<number | undefined>;
 }
@@ -93,7 +101,7 @@ async function measureAll(
 ): Promise<MeasuredPhase[]> {
   const connected = new Map<TargetKey, Client[]>();
   try {
-    for (const t of targets) connected.set(t.key, await connectClients(t.url, clients));
+    for (const t of targets) connected.set(t.key, await connectClients(t.url, clients, t.headers));
     for (const t of targets)
       await drive(connected.get(t.key) as Client[], { calls: warmup, maxMs: limits.maxMs });
     const acc = new Map(targets.map((t) => [t.key, { rounds: [] as Samples[], serverUs: 0, clientUs: 0 }]));
@@ -233,6 +241,9 @@ async function main(args: string[]): Promise<void> {
   const children: Child[] = [];
   const phases: MeasuredPhase[] = [];
   const floor = await measureFloor(500 * scale, 5000 * scale);
+  const fullPipelineSkipped = await fullPipelineUnavailable();
+  let full: FullPipeline | undefined;
+  let commitFloorMs: number | undefined;
   try {
     const echo = await startEchoHttp();
     children.push(echo);
@@ -249,6 +260,23 @@ async function main(args: string[]): Promise<void> {
       { key: 'gateway-stdio', url: `${gateway.url}/mcp/servers/echo`, cpuOf: gatewayCpu },
       { key: 'gateway-http', url: `${gateway.url}/mcp/servers/echo-http`, cpuOf: gatewayCpu },
     ];
+    if (fullPipelineSkipped === undefined) {
+      commitFloorMs = await durableCommitP50Ms();
+      log(`durable commit floor (one-row INSERT, Postgres): p50 ${commitFloorMs.toFixed(3)} ms`);
+      full = await startFullPipeline();
+      const fullGateway = full.gateway;
+      targets.push({
+        key: 'gateway-full',
+        url: `${fullGateway.url}/mcp/servers/echo`,
+        headers: { authorization: full.authorization },
+        cpuOf: async () => {
+          const s = await fullGateway.sample(false);
+          return s.userUs + s.systemUs;
+        },
+      });
+    } else {
+      log(`full pipeline not measured: ${fullPipelineSkipped}`);
+    }
     for (const clients of CONCURRENCY) {
       phases.push(
         ...(await measureAll(targets, clients, warmup[clients] as number, {
@@ -258,6 +286,7 @@ async function main(args: string[]): Promise<void> {
       );
     }
   } finally {
+    await full?.stop();
     for (const child of children.reverse()) await child.stop();
   }
 
@@ -280,6 +309,8 @@ async function main(args: string[]): Promise<void> {
     phases,
     floor,
     idle,
+    ...(commitFloorMs !== undefined ? { durableCommitP50Ms: commitFloorMs } : {}),
+    ...(fullPipelineSkipped !== undefined ? { fullPipelineSkipped } : {}),
   };
 
   const missed = verdicts(result).some((v) => !v.met);

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { AUDIT_SINK, type AuditRecord, type AuditSink } from '@gatehouse/audit';
+import { AUDIT_OUTCOMES, AUDIT_SINK, type AuditRecord, type AuditSink } from '@gatehouse/audit';
 import { startDevIdp, type StartedDevIdp } from '../support/dev-idp';
 import { api, ROLES, Tokens } from '../policy-lifecycle/support';
 import { freePort } from '../transport/processes';
@@ -114,8 +114,13 @@ describe('audit query API', () => {
   });
 
   it('pages with a keyset cursor: every row once, in order, even while newer rows arrive between pages', async () => {
-    const all = (await get('frank', '/events?user=alice&limit=1000')).json.events as Array<{ id: string }>;
-    expect(all).toHaveLength(14);
+    const all = (await get('frank', '/events?user=alice&limit=1000')).json.events as Array<{
+      id: string;
+      kind: string;
+    }>;
+    // Her 7 calls (intent and outcome each) and her 3 refused audit queries above (denied admin records).
+    expect(all.filter((e) => e.kind !== 'admin')).toHaveLength(14);
+    expect(all.filter((e) => e.kind === 'admin')).toHaveLength(3);
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -128,8 +133,15 @@ describe('audit query API', () => {
       // New calls land while the auditor is paging (as they would on a live gateway).
       await sink.append([intent('alice', new Date().toISOString(), 'github', 'search_code', [])]);
     } while (cursor);
-    expect(pages).toBe(4);
+    expect(pages).toBe(5);
     expect(seen).toEqual(all.map((e) => e.id));
+  });
+
+  it('filters by every outcome the trail writes (shadow and fallback included)', async () => {
+    for (const outcome of AUDIT_OUTCOMES) {
+      const res = await get('frank', `/events?outcome=${outcome}&limit=1`);
+      expect([outcome, res.status]).toEqual([outcome, 200]);
+    }
   });
 
   it('refuses a limit above 1000, a cursor it never gave out and unknown parameters with 400 INVALID_REQUEST', async () => {

@@ -433,12 +433,14 @@ describe('policy lifecycle API', () => {
     );
   });
 
-  it('documents every route of the controller in GET /api/v1/openapi.json, and nothing else', async () => {
+  it('documents every route of the controller in GET /api/v1/openapi.json, and no other policy route', async () => {
     const res = await api(gw.url, '/api/v1/openapi.json');
     expect(res.status).toBe(200);
     expect(res.json.openapi).toBe('3.1.0');
     const documented = new Set<string>();
+    // The console and audit parts are checked against the whole gateway in e2e/audit-admin.
     for (const [path, item] of Object.entries(res.json.paths as Record<string, Record<string, unknown>>)) {
+      if (!path.startsWith('/api/v1/policy/') && path !== '/api/v1/openapi.json') continue;
       for (const method of Object.keys(item)) documented.add(`${method.toUpperCase()} ${path}`);
     }
     const routes = new Set<string>();

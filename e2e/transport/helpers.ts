@@ -32,6 +32,8 @@ export async function gatewayWith(
   env: NodeJS.ProcessEnv = {},
   /** Extra `server:` keys, one per line, e.g. `headersTimeoutMs: 1000`. */
   serverKeys: string[] = [],
+  /** The URL the gateway reaches its scratch database by (e.g. through a `tcpProxy`); default direct. */
+  databaseVia: (url: string) => string = (url) => url,
 ): Promise<RunningGateway & { logs: string[]; databaseUrl: string }> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -44,7 +46,7 @@ export async function gatewayWith(
   const db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_e2e');
   const loaded = parseConfigText(
     `server:\n${serverKeys.some((k) => k.startsWith('port:')) ? '' : '  port: 0\n'}${serverKeys.map((k) => `  ${k}\n`).join('')}log:\n  level: info\ndatabase:\n  url: "\${GATEHOUSE_TEST_DB}"\n${transportDefaults(yaml)}`,
-    { ...env, GATEHOUSE_TEST_DB: db.url },
+    { ...env, GATEHOUSE_TEST_DB: databaseVia(db.url) },
   );
   const gateway = await startGateway(loaded, { logDestination: sink });
   const close = gateway.close;

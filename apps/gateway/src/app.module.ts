@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { AuditModule, AuditStage } from '@gatehouse/audit';
+import { AuditModule, AuditStage, ExportModule } from '@gatehouse/audit';
+import { BypassModule } from '@gatehouse/bypass';
 import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
@@ -18,12 +19,15 @@ export class AppModule {
         ConfigModule.forRoot(loaded),
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
-        // The call pipeline and its stages, in order: policy (bypass, rate limit and audit follow).
+        // The call pipeline and its stages, in order: policy (consulting the bypass grants when it
+        // denies), rate limit, audit.
         TransportModule.forRoot({
-          imports: [PolicyModule, RateLimitModule, AuditModule],
+          imports: [PolicyModule, BypassModule, RateLimitModule, AuditModule],
           // The audit stage is last: its intent record is committed just before the upstream.
           stages: [PolicyStage, RateLimitStage, AuditStage],
         }),
+        // The audit export: health endpoint, and the relay and sinks themselves with export.inProcess.
+        ExportModule.forRoot('gateway'),
       ],
       controllers: [HealthController],
     };

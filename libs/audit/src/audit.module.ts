@@ -1,4 +1,7 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { ADMIN_AUDIT } from '@gatehouse/auth';
+import { ADMIN_AUDIT_PROVIDERS } from './admin';
+import { INGEST_CONTROLLERS, INGEST_IMPORTS, INGEST_PROVIDERS } from './ingest';
 import { AUDIT_QUERY_PROVIDERS, AuditQueryController } from './query';
 import { AuditStage } from './stage/audit.stage';
 import { AUDIT_WRITER_PROVIDERS } from './store/audit-writer.provider';
@@ -11,10 +14,22 @@ import { AUDIT_SINK } from './types';
  * The writer's own hooks create this month's and next month's partitions at start and write
  * everything queued before the database closes (DbModule closes it in onApplicationShutdown,
  * after every beforeApplicationShutdown hook).
+ *
+ * Admin actions ({@link ADMIN_AUDIT_PROVIDERS}): the module is global so that the console and
+ * policy controllers, and anything else marked `@AdminAction`, reach the {@link ADMIN_AUDIT} port
+ * without importing the audit lib (it sits above them).
  */
+@Global()
 @Module({
-  controllers: [AuditQueryController],
-  providers: [...AUDIT_QUERY_PROVIDERS, AuditStage, ...AUDIT_WRITER_PROVIDERS],
-  exports: [AuditWriter, AUDIT_SINK, AuditStage],
+  imports: [...INGEST_IMPORTS],
+  controllers: [AuditQueryController, ...INGEST_CONTROLLERS],
+  providers: [
+    ...ADMIN_AUDIT_PROVIDERS,
+    ...AUDIT_QUERY_PROVIDERS,
+    ...INGEST_PROVIDERS,
+    AuditStage,
+    ...AUDIT_WRITER_PROVIDERS,
+  ],
+  exports: [AuditWriter, AUDIT_SINK, AuditStage, ADMIN_AUDIT],
 })
 export class AuditModule {}

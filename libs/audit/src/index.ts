@@ -1,5 +1,6 @@
 export type { AuditOutcome, AuditRecord, AuditSink } from './types';
 export { AUDIT_SINK } from './types';
+export { AUDIT_OUTCOMES } from './types';
 export { AuditModule } from './audit.module';
 export { AuditWriter } from './store/audit-writer';
 export type { AuditWriterOptions, AuditWriterStats } from './store/audit-writer';
@@ -17,3 +18,11 @@ export {
 export { AuditStage } from './stage/audit.stage';
 export { redactArguments, REDACTED } from './stage/redact';
 export * from './query';
+export * from './ingest';
+export * from './export';
+export {
+  AdminAuditTrail,
+  AdminActionInterceptor,
+  AdminAuditErrorFilter,
+  ADMIN_AUDIT_PROVIDERS,
+} from './admin';

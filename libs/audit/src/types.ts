@@ -1,18 +1,28 @@
-/** What happened to a call, as the audit trail says it (issue 5). */
-export type AuditOutcome =
-  | 'allowed'
-  | 'denied'
-  | 'shadow_denied'
-  | 'rate_limited'
-  | 'bypassed'
-  | 'policy_error'
-  | 'ok'
-  | 'error'
-  | 'aborted';
+/**
+ * What happened to a call or admin action, as the audit trail says it (issue 5). One list, so the
+ * query API's filter and anything else that enumerates outcomes cannot fall behind the type.
+ */
+export const AUDIT_OUTCOMES = [
+  'allowed',
+  'denied',
+  'shadow_denied',
+  'rate_limited',
+  'bypassed',
+  'policy_error',
+  'ok',
+  'error',
+  'aborted',
+  /** A call a bridge ran on a legacy direct server in shadow mode; the gateway only decided it. */
+  'shadow',
+  /** A call a bridge ran on a direct server while the gateway was unreachable, uploaded later. */
+  'fallback',
+] as const;
+
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /**
  * One audit record. A call gets an `intent` record (written durably before anything is forwarded)
- * and an `outcome` record; admin API actions get one `admin` record. The writer adds the chain
+ * and an `outcome` record; admin API actions get two `admin` records (the attempt and its end). The writer adds the chain
  * fields (writer id, sequence, previous hash, hash) when it commits.
  */
 export interface AuditRecord {

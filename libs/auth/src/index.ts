@@ -13,3 +13,25 @@ export { connectionCertificate } from './mtls';
 export type { ConnectionCertificate } from './mtls';
 export { AuthModule } from './auth.module';
 export * from './console';
+export {
+  AdminAction,
+  ADMIN_ACTION_KEY,
+  ADMIN_AUDIT,
+  AUDIT_UNAVAILABLE,
+  AdminAuditUnavailableError,
+  adminActor,
+  adminClient,
+  adminEntry,
+  requestDetails,
+  SYSTEM_ADMIN_ACTOR,
+} from './admin-audit';
+export type {
+  AdminActionMeta,
+  AdminActionOptions,
+  AdminActor,
+  AdminAudit,
+  AdminAuditEntry,
+  AdminAuditFailure,
+  AdminAuditResult,
+  AdminAuditTicket,
+} from './admin-audit';

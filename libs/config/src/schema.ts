@@ -191,6 +191,166 @@ const auth = z
   .strict()
   .prefault({});
 
+/**
+ * The S3 (or S3-compatible: MinIO) bucket the audit trail is exported to, under Object Lock.
+ * Credentials come from the AWS default chain (instance or pod role, `AWS_ACCESS_KEY_ID` and
+ * `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`), never from this file.
+ */
+const exportS3 = z
+  .object({
+    bucket: z.string().min(1),
+    region: z.string().min(1).default('us-east-1'),
+    /** Endpoint of an S3-compatible server (MinIO); absent means AWS. */
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    /** Path-style URLs (`endpoint/bucket/key`), which MinIO and most S3-compatible servers need. */
+    forcePathStyle: z.boolean().default(false),
+    /** Key prefix of every object the export writes. */
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'a prefix is empty or ends with "/", e.g. gatehouse/')
+      .default(''),
+    /** Object Lock COMPLIANCE retention of every object, in days from its upload (R19). */
+    retentionDays: z.number().int().positive().default(2557),
+  })
+  .strict();
+
+/** One SIEM destination; which keys apply depends on `type` (see docs/export.md). */
+const exportSiem = z
+  .object({
+    type: z.enum(['syslog', 'splunk', 'webhook']),
+    /** syslog: receiver host and port (RFC 5424 over TCP, octet counting). */
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    /** syslog: TLS to the receiver; `caFile` is a PEM bundle to trust besides the system CAs. */
+    tls: z
+      .object({ caFile: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    /** syslog: payload format. */
+    format: z.enum(['cef', 'json']).default('json'),
+    /** splunk, webhook: the endpoint URL. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** splunk: the HEC token (from env). */
+    token: z.string().min(1).optional(),
+    /** webhook: the HMAC-SHA256 secret the body is signed with (from env). */
+    secret: z.string().min(32, 'at least 32 characters, e.g. `openssl rand -hex 32`').optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const need = (key: 'host' | 'port' | 'url' | 'token' | 'secret') => {
+      if (s[key] === undefined)
+        ctx.addIssue({ code: 'custom', message: `${s.type} needs ${key}`, path: [key] });
+    };
+    if (s.type === 'syslog') {
+      need('host');
+      need('port');
+    } else {
+      need('url');
+      need(s.type === 'splunk' ? 'token' : 'secret');
+    }
+  });
+
+/** The audit export (issue 6): the worker ships every record to S3 and the SIEM through BullMQ. */
+const exportConfig = z
+  .object({
+    /** Ship the audit trail to the sinks below. Needs `redis.url` (the queue lives in Redis). */
+    enabled: z.boolean().default(false),
+    /**
+     * Run the relay and the sink processors inside the gateway (single node); false leaves them
+     * to `npm run worker` processes.
+     */
+    inProcess: z.boolean().default(true),
+    /** BullMQ key prefix in Redis (no `:`). */
+    queuePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
+      .default('gh-export'),
+    /** How often the relay turns new records into jobs and re-enqueues what Redis lost. */
+    relayIntervalMs: z.number().int().positive().default(1000),
+    /** Records per batch (one S3 object, one SIEM delivery) at most. */
+    batchSize: z.number().int().positive().max(100_000).default(1000),
+    /** A smaller batch is cut once its first record has waited this long. */
+    batchMaxWaitMs: z.number().int().nonnegative().default(5000),
+    /** Jobs each process runs at once, per sink. */
+    concurrency: z.number().int().positive().default(4),
+    /** A job whose worker stops renewing its lock (killed) is taken over by another worker after this long. */
+    jobLockMs: z.number().int().positive().default(30_000),
+    /** Attempts per job before it is a dead letter. */
+    attempts: z.number().int().positive().default(12),
+    /** First retry delay; each further retry doubles it (exponential backoff). */
+    backoffMs: z.number().int().positive().default(1000),
+    /** A dead letter is retried automatically this long after its last failure. */
+    deadLetterRetrySeconds: z.number().int().positive().default(900),
+    /** Alert (error log + metric) when a sink's oldest undelivered record is older than this (R32). */
+    lagAlertSeconds: z.number().int().positive().default(300),
+    s3: exportS3.optional(),
+    checkpoints: z
+      .object({
+        /** Time between two signed checkpoints (R18). */
+        intervalSeconds: z.number().int().positive().default(3600),
+        /** Ed25519 private key, PEM text or a path to a PEM file (from env: `${GATEHOUSE_CHECKPOINT_KEY}`). */
+        signingKey: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Security alerts sent to every SIEM at once (not with the next batch). */
+    alerts: z
+      .object({
+        /** Denied calls by one principal within windowSeconds that raise a deny-burst alert. */
+        denyBurst: z.number().int().positive().default(20),
+        /** Rate-limited calls (everyone) within windowSeconds that raise a rate-limit-storm alert. */
+        rateLimitStorm: z.number().int().positive().default(200),
+        /** The fixed window bursts and storms are counted in. */
+        windowSeconds: z.number().int().positive().default(60),
+      })
+      .strict()
+      .prefault({}),
+    /** SIEM destinations by name. */
+    siem: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a-z, 0-9 and "-", starting with a letter'),
+        exportSiem,
+      )
+      .default({}),
+  })
+  .strict()
+  .prefault({})
+  .refine((e) => !e.enabled || e.s3 === undefined || e.checkpoints.signingKey !== undefined, {
+    message: 'the S3 export signs checkpoints: set export.checkpoints.signingKey (an Ed25519 private key)',
+    path: ['checkpoints', 'signingKey'],
+  });
+
+/** Break glass (issue 7, R51): how long grants last and which servers need approval first. */
+const bypass = z
+  .object({
+    /** A grant opened without a duration lasts this long (minutes). */
+    defaultDurationMinutes: z.number().int().positive().default(60),
+    /** No grant lasts longer (minutes); 8 h unless an organisation decides otherwise. */
+    maxDurationMinutes: z.number().int().positive().max(1440).default(480),
+    /** A break-glass grant's post-hoc review is overdue this long after opening (hours). */
+    reviewWindowHours: z.number().int().positive().default(72),
+    /**
+     * Per server (name globs, first match wins): `immediate` (break glass now, review afterwards)
+     * or `approval-first` (a second responder or admin approves before it takes effect).
+     */
+    modes: z
+      .array(
+        z
+          .object({
+            servers: z.array(z.string().min(1)).min(1),
+            mode: z.enum(['immediate', 'approval-first']),
+          })
+          .strict(),
+      )
+      .default([{ servers: ['*'], mode: 'immediate' }]),
+  })
+  .strict()
+  .refine((b) => b.defaultDurationMinutes <= b.maxDurationMinutes, {
+    message: 'defaultDurationMinutes must not exceed maxDurationMinutes',
+    path: ['defaultDurationMinutes'],
+  })
+  .prefault({});
+
 export const configSchema = z
   .object({
     server: z
@@ -284,6 +444,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    export: exportConfig,
     policy: z
       .object({
         /** Policy files imported as the first active version when the database has none. */
@@ -293,6 +454,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    bypass,
     /** Where embedded state (PGlite data, demo folder) lives. */
     dataDir: z.string().default('./.gatehouse'),
     upstreams: z

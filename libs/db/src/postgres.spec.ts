@@ -1,9 +1,10 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { createDataSource, type Database } from './data-source';
 import { DbError, DbErrorCode } from './db-error';
 import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from './migration-tools';
 import { DATABASE, ReplicaRegistry } from './replica-registry.service';
+import { closedPort } from '../../../e2e/support/closed-port';
+import { tcpProxy } from '../../../e2e/support/tcp-proxy';
 import { eventually, MIGRATIONS, startDbApp, testConfig } from './__tests__/helpers';
 
 /** Integration tests against the real Postgres at 127.0.0.1:5432, one database per test. */
@@ -163,42 +164,3 @@ describe('database on real Postgres', () => {
     }
   });
 });
-
-/** A port that was just free; nothing listens on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** A loopback TCP relay to Postgres that the test can cut (closing the port) and restore. */
-async function tcpProxy(targetPort: number, host: string) {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  const listen = async (port: number) => {
-    server = createServer((client) => {
-      const upstream = connect(targetPort, host);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => server!.listen(port, host, r));
-    return (server.address() as { port: number }).port;
-  };
-  const port = await listen(0);
-  return {
-    port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      if (server?.listening) await new Promise((r) => server!.close(r));
-    },
-    reopen: async () => {
-      await listen(port);
-    },
-  };
-}

@@ -4,3 +4,5 @@ export { Metrics } from './metrics';
 export { ObservabilityModule, LOGGER } from './observability.module';
 export { Readiness } from './readiness';
 export type { ReadinessCheck } from './readiness';
+export { apiErrorFilter, apiErrorInterceptor } from './api-errors';
+export type { ApiErrorHandling, CodedApiError } from './api-errors';

@@ -68,7 +68,95 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Calls bridges ran on direct servers and reported afterwards (shadow migration, offline fallback). */
+  readonly ingestedCalls = new Counter({
+    name: 'gatehouse_ingested_calls_total',
+    help: 'Calls bridges reported after running them on a direct server, by mode, policy decision and result (stored or duplicate)',
+    labelNames: ['mode', 'decision', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Reads every export sink's backlog at scrape time (the export module sets it; none without export). */
+  private readExportBacklog: () => Promise<ExportBacklogSample[]> = () => Promise.resolve([]);
+  private exportSamples: Promise<ExportBacklogSample[]> | undefined;
+
+  /** The export module tells the registry how to read the sinks' backlog (from the outbox tables). */
+  exportBacklogWith(read: () => Promise<ExportBacklogSample[]>): void {
+    this.readExportBacklog = read;
+  }
+
+  /** One read per scrape, shared by the export gauges; a failed read leaves them unset. */
+  private async exportBacklog(): Promise<ExportBacklogSample[]> {
+    this.exportSamples ??= this.readExportBacklog()
+      .catch(() => [])
+      .finally(() => setTimeout(() => (this.exportSamples = undefined), 500).unref());
+    return this.exportSamples;
+  }
+
+  private exportGauge(
+    name: string,
+    help: string,
+    value: (s: ExportBacklogSample) => number | undefined,
+  ): Gauge<'sink'> {
+    const gauge: Gauge<'sink'> = new Gauge({
+      name,
+      help,
+      labelNames: ['sink'] as const,
+      registers: [this.registry],
+      collect: async (): Promise<void> => {
+        gauge.reset();
+        for (const sample of await this.exportBacklog()) {
+          const v = value(sample);
+          if (v !== undefined) gauge.set({ sink: sample.sink }, v);
+        }
+      },
+    });
+    return gauge;
+  }
+
+  /** Age of the oldest audit record not yet delivered to a sink (R32). */
+  readonly exportLag = this.exportGauge(
+    'gatehouse_export_lag_seconds',
+    'Age of the oldest audit record not yet delivered to the sink (0 when nothing waits)',
+    (s) => s.lagSeconds,
+  );
+
+  readonly exportUndelivered = this.exportGauge(
+    'gatehouse_export_undelivered_records',
+    'Audit records committed but not yet delivered to the sink',
+    (s) => s.undelivered,
+  );
+
+  readonly exportDeadLetters = this.exportGauge(
+    'gatehouse_export_dead_letters',
+    'Export batches that failed every attempt and wait for their automatic retry',
+    (s) => s.deadLetters,
+  );
+
+  /** 1 while a sink's lag is above export.lagAlertSeconds: alert on this. */
+  readonly exportLagAlert = this.exportGauge(
+    'gatehouse_export_lag_alert',
+    '1 while the sink lags more than export.lagAlertSeconds behind the audit trail',
+    (s) => (s.alerting ? 1 : 0),
+  );
+
+  readonly exportLastSuccess = this.exportGauge(
+    'gatehouse_export_last_success_timestamp_seconds',
+    'When the sink last accepted a batch (Unix time)',
+    (s) => s.lastSuccessSeconds,
+  );
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
   }
+}
+
+/** One export sink's state as the export gauges show it. */
+export interface ExportBacklogSample {
+  sink: string;
+  lagSeconds: number;
+  undelivered: number;
+  deadLetters: number;
+  alerting: boolean;
+  lastSuccessSeconds?: number;
 }

@@ -1,5 +1,9 @@
 export type {
   Action,
+  BypassCover,
+  BypassFacts,
+  BypassGrants,
+  BypassedDecision,
   Candidates,
   CompiledPolicy,
   Decision,
@@ -16,7 +20,10 @@ export type {
   SourcePosition,
   ToolAttestation,
 } from './types';
-export { POLICY_SOURCE } from './types';
+export { BYPASS_GRANTS, POLICY_SOURCE } from './types';
+export { compileGlob } from './language/glob';
+export type { Matcher } from './language/glob';
+export { ActivationBus, LocalActivationBus, RedisActivationBus } from './active/activation-bus';
 export { parsePolicy, isPolicyTestFile } from './language/parse';
 export { CEL_VARIABLES } from './language/cel';
 export { compilePolicy, ENGINE_ERROR_PREFIX } from './engine/compile';
@@ -52,4 +59,6 @@ export type {
   PolicyTestServer,
 } from './testing/policy-tests';
 export { PolicyStage } from './stage/policy.stage';
+export type { PolicyEvaluation } from './stage/policy.stage';
+export type { GovernedTarget } from './stage/targets';
 export { SEED_POLICY } from './testing/seed-policy';

@@ -131,3 +131,37 @@ export interface PolicySource {
 
 /** Nest injection token for {@link PolicySource}. */
 export const POLICY_SOURCE = Symbol('POLICY_SOURCE');
+
+/** An active break-glass grant that covers a call (R51): what the pipeline needs of it. */
+export interface BypassCover {
+  grantId: string;
+  /** The grant also lifts rate limits (only when its opener asked for that). */
+  liftsRateLimits: boolean;
+}
+
+/**
+ * The break-glass port (issue 7): consulted by the policy stage only when the policy denies. The
+ * bypass lib implements it from grants cached in memory, so a decision costs no database round
+ * trip; an implementation compares `now` with each grant's expiry on every call.
+ */
+export interface BypassGrants {
+  /** The active grant covering this principal × server × tool (a prompt name or resource URI), if any. */
+  covering(principal: Principal, server: string, tool: string, action: Action): BypassCover | undefined;
+}
+
+/** Nest injection token for {@link BypassGrants} (optional: without it no call is ever bypassed). */
+export const BYPASS_GRANTS = Symbol('BYPASS_GRANTS');
+
+/**
+ * `call.facts.policy` of a call the policy denied and a grant let through: the deny as the engine
+ * gave it (rules, reason, version), now allowed with outcome `bypass` and the grant's id.
+ */
+export interface BypassedDecision extends Omit<Decision, 'allow' | 'outcome'> {
+  allow: true;
+  outcome: 'bypass';
+  /** The grant that lifted the deny. */
+  grantId: string;
+}
+
+/** `call.facts.bypass`: which grant let the call through and whether it lifts rate limits. */
+export type BypassFacts = BypassCover;

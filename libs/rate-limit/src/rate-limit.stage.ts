@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { principalKey } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
-import type { Decision } from '@gatehouse/policy';
+import type { BypassFacts, Decision } from '@gatehouse/policy';
 import { type CallContext, type CallStage, TransportError, TransportErrorCode } from '@gatehouse/transport';
 import { InFlight, type Lease } from './limiter/in-flight';
 import { MinuteLimits, type LimitCheck, type LimitState } from './limiter/limits';
@@ -86,6 +86,8 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
     const decision = call.facts.policy as Decision | undefined;
     // Ungoverned methods (lists, ping) have no decision; denied calls never get here.
     if (!decision?.allow || !call.server) return;
+    // A break-glass grant lifts limits only when its opener asked for that (R51).
+    if ((call.facts.bypass as BypassFacts | undefined)?.liftsRateLimits) return;
     const { rateLimit } = this.config;
     const deadline = Date.now() + rateLimit.redisTimeoutMs;
     const who = principalKey(call.principal);

@@ -50,6 +50,12 @@ export interface CallStage {
    * principal may call, R12). Runs in stage order.
    */
   result?(call: CallContext, result: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * Runs once the call is decided or answered, whatever the outcome, with every other stage's
+   * `after` started in the same turn: the client's answer does not wait for them, so work that
+   * must happen before the answer belongs in `before` or `result`. Whatever must not be lost
+   * (an audit record) has to be handed over synchronously, before the first `await`.
+   */
   after?(call: CallContext, outcome: CallOutcome): Promise<void>;
 }
 

@@ -316,8 +316,12 @@ export class McpGateway {
       calls.delete(key);
       if (calls.size === 0) this.inflight.delete(sessionKey);
       this.observe(call, outcome);
+      // Started together and not awaited: releasing the in-flight slot is a Redis round trip the
+      // answer need not wait for (the release is sent before the client can send its next call,
+      // on the same connection, so it is counted first), and the audit queues its outcome record
+      // synchronously.
       for (const stage of this.stages)
-        await stage
+        stage
           .after?.(call, outcome)
           .catch((err: unknown) =>
             this.logger.error({ err, stage: stage.name }, 'call stage failed after the call'),

@@ -30,6 +30,7 @@ import {
   type GatewayHttpOptions,
 } from './http';
 import type { Logger } from './logger';
+import { isGatewayUnreachable } from './offline';
 import { paramHeaders, scanParamDeclarations, type ParamDeclaration } from './param-headers';
 import { backoffDelay, classifyFailure, type Failure, type RetryPolicy } from './retry';
 
@@ -63,6 +64,20 @@ export interface BridgeOptions {
   host?: Transport;
   /** Longest wait for the gateway to accept the DELETE that ends the session at shutdown. */
   shutdownTimeoutMs?: number;
+  /** `--fallback`: where host requests go while the gateway is unreachable. */
+  fallback?: FallbackHandler;
+}
+
+/**
+ * Serves host requests while the gateway is unreachable (`gatehouse bridge --fallback`), and
+ * says when the gateway is back. Implemented by the direct-server route in `../direct`.
+ */
+export interface FallbackHandler {
+  /** Answers one host request without the gateway; failures come back as JSON-RPC errors. */
+  handle(request: JSONRPCRequest, initialize: JSONRPCRequest | undefined): Promise<JSONRPCResponse>;
+  /** Resolves once the gateway answers again and has what was done meanwhile; rejects when `signal` aborts. */
+  waitForGateway(signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** A host request the gateway has not answered yet. */
@@ -128,6 +143,10 @@ export class Bridge {
   /** Deliveries under way, which shutdown lets finish so a last notification is not lost. */
   private readonly inflight = new Set<Promise<void>>();
   private closing = false;
+  /** Set while the gateway is unreachable in fallback mode: host requests go to the fallback. */
+  private offline = false;
+  /** Set when the gateway came back after an outage: the next delivery starts a new session. */
+  private resumeSession = false;
   private readonly stopping = new AbortController();
   private readonly closed: Promise<void>;
   private markClosed!: () => void;
@@ -180,6 +199,7 @@ export class Bridge {
     }
     this.detach(upstream);
     await upstream.close().catch(() => undefined);
+    await this.options.fallback?.close();
     await this.host.close().catch(() => undefined);
     await this.http.close().catch(() => undefined);
     this.markClosed();
@@ -235,6 +255,10 @@ export class Bridge {
         this.logLevelRequest = undefined;
         this.subscriptions.clear();
       }
+      if (this.offline) {
+        void this.viaFallback(message);
+        return;
+      }
       const envelopeVersion = envelopeVersionOf(message);
       this.pending.set(message.id, {
         request: message,
@@ -247,6 +271,12 @@ export class Bridge {
       this.log.debug('host request', { id: message.id, method: message.method });
     } else if (isJSONRPCNotification(message)) {
       if (message.method === 'notifications/initialized') this.initializedNotification = message;
+      if (this.offline) {
+        this.log.debug('host notification not relayed while the gateway is unreachable', {
+          method: message.method,
+        });
+        return;
+      }
       if (message.method === 'notifications/cancelled' && this.cancelByStream(message)) return;
       this.log.debug('host notification', { method: message.method });
     } else {
@@ -280,6 +310,11 @@ export class Bridge {
     let reestablished = 0;
     try {
       for (;;) {
+        if (this.resumeSession) {
+          // Back from an outage: the host's session state is replayed on a new gateway session.
+          this.resumeSession = false;
+          await this.reestablish(this.generation);
+        }
         if (this.reestablishing) await this.reestablishing;
         if (this.closing) return;
         const pending = id === undefined ? undefined : this.pending.get(id);
@@ -338,6 +373,11 @@ export class Bridge {
   }
 
   private async failDelivery(message: JSONRPCMessage, error: unknown): Promise<void> {
+    if (error instanceof BridgeError && error.unreachable && this.options.fallback && !this.closing) {
+      this.goOffline(error);
+      if (isJSONRPCRequest(message)) await this.viaFallback(message);
+      return;
+    }
     if (error instanceof GatewayAnswered) {
       // The gateway answered the request with a JSON-RPC error in an HTTP error body: relay it as is.
       this.pending.delete(error.response.id as RequestId);
@@ -407,6 +447,7 @@ export class Bridge {
             BridgeErrorCode.CONNECTION_FAILED,
             `cannot connect to the gateway at ${this.options.url.href}: ${tlsReason}`,
             { ...details, cause: failure.detail },
+            isGatewayUnreachable(failure),
           );
         }
       }
@@ -457,6 +498,7 @@ export class Bridge {
             BridgeErrorCode.CONNECTION_FAILED,
             `cannot connect to the gateway at ${this.options.url.href}: ${failure.detail}`,
             { ...details, cause: failure.detail },
+            isGatewayUnreachable(failure),
           );
         case 'ambiguous':
           if (isRequest) {
@@ -487,6 +529,7 @@ export class Bridge {
             ...(failure.status !== undefined ? { status: failure.status } : {}),
             cause: failure.detail,
           },
+          isGatewayUnreachable(failure),
         );
       }
       this.log.warn('gateway not reachable; retrying', {
@@ -521,6 +564,42 @@ export class Bridge {
     }
     const message = error instanceof Error ? error.message : String(error);
     return new BridgeError(BridgeErrorCode.CONNECTION_FAILED, message, { url: this.options.url.href });
+  }
+
+  // ---- fallback ------------------------------------------------------------
+
+  /** The gateway is unreachable: later host requests go to the fallback until it is back. */
+  private goOffline(error: BridgeError): void {
+    if (this.offline) return;
+    const fallback = this.options.fallback;
+    if (!fallback) return;
+    this.offline = true;
+    this.log.warn(
+      'gateway unreachable; serving host requests from the direct server (fallback), spooled for upload',
+      {
+        url: this.options.url.href,
+        err: error.message,
+      },
+    );
+    fallback.waitForGateway(this.stopping.signal).then(
+      () => {
+        if (this.closing) return;
+        this.offline = false;
+        this.resumeSession = true;
+        this.log.info('the gateway answers again and has the spool; back to the gateway', {
+          url: this.options.url.href,
+        });
+      },
+      () => undefined,
+    );
+  }
+
+  private async viaFallback(request: JSONRPCRequest): Promise<void> {
+    const fallback = this.options.fallback;
+    if (!fallback) return;
+    this.pending.delete(request.id);
+    this.log.debug('host request served by the fallback', { id: request.id, method: request.method });
+    await this.toHost(await fallback.handle(request, this.initializeRequest));
   }
 
   // ---- session re-establishment -------------------------------------------

@@ -37,6 +37,11 @@ export class BridgeError extends Error {
     readonly code: BridgeErrorCode,
     message: string,
     readonly details: BridgeErrorDetails = {},
+    /**
+     * The failure proves the gateway unreachable (see `isGatewayUnreachable`): the message never
+     * reached Gatehouse. Only such a failure may send a call to the direct server in fallback mode.
+     */
+    readonly unreachable = false,
   ) {
     super(message);
     this.name = 'BridgeError';

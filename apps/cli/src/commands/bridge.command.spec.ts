@@ -56,6 +56,46 @@ describe('gatehouse bridge options', () => {
     expect(stdout).toBe('');
   });
 
+  it('documents shadow and fallback in the help', () => {
+    const { status, stdout } = run(['bridge', '--help']);
+    expect(status).toBe(0);
+    for (const flag of [
+      '--shadow',
+      '--direct <file>',
+      '--fallback <file>',
+      '--server <name>',
+      '--as <name>',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+    expect(stdout).toContain('.local/state/gatehouse/spool');
+  });
+
+  describe('shadow and fallback flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bridge-legacy-'));
+    const two = join(dir, 'two.json');
+    writeFileSync(two, JSON.stringify({ mcpServers: { memory: { command: 'a' }, Files: { command: 'b' } } }));
+    const url = ['--url', 'http://127.0.0.1:1/mcp'];
+
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it.each([
+      [['--shadow'], /--shadow needs --direct <host config file>/],
+      [['--direct', two], /--direct is for --shadow; for an offline fallback use --fallback <file>/],
+      [['--shadow', '--direct', two, '--fallback', two], /--shadow and --fallback exclude each other/],
+      [['--server', 'memory'], /--server and --as go with --direct or --fallback/],
+      [['--fallback', join(dir, 'missing.json')], /cannot read .*missing\.json/],
+      [['--fallback', two], /two\.json has several servers \(memory, Files\); pick one with --server <name>/],
+      [['--fallback', two, '--server', 'Files'], /give the gateway's name for it with --as <name>/],
+      [['--fallback', two, '--server', 'memory', '--spool-max-mb', '0'], /megabytes, 1 or more/],
+    ])('refuses %j before starting anything (exit 2)', (args, message) => {
+      const { status, stdout, stderr } = run(['bridge', ...url, ...args]);
+      expect(status).not.toBe(0);
+      expect(stderr).toMatch(message);
+      expect(stdout).toBe('');
+    });
+  });
+
   it('exits cleanly when the host closes stdin before saying anything', () => {
     const { status, stdout, stderr } = run(['bridge', '--url', 'http://127.0.0.1:1/mcp']);
     expect(status).toBe(0);

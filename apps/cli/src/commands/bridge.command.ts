@@ -6,8 +6,18 @@ import { CredentialStore, defaultCredentialsPath, gatewayKey } from '../auth/cre
 import { loginCommandFor } from '../auth/errors';
 import { LoginTokenSource } from '../auth/token-source';
 import { Bridge, type BridgeAuth } from '../bridge/bridge';
+import { createGatewayHttp } from '../bridge/http';
 import { LOG_LEVELS, Logger, type LogFormat, type LogLevel } from '../bridge/logger';
 import { DEFAULT_RETRY_POLICY } from '../bridge/retry';
+import { cliVersion } from '../bridge/version';
+import { FallbackRoute } from '../direct/fallback-route';
+import { identityOf } from '../direct/identity';
+import { BRIDGE_VERSION_HEADER, IngestClient } from '../direct/ingest-client';
+import { loadDirectTarget, type DirectTarget } from '../direct/legacy-config';
+import { isAggregated } from '../direct/namespace';
+import { ShadowBridge } from '../direct/shadow-bridge';
+import { defaultSpoolDir, DEFAULT_SPOOL_MAX_BYTES, Spool, spoolPath } from '../direct/spool';
+import { SpoolUploader } from '../direct/uploader';
 
 interface BridgeFlags {
   url: URL;
@@ -24,6 +34,32 @@ interface BridgeFlags {
   retryBudget: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
+  shadow?: boolean;
+  direct?: string;
+  fallback?: string;
+  server?: string;
+  as?: string;
+  spoolMaxMb: number;
+}
+
+/**
+ * Retry defaults in fallback mode: a host waits for the first call of an outage until the
+ * bridge gives up on the gateway, so that wait is seconds, not the relay's minute.
+ */
+const FALLBACK_RETRY = { retries: 2, budgetMs: 5_000, connectTimeoutMs: 3_000 };
+
+/** The bearer token of an `authorization` header given with --header, if that is one. */
+function headerBearer(headers: Record<string, string>): string | undefined {
+  const value = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  const match = value === undefined ? null : /^Bearer\s+(.+)$/i.exec(value.trim());
+  return match?.[1];
+}
+
+function parseMegabytes(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('expected a whole number of megabytes, 1 or more');
+  return n;
 }
 
 /** Headers the transport derives from the traffic; a flag must not fight it. */
@@ -115,9 +151,81 @@ export function bridgeCommand(): Command {
       new Option('--log-format <format>', 'stderr log format').choices(['text', 'json']).default('text'),
     )
     .addOption(new Option('--log-level <level>', 'stderr log level').choices([...LOG_LEVELS]).default('info'))
+    .option(
+      '--shadow',
+      'shadow mode: serve every call from the server in --direct (the gateway is never in the call path) ' +
+        'and report each call to the gateway, which records what its policy would have decided',
+    )
+    .option(
+      '--direct <file>',
+      'with --shadow: the host config (Claude Desktop, Cursor or VS Code JSON) of the direct server',
+    )
+    .option(
+      '--fallback <file>',
+      'fallback mode: relay to the gateway, but while it is unreachable serve calls from the server in this host ' +
+        "config, spool a record of each (fsync'd) and upload the spool when the gateway is back",
+    )
+    .option('--server <name>', 'with --direct or --fallback: the server to use when the file has several')
+    .option(
+      '--as <name>',
+      "with --direct or --fallback: the gateway upstream name of that server, when it differs from the file's",
+    )
+    .option(
+      '--spool-max-mb <n>',
+      'cap of the spool of calls not yet uploaded; offline calls are refused when it is full',
+      parseMegabytes,
+      DEFAULT_SPOOL_MAX_BYTES / (1024 * 1024),
+    )
+    .addHelpText(
+      'after',
+      '\nSpool: $XDG_STATE_HOME/gatehouse/spool (default ~/.local/state/gatehouse/spool), one file per gateway ' +
+        'and identity; any bridge uploads a leftover spool for its gateway at start. See docs/bridge.md.',
+    )
     .action(async (flags: BridgeFlags, command: Command) => {
       if ((flags.cert === undefined) !== (flags.key === undefined)) {
         command.error('error: --cert and --key go together', { exitCode: 2 });
+      }
+      if (flags.shadow && flags.direct === undefined) {
+        command.error('error: --shadow needs --direct <host config file> naming the server to run calls on', {
+          exitCode: 2,
+        });
+      }
+      if (flags.direct !== undefined && !flags.shadow) {
+        command.error('error: --direct is for --shadow; for an offline fallback use --fallback <file>', {
+          exitCode: 2,
+        });
+      }
+      if (flags.shadow && flags.fallback !== undefined) {
+        command.error(
+          'error: --shadow and --fallback exclude each other (shadow never uses the gateway in the call path)',
+          {
+            exitCode: 2,
+          },
+        );
+      }
+      const legacyFile = flags.direct ?? flags.fallback;
+      if (legacyFile === undefined && (flags.server !== undefined || flags.as !== undefined)) {
+        command.error('error: --server and --as go with --direct or --fallback', { exitCode: 2 });
+      }
+      let target: DirectTarget | undefined;
+      if (legacyFile !== undefined) {
+        try {
+          target = loadDirectTarget(legacyFile, {
+            ...(flags.server !== undefined ? { server: flags.server } : {}),
+            ...(flags.as !== undefined ? { as: flags.as } : {}),
+          });
+        } catch (error) {
+          command.error(`error: ${(error as Error).message}`, { exitCode: 2 });
+        }
+      }
+      if (flags.fallback !== undefined) {
+        // Unless set on the command line, give up on the gateway within seconds (see FALLBACK_RETRY).
+        if (command.getOptionValueSource('retries') === 'default') flags.retries = FALLBACK_RETRY.retries;
+        if (command.getOptionValueSource('retryBudget') === 'default')
+          flags.retryBudget = FALLBACK_RETRY.budgetMs;
+        if (command.getOptionValueSource('connectTimeout') === 'default') {
+          flags.connectTimeout = FALLBACK_RETRY.connectTimeoutMs;
+        }
       }
       let cert: string | undefined;
       let key: string | undefined;
@@ -133,6 +241,7 @@ export function bridgeCommand(): Command {
       const token = process.env[flags.tokenEnv]?.trim() || undefined;
       const headers: Record<string, string> = {};
       for (const [name, value] of flags.header) headers[name] = value;
+      const version = cliVersion();
       if (token !== undefined) {
         if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
           command.error(`error: both $${flags.tokenEnv} and --header authorization=... are set; keep one`, {
@@ -153,6 +262,7 @@ export function bridgeCommand(): Command {
       const relogin = loginCommandFor(gateway);
       let auth: BridgeAuth;
       let loggedIn = false;
+      let loginToken: string | undefined;
       if (token !== undefined) {
         auth = {
           credential: `the token in $${flags.tokenEnv}`,
@@ -168,7 +278,9 @@ export function bridgeCommand(): Command {
           log: logger,
         });
         try {
-          loggedIn = (await source.load()) !== undefined;
+          const login = await source.load();
+          loggedIn = login !== undefined;
+          loginToken = login?.accessToken;
         } catch (error) {
           command.error(`error: ${(error as Error).message}`, { exitCode: 2 });
         }
@@ -201,16 +313,72 @@ export function bridgeCommand(): Command {
         ca: ca !== undefined,
       });
 
+      const http = {
+        ...(cert !== undefined ? { cert } : {}),
+        ...(key !== undefined ? { key } : {}),
+        ...(ca !== undefined ? { ca } : {}),
+        connectTimeoutMs: flags.connectTimeout,
+        headersTimeoutMs: flags.timeout,
+      };
+      // Every bridge looks after the spool of its gateway and identity: a leftover one is uploaded at start.
+      const ingestHttp = createGatewayHttp(http);
+      const spool = new Spool({
+        path: spoolPath(
+          defaultSpoolDir(process.env),
+          gateway,
+          identityOf(token ?? loginToken ?? headerBearer(headers)),
+        ),
+        maxBytes: flags.spoolMaxMb * 1024 * 1024,
+        log: logger,
+      });
+      const uploader = new SpoolUploader({
+        spool,
+        log: logger,
+        client: new IngestClient({
+          gateway,
+          fetch: ingestHttp.fetch,
+          headers,
+          ...(auth.provider ? { auth: auth.provider } : {}),
+          bridgeVersion: version,
+          timeoutMs: Math.min(flags.timeout, 30_000),
+        }),
+      });
+      const stop = (run: { close(reason: string): Promise<void> }) => {
+        process.once('SIGINT', () => void run.close('received SIGINT'));
+        process.once('SIGTERM', () => void run.close('received SIGTERM'));
+      };
+
+      if (flags.shadow && target) {
+        const shadow = new ShadowBridge({ target, spool, uploader, logger });
+        stop(shadow);
+        await shadow.start();
+        await shadow.done();
+        await ingestHttp.close();
+        return;
+      }
+
+      const fallback =
+        flags.fallback !== undefined && target
+          ? new FallbackRoute({
+              target,
+              aggregated: isAggregated(flags.url),
+              spool,
+              uploader,
+              logger,
+              timeoutMs: flags.timeout,
+              probe: () =>
+                ingestHttp
+                  .fetch(`${flags.url.origin}/readyz`, {
+                    signal: AbortSignal.timeout(flags.connectTimeout + 2_000),
+                  })
+                  .then((response) => response.ok),
+            })
+          : undefined;
+      uploader.kick();
       const bridge = new Bridge({
         url: flags.url,
-        headers,
-        http: {
-          ...(cert !== undefined ? { cert } : {}),
-          ...(key !== undefined ? { key } : {}),
-          ...(ca !== undefined ? { ca } : {}),
-          connectTimeoutMs: flags.connectTimeout,
-          headersTimeoutMs: flags.timeout,
-        },
+        headers: { ...headers, [BRIDGE_VERSION_HEADER]: version },
+        http,
         retry: {
           retries: flags.retries,
           initialDelayMs: flags.retryDelay,
@@ -219,11 +387,12 @@ export function bridgeCommand(): Command {
         },
         logger,
         auth,
+        ...(fallback ? { fallback } : {}),
       });
-      const stop = (signal: string) => void bridge.close(`received ${signal}`);
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      stop(bridge);
       await bridge.start();
       await bridge.done();
+      await uploader.stop(2_000);
+      await ingestHttp.close();
     });
 }

@@ -4,8 +4,6 @@ import type { FastifyReply } from 'fastify';
 /** Why the audit query API refused a request. */
 export enum AuditQueryErrorCode {
   INVALID_REQUEST = 'INVALID_REQUEST',
-  /** The query could not be recorded in the trail, so it was not answered (R15 for admin actions). */
-  AUDIT_UNAVAILABLE = 'AUDIT_UNAVAILABLE',
 }
 
 /** The audit query API's error; answered as `{ error: { code, message } }`. */
@@ -23,8 +21,6 @@ export function auditQueryErrorStatus(code: AuditQueryErrorCode): number {
   switch (code) {
     case AuditQueryErrorCode.INVALID_REQUEST:
       return HttpStatus.BAD_REQUEST;
-    case AuditQueryErrorCode.AUDIT_UNAVAILABLE:
-      return HttpStatus.SERVICE_UNAVAILABLE;
   }
 }
 

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Controller, Get, Header, Inject, Param, Query, StreamableFile, UseFilters } from '@nestjs/common';
-import { Caller, Roles, type ConsoleCaller } from '@gatehouse/auth';
-import { AUDIT_SINK, type AuditSink } from '../types';
-import { AuditQueryError, AuditQueryErrorCode, AuditQueryErrorFilter } from './audit-query-error';
+import type { FastifyRequest } from 'fastify';
+import { AdminAction, Roles } from '@gatehouse/auth';
+import { AuditQueryErrorFilter } from './audit-query-error';
 import { AuditQueryService, type ActivitySummary, type EventPage } from './audit-query.service';
 import { CSV_HEADER, csvLine } from './csv';
 import { eventFilter, summaryPeriod } from './filters';
@@ -14,8 +13,9 @@ export const AUDIT_QUERY_CLOCK = Symbol('AUDIT_QUERY_CLOCK');
 /**
  * Asking the trail questions (issue 5 point 10): events with filters and keyset pagination, a
  * user's activity summary over a natural-language period, and streamed CSV / JSONL exports.
- * Auditors and admins only. Every query is recorded as an `admin` record (`audit.query`) and
- * answered only once that record is committed.
+ * Auditors and admins only. Every query is an admin action (`audit.query`, target the route):
+ * answered only once its attempt record, with the query, is committed (503 `AUDIT_UNAVAILABLE`
+ * otherwise); refused and malformed queries end as `error` records.
  */
 @Controller('api/v1/audit')
 @UseFilters(AuditQueryErrorFilter)
@@ -23,27 +23,24 @@ export const AUDIT_QUERY_CLOCK = Symbol('AUDIT_QUERY_CLOCK');
 export class AuditQueryController {
   constructor(
     private readonly query: AuditQueryService,
-    @Inject(AUDIT_SINK) private readonly sink: AuditSink,
     @Inject(AUDIT_QUERY_CLOCK) private readonly clock: () => Date,
   ) {}
 
   /** `?user&from&to&server&tool&decision&outcome&kind&cursor&limit`: newest first. */
   @Get('events')
   @Header('cache-control', 'no-store')
-  async events(@Query() q: Record<string, string>, @Caller() caller: ConsoleCaller): Promise<EventPage> {
-    const filter = eventFilter(q);
-    await this.record(caller, 'events', q);
-    return this.query.events(filter);
+  @AdminAction('audit.query', { target: () => 'events', details: queryOf })
+  async events(@Query() q: Record<string, string>): Promise<EventPage> {
+    return this.query.events(eventFilter(q));
   }
 
   @Get('events.csv')
   @Header('cache-control', 'no-store')
   @Header('content-type', 'text/csv; charset=utf-8')
   @Header('content-disposition', 'attachment; filename="audit-events.csv"')
-  async csv(@Query() q: Record<string, string>, @Caller() caller: ConsoleCaller): Promise<StreamableFile> {
-    const filter = eventFilter(q);
-    await this.record(caller, 'events.csv', q);
-    const rows = this.query.stream(filter);
+  @AdminAction('audit.query', { target: () => 'events.csv', details: queryOf })
+  csv(@Query() q: Record<string, string>): StreamableFile {
+    const rows = this.query.stream(eventFilter(q));
     return new StreamableFile(
       Readable.from(
         (async function* () {
@@ -58,10 +55,9 @@ export class AuditQueryController {
   @Header('cache-control', 'no-store')
   @Header('content-type', 'application/jsonl; charset=utf-8')
   @Header('content-disposition', 'attachment; filename="audit-events.jsonl"')
-  async jsonl(@Query() q: Record<string, string>, @Caller() caller: ConsoleCaller): Promise<StreamableFile> {
-    const filter = eventFilter(q);
-    await this.record(caller, 'events.jsonl', q);
-    const rows = this.query.stream(filter);
+  @AdminAction('audit.query', { target: () => 'events.jsonl', details: queryOf })
+  jsonl(@Query() q: Record<string, string>): StreamableFile {
+    const rows = this.query.stream(eventFilter(q));
     return new StreamableFile(
       Readable.from(
         (async function* () {
@@ -74,55 +70,31 @@ export class AuditQueryController {
   /** `?period=last Thursday&tz=Europe/Berlin` or `?from&to`; the answer names the exact interval. */
   @Get('users/:subject/summary')
   @Header('cache-control', 'no-store')
+  @AdminAction('audit.query', {
+    target: (req) => `users/${(req.params as Record<string, string>).subject}/summary`,
+    details: summaryDetails,
+  })
   async summary(
     @Param('subject') subject: string,
     @Query() q: Record<string, string>,
-    @Caller() caller: ConsoleCaller,
   ): Promise<ActivitySummary> {
-    const period = summaryPeriod(q, this.clock);
-    await this.record(caller, `users/${subject}/summary`, {
-      ...q,
-      from: period.from.toISOString(),
-      to: period.to.toISOString(),
-    });
-    return this.query.summary(subject, period);
+    return this.query.summary(subject, summaryPeriod(q, this.clock));
   }
+}
 
-  /** Writes the `audit.query` admin record; if it cannot be committed, nothing is answered. */
-  private async record(caller: ConsoleCaller, target: string, query: Record<string, string>): Promise<void> {
-    const p = caller.principal;
-    const id = randomUUID();
-    try {
-      await this.sink.append([
-        {
-          id,
-          kind: 'admin',
-          callId: id,
-          occurredAt: new Date(),
-          outcome: 'ok',
-          principal: {
-            subject: p.subject,
-            issuer: p.issuer,
-            kind: p.kind,
-            ...(p.name !== undefined ? { name: p.name } : {}),
-            ...(p.email !== undefined ? { email: p.email } : {}),
-            groups: p.groups,
-            ...(p.certificate ? { certificateSubject: p.certificate.subject } : {}),
-          },
-          client: {},
-          method: 'GET',
-          arguments: { ...query },
-          matchedRules: [],
-          touched: [],
-          adminAction: 'audit.query',
-          adminTarget: target,
-        },
-      ]);
-    } catch {
-      throw new AuditQueryError(
-        AuditQueryErrorCode.AUDIT_UNAVAILABLE,
-        'the audit trail cannot record this query right now, so it is not answered; try again shortly',
-      );
-    }
-  }
+/** The query string as asked: what an auditor of the auditors wants to see. */
+function queryOf(req: FastifyRequest): Record<string, unknown> {
+  return { ...(req.query as Record<string, unknown>) };
+}
+
+/**
+ * The query plus the exact interval it resolves to, so "last Thursday" is on the record as the
+ * instants answered. Resolved with the wall clock: the controller's injectable clock is the wall
+ * clock outside tests, and tests fix both with `now=`. An unreadable period keeps the raw query
+ * (the handler refuses it, and that refusal ends the record).
+ */
+function summaryDetails(req: FastifyRequest): Record<string, unknown> {
+  const q = queryOf(req);
+  const period = summaryPeriod(q, () => new Date());
+  return { ...q, from: period.from.toISOString(), to: period.to.toISOString() };
 }

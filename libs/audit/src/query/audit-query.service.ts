@@ -87,12 +87,23 @@ const str = (v: unknown): string | null =>
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
-function view(r: Row): AuditEventView {
+/**
+ * A row of `audit_event` in the API's JSON shape: as this service selects it (`COLUMNS`: `at` as
+ * UTC text with microseconds, `hash` as hex) or as `pg` returns the raw columns (the export's SIEM
+ * batches: `occurred_at` a Date, `hash` a Buffer).
+ */
+export function eventView(r: Row): AuditEventView {
+  const occurredAt =
+    typeof r.at === 'string'
+      ? r.at
+      : r.occurred_at instanceof Date
+        ? r.occurred_at.toISOString()
+        : str(r.occurred_at);
   return {
     id: String(r.id),
     kind: String(r.kind),
     callId: String(r.call_id),
-    occurredAt: String(r.at),
+    occurredAt: occurredAt ?? '',
     outcome: String(r.outcome),
     principal: {
       subject: String(r.principal_subject),
@@ -129,7 +140,7 @@ function view(r: Row): AuditEventView {
     adminTarget: str(r.admin_target),
     writerId: str(r.writer_id),
     seq: str(r.seq),
-    hash: str(r.hash),
+    hash: Buffer.isBuffer(r.hash) ? r.hash.toString('hex') : str(r.hash),
   };
 }
 
@@ -174,7 +185,7 @@ export class AuditQueryService {
       params,
     );
     const more = rows.length > filter.limit;
-    const events = rows.slice(0, filter.limit).map(view);
+    const events = rows.slice(0, filter.limit).map(eventView);
     const last = events.at(-1);
     return {
       events,

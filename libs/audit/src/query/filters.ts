@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AuditOutcome, AuditRecord } from '../types';
+import { AUDIT_OUTCOMES, type AuditOutcome, type AuditRecord } from '../types';
 import { AuditQueryError, AuditQueryErrorCode } from './audit-query-error';
 import { checkTimeZone, parsePeriod, PeriodError, type Period } from './period';
 
@@ -27,18 +27,6 @@ export interface Cursor {
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 
-const OUTCOMES = [
-  'allowed',
-  'denied',
-  'shadow_denied',
-  'rate_limited',
-  'bypassed',
-  'policy_error',
-  'ok',
-  'error',
-  'aborted',
-] as const satisfies readonly AuditOutcome[];
-
 const instant = z
   .string()
   .refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO 8601 time such as 2026-03-12T09:00:00Z')
@@ -54,7 +42,7 @@ const eventQuery = z
     server: text.optional(),
     tool: text.optional(),
     decision: text.optional(),
-    outcome: z.enum(OUTCOMES).optional(),
+    outcome: z.enum(AUDIT_OUTCOMES).optional(),
     kind: z.enum(['intent', 'outcome', 'admin']).optional(),
     cursor: text.optional(),
     limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),

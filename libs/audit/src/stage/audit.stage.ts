@@ -11,17 +11,7 @@ import {
   TransportErrorCode,
 } from '@gatehouse/transport';
 import { AUDIT_SINK, type AuditOutcome, type AuditRecord, type AuditSink } from '../types';
-import { redactArguments } from './redact';
-
-/** What the policy stage leaves in `call.facts.policy` (kept structural: audit does not import policy). */
-interface DecisionFacts {
-  outcome?: 'allow' | 'deny' | 'shadow-deny';
-  matchedRules?: string[];
-  policyVersion?: number;
-  touched?: string[];
-  action?: 'read' | 'write';
-  error?: true;
-}
+import { callRecord, type DecisionFacts } from './call-record';
 
 interface AuditFacts {
   callId: string;
@@ -30,6 +20,8 @@ interface AuditFacts {
 }
 
 const META_CLIENT = 'io.modelcontextprotocol/clientInfo';
+/** Set by `gatehouse bridge` (apps/cli `BRIDGE_VERSION_HEADER`); the CLI is an app, so not imported. */
+const BRIDGE_VERSION_HEADER = 'gatehouse-bridge-version';
 const RATE_LIMITED_CODE = errorMapping(TransportErrorCode.RATE_LIMITED).rpc;
 
 /**
@@ -97,55 +89,45 @@ export class AuditStage implements CallStage {
   }
 
   private record(call: CallContext, kind: 'intent' | 'outcome', outcome: AuditOutcome): AuditRecord {
-    const { principal, request } = call;
-    const decision = call.facts.policy as DecisionFacts | undefined;
-    const params = request.params ?? {};
+    const params = call.request.params ?? {};
     const clientInfo = (call.session?.clientInfo ??
       ((params._meta as Record<string, unknown> | undefined)?.[META_CLIENT] as
         Record<string, unknown> | undefined) ??
       {}) as { name?: unknown; version?: unknown };
-    const upstream = call.upstreamParams ?? params;
-    const args = upstream.arguments;
-    const record: AuditRecord = {
-      id: randomUUID(),
+    const trace = call.headers.traceparent;
+    const bypass = call.facts.bypass as { grantId?: string } | undefined;
+    return callRecord({
       kind,
       callId: this.facts(call).callId,
       occurredAt: new Date(),
       outcome,
-      principal: {
-        subject: principal.subject,
-        issuer: principal.issuer,
-        kind: principal.kind,
-        groups: principal.groups,
-        ...(principal.name !== undefined ? { name: principal.name } : {}),
-        ...(principal.email !== undefined ? { email: principal.email } : {}),
-        ...(principal.certificate ? { certificateSubject: principal.certificate.subject } : {}),
-      },
+      principal: call.principal,
       client: {
-        ...(typeof clientInfo.name === 'string' ? { name: clientInfo.name } : {}),
-        ...(typeof clientInfo.version === 'string' ? { version: clientInfo.version } : {}),
-        ...(call.remoteAddress ? { ip: call.remoteAddress } : {}),
+        name: clientInfo.name,
+        version: clientInfo.version,
+        bridgeVersion: bridgeVersion(call),
+        ip: call.remoteAddress,
       },
-      method: request.method,
-      matchedRules: decision?.matchedRules ?? [],
-      touched: decision?.touched ?? [],
-    };
-    if (call.session) record.session = call.session.id.slice(0, 16);
-    if (call.server && call.server !== '*') record.server = call.server;
-    const name = upstream.name ?? upstream.uri;
-    if (typeof name === 'string') record.tool = name;
-    if (decision?.action) record.action = decision.action;
-    if (args && typeof args === 'object' && !Array.isArray(args)) {
-      record.arguments = redactArguments(args as Record<string, unknown>, this.config.audit.redactPaths);
-    }
-    if (decision?.outcome) record.decision = decision.outcome;
-    if (decision?.policyVersion !== undefined) record.policyVersion = decision.policyVersion;
-    const limits = call.facts.rateLimit as Record<string, unknown> | undefined;
-    if (limits) record.rateLimit = limits;
-    const trace = call.headers.traceparent;
-    if (typeof trace === 'string') record.traceId = trace.split('-')[1] ?? trace;
-    return record;
+      ...(call.session ? { sessionId: call.session.id } : {}),
+      ...(call.server !== undefined ? { server: call.server } : {}),
+      method: call.request.method,
+      params: call.upstreamParams ?? params,
+      ...(call.facts.policy ? { decision: call.facts.policy } : {}),
+      ...(call.facts.rateLimit ? { rateLimit: call.facts.rateLimit as Record<string, unknown> } : {}),
+      ...(bypass?.grantId ? { bypassId: bypass.grantId } : {}),
+      ...(typeof trace === 'string' ? { traceparent: trace } : {}),
+      redactPaths: this.config.audit.redactPaths,
+    });
   }
+}
+
+/**
+ * The `gatehouse bridge` sends its version on every request; a client-chosen header, so only a
+ * short printable value is kept.
+ */
+function bridgeVersion(call: CallContext): string | undefined {
+  const value = call.headers[BRIDGE_VERSION_HEADER];
+  return typeof value === 'string' && /^[\x21-\x7e]{1,100}$/.test(value) ? value : undefined;
 }
 
 /** What was decided before forwarding. */
@@ -155,6 +137,7 @@ function intentOutcome(call: CallContext, outcome?: CallOutcome): AuditOutcome {
   if (decision?.error) return 'policy_error';
   if (decision?.outcome === 'deny') return 'denied';
   if (decision?.outcome === 'shadow-deny') return 'shadow_denied';
+  if (decision?.outcome === 'bypass') return 'bypassed';
   return 'allowed';
 }
 
@@ -163,5 +146,5 @@ function finalOutcome(call: CallContext, outcome: CallOutcome): AuditOutcome {
   if (outcome.aborted) return 'aborted';
   if (outcome.status === 'ok') return 'ok';
   const intent = intentOutcome(call, outcome);
-  return intent === 'allowed' || intent === 'shadow_denied' ? 'error' : intent;
+  return intent === 'allowed' || intent === 'shadow_denied' || intent === 'bypassed' ? 'error' : intent;
 }

@@ -35,8 +35,7 @@ function walk(value: unknown, path: string[], rules: string[][]): unknown {
   if (rules.some((r) => matches(r, path))) return REDACTED;
   if (typeof value === 'string') {
     if (SECRET_VALUE.some((re) => re.test(value.trim()))) return REDACTED;
-    // Postgres text cannot hold NUL; one such argument would fail its whole batch.
-    return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+    return value;
   }
   if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, String(i)], rules));
   if (value && typeof value === 'object') {

@@ -63,12 +63,16 @@ const INTEGER_COLUMNS = new Set<ContentColumn>([
   'response_bytes',
 ]);
 
-/** The row the writer stores for `record`, normalised the way it will read back from Postgres. */
+/**
+ * The row the writer stores for `record`, normalised the way it will read back from Postgres.
+ * Every string in it, JSON keys included, is made storable here ({@link storableText}): this is the
+ * one door every record goes through, whoever built it (pipeline, ingest, admin actions).
+ */
 export function contentRow(record: AuditRecord): ContentRow {
   const p = record.principal;
   const c = record.client;
   const int = (n: number | undefined) => (n === undefined ? null : Math.round(n));
-  return {
+  return storable({
     id: record.id.toLowerCase(),
     kind: record.kind,
     call_id: record.callId,
@@ -105,7 +109,7 @@ export function contentRow(record: AuditRecord): ContentRow {
     trace_id: record.traceId ?? null,
     admin_action: record.adminAction ?? null,
     admin_target: record.adminTarget ?? null,
-  };
+  }) as ContentRow;
 }
 
 /** The content columns of a row as `pg` returns it (Dates, bigint strings), normalised. */
@@ -147,6 +151,31 @@ function stable(value: Json): string {
 }
 
 /** A JSON round trip: drops undefined and functions, turns Dates into strings, as jsonb would. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * `value` as Postgres can store it: NUL (text cannot hold it) and lone UTF-16 surrogates (jsonb
+ * refuses their `\ud800` escapes) become U+FFFD. The writer sends a whole group-commit batch as
+ * one jsonb parameter, so one such string from a client or an upstream would otherwise fail every
+ * caller's records in that batch.
+ */
+export function storableText(value: string): string {
+  const text = value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+  return LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text;
+}
+
+function storable(value: Json): Json {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === 'object') {
+    const out: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(value)) out[storableText(k)] = storable(v);
+    return out;
+  }
+  return value;
+}
+
 function jsonOrNull(value: Record<string, unknown> | undefined): Json {
   if (value === undefined) return null;
   return JSON.parse(JSON.stringify(value)) as Json;

@@ -2,6 +2,15 @@ import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestj
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, type Logger } from '@gatehouse/observability';
+import {
+  ADMIN_AUDIT,
+  AdminAuditUnavailableError,
+  adminActor,
+  adminClient,
+  type AdminAudit,
+  type AdminAuditEntry,
+  type AdminAuditTicket,
+} from '../admin-audit';
 import { ConsoleError, ConsoleErrorCode } from './console-error';
 import { ConsoleGate } from './console-gate.service';
 import { ConsoleOidc, POST_LOGOUT_PATH } from './console-oidc';
@@ -12,7 +21,11 @@ import { safeReturnTo } from './return-to';
 
 /**
  * Console sign-in and sign-out: authorization code + PKCE at the IdP, then a server-side
- * session whose random id lives in an HttpOnly cookie.
+ * session whose random id lives in an HttpOnly cookie. Both are admin actions in the audit trail
+ * (`console.login`, `console.logout`): the session is opened or ended only once the attempt record
+ * is committed, and refused with 503 `AUDIT_UNAVAILABLE` (no session cookie) when it cannot be.
+ * The principal is known only inside the handler, so they use the {@link ADMIN_AUDIT} port
+ * directly instead of `@AdminAction`.
  */
 @Controller('auth')
 export class AuthController {
@@ -23,6 +36,7 @@ export class AuthController {
     private readonly sessions: ConsoleSessions,
     private readonly urls: GatewayUrls,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(ADMIN_AUDIT) private readonly audit: AdminAudit,
   ) {}
 
   /** `GET /auth/login?returnTo=/path`: off to the IdP, remembering the sign-in server-side. */
@@ -75,7 +89,26 @@ export class AuthController {
       if (err instanceof ConsoleError) Object.assign(err.headers, { 'set-cookie': clearLogin });
       throw err;
     }
-    const { id } = await this.sessions.open(signedIn.principal, signedIn.idToken, this.gate.sessionId(req));
+    const { principal } = signedIn;
+    const ticket = await this.begin(
+      {
+        action: 'console.login',
+        target: `console-sessions/${principal.subject}`,
+        actor: adminActor(principal),
+        details: { roles: principal.roles, returnTo: pending.returnTo },
+        method: req.method,
+        client: adminClient(req),
+      },
+      { 'set-cookie': clearLogin },
+    );
+    let id: string;
+    try {
+      ({ id } = await this.sessions.open(principal, signedIn.idToken, this.gate.sessionId(req)));
+    } catch (err) {
+      ticket.done(failed(err));
+      throw err;
+    }
+    ticket.done({ outcome: 'ok' });
     this.logger.info(
       { subject: signedIn.principal.subject, roles: signedIn.principal.roles },
       'console sign-in',
@@ -103,7 +136,20 @@ export class AuthController {
     let idToken: string | undefined;
     if (id !== undefined && session) {
       this.gate.checkCsrf(req, session);
-      idToken = (await this.sessions.end(id))?.idToken;
+      const ticket = await this.begin({
+        action: 'console.logout',
+        target: `console-sessions/${session.principal.subject}`,
+        actor: adminActor(session.principal),
+        method: req.method,
+        client: adminClient(req),
+      });
+      try {
+        idToken = (await this.sessions.end(id))?.idToken;
+      } catch (err) {
+        ticket.done(failed(err));
+        throw err;
+      }
+      ticket.done({ outcome: 'ok' });
       this.logger.info({ subject: session.principal.subject }, 'console sign-out');
     }
     void reply
@@ -111,6 +157,24 @@ export class AuthController {
       .clearCookie(this.gate.cookies.session, cookieOptions(this.gate.cookies, 0));
     const redirectTo = this.gate.mode === 'none' ? POST_LOGOUT_PATH : await this.oidc.logoutUrl(idToken);
     return { redirectTo };
+  }
+
+  /** The attempt record, or the console's 503 `AUDIT_UNAVAILABLE` (a page for a browser). */
+  private async begin(
+    entry: AdminAuditEntry,
+    headers: Record<string, string | string[]> = {},
+  ): Promise<AdminAuditTicket> {
+    try {
+      return await this.audit.begin(entry);
+    } catch (err) {
+      if (!(err instanceof AdminAuditUnavailableError)) throw err;
+      const what = entry.action === 'console.login' ? 'your sign-in' : 'your sign-out';
+      throw new ConsoleError(
+        ConsoleErrorCode.AUDIT_UNAVAILABLE,
+        `the audit trail cannot record ${what} right now, so it was not done; try again in a minute`,
+        headers,
+      );
+    }
   }
 
   private requireIdentity(): void {
@@ -121,4 +185,12 @@ export class AuthController {
       );
     }
   }
+}
+
+function failed(err: unknown): { outcome: 'error'; code: string; message: string } {
+  return {
+    outcome: 'error',
+    code: err instanceof ConsoleError ? err.code : 'INTERNAL',
+    message: err instanceof Error ? err.message : String(err),
+  };
 }

@@ -24,6 +24,8 @@ export enum ConsoleErrorCode {
   CROSS_SITE_REQUEST = 'CROSS_SITE_REQUEST',
   /** Signed in, but without any of the roles the endpoint requires. */
   ROLE_REQUIRED = 'ROLE_REQUIRED',
+  /** The audit trail cannot record the sign-in or sign-out, so it was not done (issue 5 point 5). */
+  AUDIT_UNAVAILABLE = 'AUDIT_UNAVAILABLE',
 }
 
 /** A refusal the console API answers as `{ error: { code, message } }` with {@link consoleErrorStatus}. */
@@ -61,6 +63,7 @@ export function consoleErrorStatus(code: ConsoleErrorCode): 400 | 401 | 403 | 40
     case ConsoleErrorCode.AUTH_DISABLED:
       return 404;
     case ConsoleErrorCode.IDP_UNAVAILABLE:
+    case ConsoleErrorCode.AUDIT_UNAVAILABLE:
       return 503;
     default: {
       const unhandled: never = code;

@@ -1,12 +1,18 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { LOGGER, type Logger } from '@gatehouse/observability';
+import { AdminAction } from '../admin-audit';
 import { ConsoleError, ConsoleErrorCode } from './console-error';
 import type { ConsoleCaller } from './console-gate.service';
 import { ConsoleSessions, type SessionSummary } from './console-sessions.service';
 import { Caller, Roles } from './console.guard';
 
 const revokeBody = z.strictObject({ subject: z.string().min(1).max(1024) });
+
+function revokeTarget(req: { body?: unknown }): string | undefined {
+  const parsed = revokeBody.safeParse(req.body);
+  return parsed.success ? `console-sessions/${parsed.data.subject}` : undefined;
+}
 
 /** Admin API over console sessions: who is signed in, and ending a person's sessions. */
 @Controller('api/v1/admin/console-sessions')
@@ -24,9 +30,13 @@ export class ConsoleSessionsController {
     return { sessions: await this.sessions.list() };
   }
 
-  /** Ends every console session of one person (`{ subject }`); their cookies stop working at once. */
+  /**
+   * Ends every console session of one person (`{ subject }`); their cookies stop working at once.
+   * An admin action: nothing is revoked unless the attempt is in the audit trail.
+   */
   @Post('revoke')
   @Roles('admin')
+  @AdminAction('console.sessions.revoke', { target: revokeTarget })
   @HttpCode(200)
   async revoke(
     @Body() body: unknown,

@@ -1,7 +1,9 @@
 import {
   applyDecorators,
   createParamDecorator,
+  Inject,
   Injectable,
+  Optional,
   SetMetadata,
   UseGuards,
   type CanActivate,
@@ -9,6 +11,14 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import {
+  ADMIN_ACTION_KEY,
+  ADMIN_AUDIT,
+  adminActor,
+  adminEntry,
+  type AdminActionMeta,
+  type AdminAudit,
+} from '../admin-audit';
 import type { ConsoleRole } from '../principal';
 import { ConsoleError, ConsoleErrorCode } from './console-error';
 import { ConsoleGate, STATE_CHANGING, type ConsoleCaller } from './console-gate.service';
@@ -25,12 +35,19 @@ export interface ConsoleRequest extends FastifyRequest {
  * token), a cookie-authenticated write passes the CSRF checks, and the caller holds one of
  * the roles named by {@link Roles} (if any). Refusals: 401 not signed in (with
  * `WWW-Authenticate`), 403 naming the missing role or the CSRF reason.
+ *
+ * A role refusal of an `@AdminAction` handler is recorded in the audit trail as `denied` (who
+ * tried what without the role), before the 403 is answered. Refusals before the caller is known
+ * (401) and CSRF refusals (the request may not be the caller's own) are not recorded. The port is
+ * optional so the guard also works in a module tree without the audit lib; the gateway always
+ * has it.
  */
 @Injectable()
 export class ConsoleGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly gate: ConsoleGate,
+    @Optional() @Inject(ADMIN_AUDIT) private readonly audit?: AdminAudit,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -49,10 +66,19 @@ export class ConsoleGuard implements CanActivate {
     }
     const held = caller.principal.roles;
     if (roles.length > 0 && !roles.some((role) => held.includes(role))) {
-      throw new ConsoleError(
+      const refusal = new ConsoleError(
         ConsoleErrorCode.ROLE_REQUIRED,
         `this needs the console role ${roles.join(' or ')}; you have ${held.length > 0 ? held.join(', ') : 'no console role'}`,
       );
+      const action = this.reflector.get<AdminActionMeta | undefined>(ADMIN_ACTION_KEY, context.getHandler());
+      if (action && this.audit) {
+        await this.audit.refused(adminEntry(action, req, adminActor(caller.principal)), {
+          status: 403,
+          code: refusal.code,
+          message: refusal.message,
+        });
+      }
+      throw refusal;
     }
     return true;
   }

@@ -1,7 +1,10 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '@gatehouse/observability';
 
-/** Tells every replica that the active policy version changed. */
+/**
+ * Tells every replica that something they hold in memory changed: the active policy version, or
+ * (on its own topic) the bypass grants. The number is the topic's: a version, or a change counter.
+ */
 export abstract class ActivationBus {
   /** Announces that `version` is now active. Never throws: the periodic check covers a lost message. */
   abstract publish(version: number): Promise<void>;
@@ -30,7 +33,7 @@ export class LocalActivationBus extends ActivationBus {
   }
 }
 
-/** Replicas sharing Redis: pub/sub on `<keyPrefix>policy:activated`. */
+/** Replicas sharing Redis: pub/sub on `<keyPrefix><topic>` (`policy:activated` unless told). */
 export class RedisActivationBus extends ActivationBus {
   readonly channel: string;
   private readonly pub: Redis;
@@ -40,16 +43,17 @@ export class RedisActivationBus extends ActivationBus {
     url: string,
     keyPrefix: string,
     private readonly logger: Logger,
+    private readonly topic = 'policy:activated',
   ) {
     super();
-    this.channel = `${keyPrefix}policy:activated`;
+    this.channel = `${keyPrefix}${topic}`;
     const options = { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false };
     this.pub = new Redis(url, options);
     this.sub = new Redis(url, options);
     // ioredis reconnects by itself; an outage is logged, and the periodic check covers what it missed.
     for (const client of [this.pub, this.sub]) {
       client.on('error', (err: Error) =>
-        this.logger.warn({ err: err.message }, 'policy activation bus: Redis error'),
+        this.logger.warn({ err: err.message }, `${this.topic} bus: Redis error`),
       );
     }
   }
@@ -60,7 +64,7 @@ export class RedisActivationBus extends ActivationBus {
     } catch (err) {
       this.logger.warn(
         { err, version },
-        'policy activation bus: the announcement was not published; other replicas follow at their next check',
+        `${this.topic} bus: the announcement was not published; other replicas follow at their next check`,
       );
     }
   }

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ADMIN_AUDIT, SYSTEM_ADMIN_ACTOR, type AdminAudit } from '@gatehouse/auth';
 import {
   ConfigError,
   GATEHOUSE_CONFIG,
@@ -26,6 +27,12 @@ export const SYSTEM_ACTOR = { subject: 'system', name: 'Gatehouse first start' }
  * On first start (no policy version in the database) `policy.dir` becomes version 1, active.
  * Problems in its files stop start-up with every position (a configuration error, exit 78); a
  * missing directory leaves the gateway without policy, which denies every call.
+ *
+ * The import is an admin action by the `system` actor (`policy.import`, ending with target
+ * `policy/versions/<n>`): its attempt record is committed before the version's transaction, and a
+ * trail that cannot take it stops start-up with nothing imported. Replicas starting together on
+ * an empty database each record an attempt; the ones that find another's import end theirs as
+ * `error` `ALREADY_IMPORTED`.
  */
 @Injectable()
 export class FirstStartImport {
@@ -35,6 +42,7 @@ export class FirstStartImport {
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     @Inject(LOADED_CONFIG) private readonly loaded: LoadedConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(ADMIN_AUDIT) private readonly audit: AdminAudit,
   ) {}
 
   /** Imports `policy.dir` when the database has no version; the number imported, if any. */
@@ -59,29 +67,55 @@ export class FirstStartImport {
         },
       ]);
     }
-    const number = await this.db.transaction(async (em) => {
-      await em.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK.toString()]);
-      // Another replica may have imported while this one waited for the lock.
-      if (await em.getRepository(PolicyVersion).exists()) return undefined;
-      const now = await clock(em);
-      const comment = `imported from ${dir} on first start`;
-      const version = await em.getRepository(PolicyVersion).save(
-        em.getRepository(PolicyVersion).create({
-          status: 'active',
-          files: Object.fromEntries(files.map((f) => [f.path, f.text])),
-          message: comment,
-          authorSubject: SYSTEM_ACTOR.subject,
-          authorName: SYSTEM_ACTOR.name,
-          createdAt: now,
-          activatedBySubject: SYSTEM_ACTOR.subject,
-          activatedByName: SYSTEM_ACTOR.name,
-          activatedAt: now,
-        }),
-      );
-      await record(em, version.number, 'import', SYSTEM_ACTOR, now, comment);
-      return version.number;
+    const comment = `imported from ${dir} on first start`;
+    // Before the transaction, not inside it: the embedded database has a single connection, which
+    // the transaction would hold while the audit writer waits for it.
+    const ticket = await this.audit.begin({
+      action: 'policy.import',
+      target: 'policy/versions',
+      actor: SYSTEM_ADMIN_ACTOR,
+      details: { policyDir: dir, message: comment, files: files.map((f) => f.path) },
+      method: 'startup',
     });
+    const number = await this.db
+      .transaction(async (em) => {
+        await em.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK.toString()]);
+        // Another replica may have imported while this one waited for the lock.
+        if (await em.getRepository(PolicyVersion).exists()) return undefined;
+        const now = await clock(em);
+        const version = await em.getRepository(PolicyVersion).save(
+          em.getRepository(PolicyVersion).create({
+            status: 'active',
+            files: Object.fromEntries(files.map((f) => [f.path, f.text])),
+            message: comment,
+            authorSubject: SYSTEM_ACTOR.subject,
+            authorName: SYSTEM_ACTOR.name,
+            createdAt: now,
+            activatedBySubject: SYSTEM_ACTOR.subject,
+            activatedByName: SYSTEM_ACTOR.name,
+            activatedAt: now,
+          }),
+        );
+        await record(em, version.number, 'import', SYSTEM_ACTOR, now, comment);
+        return version.number;
+      })
+      .catch((err: unknown) => {
+        ticket.done({
+          outcome: 'error',
+          code: 'IMPORT_FAILED',
+          message: err instanceof Error ? err.message : String(err),
+        });
+        throw err;
+      });
+    if (number === undefined) {
+      ticket.done({
+        outcome: 'error',
+        code: 'ALREADY_IMPORTED',
+        message: 'another replica imported policy.dir first; this one changed nothing',
+      });
+    }
     if (number !== undefined) {
+      ticket.done({ outcome: 'ok', target: `policy/versions/${number}` });
       this.logger.info(
         { policyDir: dir, version: number, files: files.map((f) => f.path) },
         `policy: imported ${files.length} file(s) from ${dir} as version ${number} (active)`,

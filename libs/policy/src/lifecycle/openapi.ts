@@ -2,23 +2,22 @@ import { POLICY_ACTIONS } from './policy-event.entity';
 import { PolicyErrorCode } from './policy-error';
 import { POLICY_STATUSES } from './policy-version.entity';
 import { MAX_FILES } from './dto';
+import { AUDIT_PATHS, AUDIT_SCHEMAS } from './openapi-audit';
+import { BYPASS_PATHS, BYPASS_SCHEMAS } from './openapi-bypass';
+import { AUDIT_UNAVAILABLE } from '@gatehouse/auth';
+import { AUDIT_UNAVAILABLE_DESCRIPTION, errorResponses, json, nullable, ref } from './openapi-common';
+import { CONSOLE_PATHS, CONSOLE_SCHEMAS } from './openapi-console';
+import { EXPORT_PATHS, EXPORT_SCHEMAS } from './openapi-export';
 
 /**
- * The OpenAPI 3.1 document of the admin API, written by hand next to the controller it describes
- * (`openapi.spec.ts` fails when a route of the controller is missing here). The console generates
- * its client from it.
+ * The OpenAPI 3.1 document of the admin API, written by hand: the policy part here next to the
+ * controller it describes, the other areas in `openapi-<area>.ts` (console, audit, bypass, export),
+ * merged below. e2e/policy-lifecycle checks the policy routes and
+ * e2e/audit-admin that every route the gateway registers under `/api/v1` is documented. The
+ * console generates its client from it.
  */
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: object) => ({ 'application/json': { schema } });
-
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((status) => [
-      String(status),
-      { description: ERROR_DESCRIPTIONS[status] ?? 'refused', content: json(ref('Error')) },
-    ]),
-  );
+const errors = (...statuses: number[]) => errorResponses(ERROR_DESCRIPTIONS, ...statuses);
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'INVALID_REQUEST: the body, path or query does not have the documented shape',
@@ -28,6 +27,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: "INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION",
   422: 'POLICY_INVALID: the files have problems, each with file, line and column; nothing was stored',
   500: 'INTERNAL: the log line with the same errorId has the cause',
+  503: AUDIT_UNAVAILABLE_DESCRIPTION,
 };
 
 const versionParam = {
@@ -48,11 +48,9 @@ const write = (summary: string, description: string, body: 'comment' | 'reason')
   },
   responses: {
     '200': { description: 'The version after the step', content: json(ref('PolicyVersionDetail')) },
-    ...errors(400, 401, 403, 404, 409, 500),
+    ...errors(400, 401, 403, 404, 409, 500, 503),
   },
 });
-
-const nullable = (schema: object) => ({ oneOf: [schema, { type: 'null' }] });
 
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
@@ -60,11 +58,11 @@ export const OPENAPI_DOCUMENT = {
     title: 'Gatehouse admin API',
     version: '1',
     description:
-      'Policy lifecycle: versions move draft → proposed → approved → active → superseded (or rejected); approval needs a second person (four eyes); activation and rollback reach every replica within 2 s. Every refusal is `{ error: { code, message } }`.',
+      'Policy lifecycle: versions move draft → proposed → approved → active → superseded (or rejected); approval needs a second person (four eyes); activation and rollback reach every replica within 2 s. The audit trail: events, exports and per-user activity summaries. Every admin action (policy steps, session revocation, audit queries) is recorded in the audit trail before it takes effect, and refused with 503 AUDIT_UNAVAILABLE when it cannot be. Every refusal is `{ error: { code, message } }`.',
   },
   servers: [{ url: '/' }],
   security: [{ bearer: [] }, { session: [], csrf: [] }],
-  tags: [{ name: 'policy' }],
+  tags: [{ name: 'policy' }, { name: 'audit' }, { name: 'bypass' }, { name: 'console' }, { name: 'meta' }],
   paths: {
     '/api/v1/policy/versions': {
       get: {
@@ -88,7 +86,7 @@ export const OPENAPI_DOCUMENT = {
         requestBody: { required: true, content: json(ref('CreateDraftBody')) },
         responses: {
           '201': { description: 'The new draft', content: json(ref('PolicyVersionDetail')) },
-          ...errors(400, 401, 403, 422, 500),
+          ...errors(400, 401, 403, 422, 500, 503),
         },
       },
     },
@@ -191,6 +189,10 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } },
       },
     },
+    ...CONSOLE_PATHS,
+    ...AUDIT_PATHS,
+    ...BYPASS_PATHS,
+    ...EXPORT_PATHS,
   },
   components: {
     securitySchemes: {
@@ -216,10 +218,19 @@ export const OPENAPI_DOCUMENT = {
             type: 'object',
             required: ['code', 'message'],
             properties: {
-              code: { type: 'string', examples: Object.values(PolicyErrorCode) },
+              code: { type: 'string', examples: [...Object.values(PolicyErrorCode), AUDIT_UNAVAILABLE] },
               message: { type: 'string' },
               problems: { type: 'array', items: ref('PolicyProblem') },
               errorId: { type: 'string', description: 'For INTERNAL: the id on the log line with the cause' },
+              issues: {
+                type: 'array',
+                description: 'For an invalid ingest body: each offending call index and field',
+                items: {
+                  type: 'object',
+                  required: ['path', 'message'],
+                  properties: { path: { type: 'string' }, message: { type: 'string' } },
+                },
+              },
             },
           },
         },
@@ -348,6 +359,10 @@ export const OPENAPI_DOCUMENT = {
           details: nullable(ref('PolicyVersionSummary')),
         },
       },
+      ...CONSOLE_SCHEMAS,
+      ...AUDIT_SCHEMAS,
+      ...BYPASS_SCHEMAS,
+      ...EXPORT_SCHEMAS,
     },
   },
 } as const;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   Body,
   Controller,
@@ -10,17 +11,48 @@ import {
   UseFilters,
   UseInterceptors,
 } from '@nestjs/common';
-import { Caller, Roles, type ConsoleCaller } from '@gatehouse/auth';
+import type { FastifyRequest } from 'fastify';
+import { AdminAction, Caller, Roles, type ConsoleCaller } from '@gatehouse/auth';
 import { ActivePolicy } from '../active/active-policy';
 import { commentBody, createDraftBody, parseRequest, reasonBody, versionNumber } from './dto';
 import { PolicyErrorFilter, PolicyErrorInterceptor } from './policy-error.filter';
 import { PolicyLifecycle } from './policy-lifecycle.service';
 import type { ActivePolicyView, PolicyDiff, PolicyVersionDetail, PolicyVersionSummary } from './views';
 
+/** `policy/versions/<number>` as the path names it (even when it is not a valid number). */
+function versionTarget(req: FastifyRequest): string {
+  return `policy/versions/${(req.params as Record<string, string>).number}`;
+}
+
+/**
+ * What the trail keeps of a new draft: its message and each file's path, size and SHA-256 (the
+ * texts themselves are in the version; a rejected upload is identified by its hashes).
+ */
+function draftDetails(req: FastifyRequest): Record<string, unknown> {
+  const body = (req.body ?? {}) as { message?: unknown; files?: unknown };
+  const files = Array.isArray(body.files) ? (body.files as unknown[]) : [];
+  return {
+    ...(typeof body.message === 'string' ? { message: body.message } : {}),
+    files: files.map((f) => {
+      const { path, text } = (f ?? {}) as { path?: unknown; text?: unknown };
+      return {
+        path: typeof path === 'string' ? path : null,
+        ...(typeof text === 'string'
+          ? { bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') }
+          : {}),
+      };
+    }),
+  };
+}
+
 /**
  * The policy lifecycle's admin API (documented in `GET /api/v1/openapi.json`). Reading needs
  * admin, policy-approver or auditor; writing needs admin or policy-approver; approving also needs
  * being neither the author nor the proposer (checked by {@link PolicyLifecycle.approve}).
+ *
+ * Every write is an admin action (`policy.<step>`): its attempt is committed to the audit trail
+ * before the step runs (503 `AUDIT_UNAVAILABLE` and no change if it cannot be), and its end
+ * (`ok`, or `error` with the refusal, e.g. a four-eyes `APPROVAL_BY_AUTHOR`) follows.
  */
 @Controller('api/v1/policy')
 @UseFilters(PolicyErrorFilter)
@@ -50,6 +82,11 @@ export class PolicyController {
   @Post('versions')
   @HttpCode(201)
   @Roles('admin', 'policy-approver')
+  @AdminAction('policy.create', {
+    target: () => 'policy/versions',
+    details: draftDetails,
+    resultTarget: (created) => `policy/versions/${(created as PolicyVersionDetail).number}`,
+  })
   create(@Body() body: unknown, @Caller() caller: ConsoleCaller): Promise<PolicyVersionDetail> {
     const { files, message } = parseRequest(createDraftBody, body, 'body');
     return this.lifecycle.createDraft(files, message, caller.principal);
@@ -58,6 +95,7 @@ export class PolicyController {
   @Post('versions/:number/propose')
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
+  @AdminAction('policy.propose', { target: versionTarget })
   propose(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -70,6 +108,7 @@ export class PolicyController {
   @Post('versions/:number/approve')
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
+  @AdminAction('policy.approve', { target: versionTarget })
   approve(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -82,6 +121,7 @@ export class PolicyController {
   @Post('versions/:number/reject')
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
+  @AdminAction('policy.reject', { target: versionTarget })
   reject(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -94,6 +134,7 @@ export class PolicyController {
   @Post('versions/:number/activate')
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
+  @AdminAction('policy.activate', { target: versionTarget })
   activate(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -106,6 +147,7 @@ export class PolicyController {
   @Post('versions/:number/rollback')
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
+  @AdminAction('policy.rollback', { target: versionTarget })
   rollback(
     @Param('number') number: string,
     @Body() body: unknown,

@@ -167,6 +167,55 @@ describe('PolicyStage', () => {
     );
   });
 
+  it('evaluates a call without a live call: the same decision and classification as the pipeline', async () => {
+    const alice = person('alice', ['data-platform']);
+    const params = { name: 'query', arguments: { sql: 'SELECT * FROM secret.keys JOIN public.t ON true' } };
+    const live = call(alice, 'tools/call', params);
+    await stage.before(live).catch(() => undefined);
+    const evaluation = stage.evaluate(alice, 'db', { method: 'tools/call', params });
+    expect(evaluation?.decision).toEqual(live.facts.policy);
+    expect(evaluation?.classification).toEqual(live.facts.classification);
+    expect(evaluation).toMatchObject({
+      target: { kind: 'tool', server: 'db', name: 'query' },
+      decision: { outcome: 'deny', action: 'read', touched: ['public.t', 'secret.keys'] },
+    });
+    expect(
+      stage.evaluate(alice, 'db', {
+        method: 'tools/call',
+        params: { name: 'query', arguments: { sql: 'SELECT 1' } },
+      })?.decision,
+    ).toMatchObject({ allow: true, outcome: 'allow', policyVersion: 1 });
+  });
+
+  it('evaluates conditions on now at the time given (a reported call is judged by when it ran)', () => {
+    const timed = new PolicyStage(
+      CONFIG,
+      new HeldPolicy(
+        compiled(
+          `- subject: { any: true }\n  resource: { server: files }\n  action: read\n  conditions:\n    when: "now < timestamp('2026-01-01T00:00:00Z')"\n`,
+        ),
+      ),
+      createLogger('silent'),
+    );
+    const bob = person('bob', []);
+    const read = { method: 'resources/read', params: { uri: 'file:///a' } };
+    expect(timed.evaluate(bob, 'files', read, new Date('2025-12-31T23:00:00Z'))?.decision.outcome).toBe(
+      'allow',
+    );
+    expect(timed.evaluate(bob, 'files', read, new Date('2026-01-01T01:00:00Z'))?.decision.outcome).toBe(
+      'deny',
+    );
+  });
+
+  it('evaluates nothing for ungoverned methods and denies a server the gateway does not know', () => {
+    const alice = person('alice', ['data-platform']);
+    expect(stage.evaluate(alice, 'db', { method: 'tools/list' })).toBeUndefined();
+    expect(stage.evaluate(alice, 'db', { method: 'ping' })).toBeUndefined();
+    expect(
+      stage.evaluate(alice, 'legacy', { method: 'tools/call', params: { name: 'x' } })?.decision,
+    ).toMatchObject({ allow: false, outcome: 'deny', action: 'write', reason: /no upstream named "legacy"/ });
+  });
+
   it('drops cached decisions when a new version is activated', async () => {
     const alice = person('alice', ['data-platform']);
     await stage.before(sqlCall(alice, 'SELECT 1'));

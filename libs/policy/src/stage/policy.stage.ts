@@ -1,5 +1,5 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { principalKey } from '@gatehouse/auth';
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { principalKey, type Principal } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig, type UpstreamConfig } from '@gatehouse/config';
 import { initSqlInspector, inspectSql } from '@gatehouse/inspect';
 import { LOGGER, type Logger } from '@gatehouse/observability';
@@ -12,7 +12,11 @@ import {
   unqualifyUri,
 } from '@gatehouse/transport';
 import {
+  BYPASS_GRANTS,
   POLICY_SOURCE,
+  type BypassFacts,
+  type BypassGrants,
+  type BypassedDecision,
   type Candidates,
   type CompiledPolicy,
   type Decision,
@@ -32,6 +36,15 @@ const MAX_CACHED = 50_000;
 
 type Governed = GovernedTarget & { classification: Classification };
 
+/** What the active policy says of one governed call ({@link PolicyStage.evaluate}). */
+export interface PolicyEvaluation {
+  /** What the call is about: upstream, tool/prompt/resource name, arguments. */
+  target: GovernedTarget;
+  /** Read or write and the resources the inspectors found. */
+  classification: Classification;
+  decision: Decision;
+}
+
 /**
  * The policy in the call pipeline: every governed call (tools/call, prompts/get, resources/read
  * and subscribe, completion) is decided against the active version before the upstream is
@@ -49,6 +62,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     @Inject(POLICY_SOURCE) private readonly source: PolicySource,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(BYPASS_GRANTS) private readonly bypass?: BypassGrants,
   ) {
     this.ttlMs = config.policy.decisionCacheSeconds * 1000;
     this.unsubscribe = source.onChange(() => this.cache.clear());
@@ -64,15 +78,13 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
   }
 
   async before(call: CallContext): Promise<void> {
-    const target = governedTarget(call);
-    if (!target) return;
-    const policy = this.source.current();
-    const classification = this.classify(target, policy);
-    call.facts.classification = classification;
-    const governed = { ...target, classification };
-    const decision = policy
-      ? this.decide(policy, call, governed)
-      : denied(governed, 'no policy is active on this gateway; an administrator must activate one');
+    const evaluation = this.evaluate(call.principal, call.server, {
+      method: call.request.method,
+      params: call.upstreamParams ?? call.request.params ?? {},
+    });
+    if (!evaluation) return;
+    const { decision, target: governed } = evaluation;
+    call.facts.classification = evaluation.classification;
     call.facts.policy = decision;
     if (decision.outcome === 'shadow-deny') {
       this.logger.warn(
@@ -86,6 +98,8 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
         'shadow-deny: the policy would deny this call; enforcement is shadow, so it proceeds',
       );
     }
+    if (decision.allow) this.liftLimits(call, evaluation);
+    else if (this.lift(call, evaluation)) return;
     if (!decision.allow) {
       throw new TransportError(TransportErrorCode.POLICY_DENIED, decision.reason, {
         decision: {
@@ -100,6 +114,92 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * A call the policy allows inside a grant that lifts rate limits: the decision stays as it is,
+   * `call.facts.bypass` tells the rate-limit stage (and the audit) which grant lifted them.
+   */
+  private liftLimits(call: CallContext, evaluation: PolicyEvaluation): void {
+    if (!this.bypass) return;
+    const { target, classification } = evaluation;
+    const cover = this.bypass.covering(call.principal, target.server, target.name, classification.action);
+    if (!cover?.liftsRateLimits) return;
+    const facts: BypassFacts = { grantId: cover.grantId, liftsRateLimits: true };
+    call.facts.bypass = facts;
+  }
+
+  /**
+   * Break glass (R51): a policy deny inside an active grant's scope proceeds, recorded as decision
+   * `bypass` with the grant's id. An engine error (R10) is not a decision and is never lifted: the
+   * remedy for a broken policy is a rollback.
+   */
+  private lift(call: CallContext, evaluation: PolicyEvaluation): boolean {
+    const { decision, target, classification } = evaluation;
+    if (!this.bypass || decision.outcome !== 'deny' || decision.error) return false;
+    const cover = this.bypass.covering(call.principal, target.server, target.name, classification.action);
+    if (!cover) return false;
+    const bypassed: BypassedDecision = {
+      ...decision,
+      allow: true,
+      outcome: 'bypass',
+      grantId: cover.grantId,
+    };
+    const facts: BypassFacts = { grantId: cover.grantId, liftsRateLimits: cover.liftsRateLimits };
+    call.facts.policy = bypassed;
+    call.facts.bypass = facts;
+    this.logger.warn(
+      {
+        principal: call.principal.subject,
+        server: target.server,
+        tool: target.name,
+        rules: decision.matchedRules,
+        grant: cover.grantId,
+      },
+      'bypass: the policy denies this call; an active break-glass grant lets it through',
+    );
+    return true;
+  }
+
+  /**
+   * Decides one call exactly as {@link before} does (the active version, read/write classification
+   * with the SQL inspector, the decision cache, engine errors denying), without a live call or an
+   * upstream: the ingest endpoint decides calls a bridge already ran on a direct server this way.
+   * `params` are as the upstream sees them (no `server__` prefix). `undefined` when the method is
+   * not governed (lists, ping). A server this gateway does not know is denied, as a call to it
+   * through the gateway would be (nothing could route it). Nothing is logged or thrown here.
+   * `at` is the time conditions see as `now` (default: now); a reported call passes its start, so
+   * a time-of-day rule judges it by when it ran, not by when it was uploaded.
+   */
+  evaluate(
+    principal: Principal,
+    server: string | undefined,
+    request: { method: string; params?: Record<string, unknown> },
+    at: Date = new Date(),
+  ): PolicyEvaluation | undefined {
+    const target = governedTarget(server, request.method, request.params ?? {});
+    if (!target) return undefined;
+    const policy = this.source.current();
+    const upstream = this.config.upstreams[target.server];
+    if (!upstream) {
+      const classification: Classification = {
+        action: target.kind === 'tool' ? 'write' : 'read',
+        touched: [],
+        reasons: [`"${target.server}" is not an upstream of this gateway`],
+      };
+      const reason = `this gateway has no upstream named "${target.server}"; an administrator must add it before calls to it can be allowed`;
+      return {
+        target,
+        classification,
+        decision: denied({ ...target, classification }, reason, policy?.version),
+      };
+    }
+    const classification = this.classify(target, upstream, policy);
+    const governed = { ...target, classification };
+    const decision = policy
+      ? this.decide(policy, principal, upstream, governed, at)
+      : denied(governed, 'no policy is active on this gateway; an administrator must activate one');
+    return { target, classification, decision };
+  }
+
   /** R12: lists keep only what the principal may call. */
   result(call: CallContext, result: Record<string, unknown>): Record<string, unknown> {
     const field = LIST_FIELDS[call.request.method];
@@ -108,12 +208,14 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     if (!Array.isArray(items)) return result;
     const policy = this.source.current();
     const kept = items.filter((item: Record<string, unknown>) => {
-      if (!policy) return false;
       const raw = item[field.name];
       if (typeof raw !== 'string') return false;
       const where = this.locate(call, raw, field.uri);
       if (!where) return false;
       const upstream = this.config.upstreams[where.server];
+      // A tool a grant opens is listed too, or clients would never call it.
+      if (this.bypass?.covering(call.principal, where.server, where.name, 'write')) return true;
+      if (!policy) return false;
       try {
         return policy.mayList({
           principal: call.principal,
@@ -130,9 +232,12 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
   }
 
   /** Read or write: prompts and resources are reads; tools are writes unless proven or attested read. */
-  private classify(target: GovernedTarget, policy: CompiledPolicy | undefined): Classification {
+  private classify(
+    target: GovernedTarget,
+    upstream: UpstreamConfig,
+    policy: CompiledPolicy | undefined,
+  ): Classification {
     if (target.kind !== 'tool') return { action: 'read', touched: [], reasons: [`a ${target.kind} is read`] };
-    const upstream = this.config.upstreams[target.server] as UpstreamConfig;
     return classify({
       server: target.server,
       serverTags: upstream.tags,
@@ -145,17 +250,22 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private decide(policy: CompiledPolicy, call: CallContext, governed: Governed): Decision {
-    const upstream = this.config.upstreams[governed.server] as UpstreamConfig;
+  private decide(
+    policy: CompiledPolicy,
+    principal: Principal,
+    upstream: UpstreamConfig,
+    governed: Governed,
+    now: Date,
+  ): Decision {
     const input: DecisionInput = {
-      principal: call.principal,
+      principal,
       server: governed.server,
       serverTags: upstream.tags,
       tool: governed.name,
       args: governed.args,
       action: governed.classification.action,
       touched: governed.classification.touched,
-      now: new Date(),
+      now,
     };
     try {
       return policy.decideWith(this.candidates(policy, input), input);

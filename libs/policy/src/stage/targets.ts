@@ -1,5 +1,3 @@
-import type { CallContext } from '@gatehouse/transport';
-
 /** What a governed call is about: the upstream, the name it knows, and the arguments. */
 export interface GovernedTarget {
   /** `tool`: tools/call; `prompt`: prompts/get; `resource`: resources/read and subscribe. */
@@ -13,12 +11,16 @@ export interface GovernedTarget {
 /**
  * Which calls the policy decides, and on what. Lists are filtered instead (R12); ping, logging
  * levels, unsubscribing and task bookkeeping carry no data of their own and are not governed.
+ * Takes the call's parts rather than a live call, so calls a bridge ran itself are decided the
+ * same way: `params` as the upstream sees them (tool names without the `server__` prefix).
  */
-export function governedTarget(call: CallContext): GovernedTarget | undefined {
-  const server = call.server;
+export function governedTarget(
+  server: string | undefined,
+  method: string,
+  params: Record<string, unknown>,
+): GovernedTarget | undefined {
   if (!server || server === '*') return undefined;
-  const params = call.upstreamParams ?? call.request.params ?? {};
-  switch (call.request.method) {
+  switch (method) {
     case 'tools/call':
       return { kind: 'tool', server, name: text(params.name), args: record(params.arguments) };
     case 'prompts/get':

@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { Client } from 'pg';
+
+import { serverBin } from '../transport/helpers';
+
+const GATEWAY_MAIN = resolve(__dirname, '../../dist/apps/gateway/src/main.js');
+
+/**
+ * The policy of these suites: anyone may use `memory`, except `create_entities`, which is
+ * denied, so a test can tell a Gatehouse refusal from an unreachable gateway.
+ */
+export const MEMORY_POLICY = `rules:
+  - id: memory-use
+    subject: { any: true }
+    resource: { server: memory }
+    action: '*'
+  - id: no-new-entities
+    effect: deny
+    subject: { any: true }
+    resource: { server: memory, tool: create_entities }
+    action: '*'
+`;
+
+/** A Claude Desktop config with the reference `memory` server, its graph in `memoryFile`. */
+export function claudeDesktopConfig(dir: string, memoryFile: string): string {
+  const file = join(dir, 'claude_desktop_config.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      mcpServers: {
+        memory: {
+          command: process.execPath,
+          args: [serverBin('@modelcontextprotocol/server-memory')],
+          env: { MEMORY_FILE_PATH: memoryFile },
+        },
+      },
+    }),
+  );
+  return file;
+}
+
+export interface GatewayProcess {
+  url: string;
+  output: string[];
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface GatewaySetup {
+  port: number;
+  databaseUrl: string;
+  issuer: string;
+  policyDir: string;
+  /** Directory for the config file and GATEHOUSE_DATA_DIR; the same across restarts. */
+  dir: string;
+}
+
+/**
+ * Runs the BUILT gateway (`npm run build` first) on a given port and database, so a test can
+ * stop it and start it again where the bridge expects it, with the trail it had.
+ */
+export async function runGateway(setup: GatewaySetup): Promise<GatewayProcess> {
+  const file = join(setup.dir, 'gatehouse.yaml');
+  writeFileSync(
+    file,
+    `server:
+  port: ${setup.port}
+log:
+  level: info
+database:
+  url: ${JSON.stringify(setup.databaseUrl)}
+auth:
+  issuer: ${setup.issuer}
+  audience: http://127.0.0.1:${setup.port}/mcp
+policy:
+  dir: ${JSON.stringify(setup.policyDir)}
+rateLimit:
+  perUserPerMinute: 1000000
+  perToolPerMinute: 1000000
+  inFlightPerUser: 100000
+upstreams:
+  memory:
+    transport: stdio
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-memory'))}]
+    env:
+      MEMORY_FILE_PATH: ${JSON.stringify(join(setup.dir, 'gateway-memory.jsonl'))}
+`,
+  );
+  const child: ChildProcess = spawn(process.execPath, [GATEWAY_MAIN], {
+    env: { ...process.env, GATEHOUSE_CONFIG: file, PORT: String(setup.port), GATEHOUSE_DATA_DIR: setup.dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+  const url = `http://127.0.0.1:${setup.port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output.join('')}`);
+    const ready = await fetch(`${url}/readyz`)
+      .then((r) => r.status === 200)
+      .catch(() => false);
+    if (ready) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway not ready in time:\n${output.join('')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    output,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((ok) => {
+        if (child.exitCode !== null) return ok();
+        child.once('exit', () => ok());
+        child.kill(signal);
+      }),
+  };
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** One audit row, as these suites read it. */
+export interface TrailRow {
+  kind: string;
+  call_id: string | null;
+  outcome: string;
+  decision: string | null;
+  tool: string | null;
+  server: string | null;
+  method: string;
+  principal_subject: string;
+  client_bridge_version: string | null;
+  at: string;
+}
+
+/** The audit rows of `memory` tool calls, oldest first. */
+export async function trail(databaseUrl: string): Promise<TrailRow[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const result = await client.query<TrailRow>(
+      `SELECT kind, call_id, outcome, decision, tool, server, method, principal_subject, client_bridge_version,
+              to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+         FROM audit_event WHERE method = 'tools/call' ORDER BY occurred_at, kind`,
+    );
+    return result.rows;
+  } finally {
+    await client.end();
+  }
+}

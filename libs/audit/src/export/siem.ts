@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import type { GatehouseConfig } from '@gatehouse/config';
+import { eventView } from '../query/audit-query.service';
+import type { BatchDelivery } from './delivery';
+import type { BatchRef } from './keys';
+import { SplunkHecSink } from './sinks/splunk-hec-sink';
+import { SyslogSink } from './sinks/syslog-sink';
+import type { SiemSink } from './sinks/types';
+import { WebhookSink } from './sinks/webhook-sink';
+
+type SiemConfig = GatehouseConfig['export']['siem'][string];
+
+/** The outbox sink name of `export.siem.<name>`. */
+export function siemSinkName(name: string): string {
+  return `siem-${name}`;
+}
+
+/** Builds the SIEM sink `export.siem.<name>` describes (the schema has checked its keys per type). */
+export function siemSinkFromConfig(name: string, c: SiemConfig): SiemSink {
+  switch (c.type) {
+    case 'syslog':
+      return new SyslogSink({
+        name,
+        host: c.host ?? '',
+        port: c.port ?? 0,
+        format: c.format,
+        ...(c.tls ? { tls: c.tls.caFile ? { ca: readFileSync(c.tls.caFile) } : {} } : {}),
+      });
+    case 'splunk':
+      return new SplunkHecSink({ name, url: c.url ?? '', token: c.token ?? '' });
+    case 'webhook':
+      return new WebhookSink({ name, url: c.url ?? '', secret: c.secret ?? '' });
+  }
+}
+
+/**
+ * A SIEM destination as a batch destination: every record of the batch, each carrying its record
+ * id, at least once (a failed send retries the whole batch; the SIEM drops repeats by id). Each
+ * SIEM has its own cursor in the outbox, so one being down never holds back another or S3.
+ */
+export class SiemDelivery implements BatchDelivery {
+  readonly sink: string;
+
+  constructor(readonly siem: SiemSink) {
+    this.sink = siemSinkName(siem.name);
+  }
+
+  async deliver(_ref: BatchRef, rows: Array<Record<string, unknown>>): Promise<null> {
+    await this.siem.send(rows.map((row) => ({ type: 'audit' as const, record: eventView(row) })));
+    return null;
+  }
+
+  async close(): Promise<void> {
+    await this.siem.close();
+  }
+}
