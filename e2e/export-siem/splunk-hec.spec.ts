@@ -21,6 +21,8 @@ interface FakeHec {
   requests: Array<{ path: string; headers: Record<string, string | string[] | undefined> }>;
   /** Answers the next `n` requests with 503 "Server is busy". */
   busyFor(n: number): void;
+  /** Answers the next request with 200 and an HTML page, as a proxy or login page in front of HEC would. */
+  impostorOnce(): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ async function startFakeHec(pki: TestPki): Promise<FakeHec> {
   const accepted: Array<Record<string, unknown>> = [];
   const requests: FakeHec['requests'] = [];
   let busy = 0;
+  let impostor = false;
   const server: Server = createServer(
     { cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key) },
     (req, res) => {
@@ -76,6 +79,11 @@ async function startFakeHec(pki: TestPki): Promise<FakeHec> {
         const auth = req.headers.authorization;
         if (!auth) return answer(401, 'Token is required', 2);
         if (auth !== `Splunk ${TOKEN}`) return answer(403, 'Invalid token', 4);
+        if (impostor) {
+          impostor = false;
+          res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Sign in</html>');
+          return;
+        }
         if (busy > 0) {
           busy -= 1;
           return answer(503, 'Server is busy', 9);
@@ -108,6 +116,7 @@ async function startFakeHec(pki: TestPki): Promise<FakeHec> {
     accepted,
     requests,
     busyFor: (n) => (busy = n),
+    impostorOnce: () => (impostor = true),
     close: () => new Promise((ok) => server.close(() => ok())),
   };
 }
@@ -195,6 +204,17 @@ describe('Splunk HEC sink against an HTTPS server speaking the HEC contract', ()
     expect(err).toBeInstanceOf(SiemSinkError);
     expect(err).toMatchObject({ code: SiemSinkErrorCode.REJECTED, status: 403, retryable: false });
     expect((err as Error).message).toMatch(/code 4: Invalid token.*fix export\.siem token/);
+  });
+
+  it('does not take a 200 without HEC\'s {"code":0} as an acknowledgement', async () => {
+    const before = hec.accepted.length;
+    hec.impostorOnce();
+    const err = await sink()
+      .send(batch(2))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: SiemSinkErrorCode.REJECTED, status: 200, retryable: false });
+    expect((err as Error).message).toMatch(/without HEC's \{"code":0\}.*not acknowledged/);
+    expect(hec.accepted.length).toBe(before);
   });
 
   it('fails with an unreachable error, not a hang, when the collector is gone', async () => {

@@ -35,8 +35,22 @@ describe('export configuration', () => {
       'export:\n  s3: { bucket: b, prefix: gatehouse }\n',
       /export\.s3\.prefix/,
     ],
+    [
+      'a reconciler gap threshold of zero',
+      'export:\n  reconcile: { gapAlertSeconds: 0 }\n',
+      /export\.reconcile\.gapAlertSeconds/,
+    ],
+    ['an unknown reconciler key', 'export:\n  reconcile: { everySeconds: 60 }\n', /export\.reconcile/],
   ])('refuses %s', (_what, yaml, message) => {
     expect(() => parseConfigText(yaml, {})).toThrow(message);
+  });
+
+  it('reconciles every 15 minutes over 48 hours and alerts on a gap older than 15 minutes by default', () => {
+    expect(parseConfigText('', {}).config.export.reconcile).toEqual({
+      intervalSeconds: 900,
+      lookbackHours: 48,
+      gapAlertSeconds: 900,
+    });
   });
 
   it('builds the SIEM sink each type names, with secrets from the environment', () => {

@@ -47,6 +47,7 @@ describe('export health in the gateway (R31, R32)', () => {
         '  batchMaxWaitMs: 0',
         '  backoffMs: 100',
         '  lagAlertSeconds: 1',
+        '  reconcile: { intervalSeconds: 1, gapAlertSeconds: 1 }',
         `  s3: { bucket: ${s3.bucket}, endpoint: ${JSON.stringify(s3.endpoint)}, forcePathStyle: true, retentionDays: 30 }`,
         `  checkpoints:\n    intervalSeconds: 3600\n    signingKey: ${JSON.stringify(ed25519Pem().privatePem)}`,
         '',
@@ -72,7 +73,8 @@ describe('export health in the gateway (R31, R32)', () => {
     expect(health).toMatchObject({
       enabled: true,
       lagAlertSeconds: 1,
-      sinks: [expect.objectContaining({ sink: 's3' })],
+      gapAlertSeconds: 1,
+      sinks: [expect.objectContaining({ sink: 's3', acknowledgement: expect.stringMatching(/PUT/) })],
     });
   });
 
@@ -88,14 +90,26 @@ describe('export health in the gateway (R31, R32)', () => {
       const s = await s3Health();
       return s?.alerting === true && /HTTP 503/.test(String(s.lastError)) && Number(s.undelivered) >= 12;
     });
+    // The reconciler (R22): the bucket cannot be listed, and records older than 1 s are not acknowledged.
+    await waitFor('the gap alert in health', async () => {
+      const r = (await s3Health())?.reconcile as Record<string, unknown> | null;
+      return r?.gapAlert === true && r.source === 'acknowledgements' && Number(r.missingRecords) >= 12;
+    });
     const metrics = await gw.app.get(Metrics).registry.metrics();
     expect(metrics).toMatch(/gatehouse_export_lag_alert\{sink="s3"\} 1/);
     expect(metrics).toMatch(/gatehouse_export_undelivered_records\{sink="s3"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_export_gap_alert\{sink="s3"\} 1/);
+    expect(metrics).toMatch(/gatehouse_export_missing_records\{sink="s3"\} [1-9]/);
 
     s3.failing = false;
     await waitFor('the export to catch up', async () => Number((await s3Health())?.undelivered) === 0);
     const s = await s3Health();
     expect(s).toMatchObject({ alerting: false, lagSeconds: 0, deadLetters: [] });
+    await waitFor('the gap alert to clear', async () => {
+      const r = (await s3Health())?.reconcile as Record<string, unknown> | null;
+      return r?.gapAlert === false && r.source === 'bucket' && r.error === null;
+    });
+    expect(await gw.app.get(Metrics).registry.metrics()).toMatch(/gatehouse_export_gap_alert\{sink="s3"\} 0/);
     const rows = await gw.app
       .get(DataSource)
       .query<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM audit_event`);

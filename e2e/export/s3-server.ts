@@ -31,6 +31,8 @@ export interface S3Server {
   bucket: string;
   seen: SeenRequest[];
   failing: boolean;
+  /** Answer only PUTs with 503 (uploads fail, listings and reads work). */
+  failingPuts: boolean;
   /** Milliseconds each forwarded request waits first (a slow S3, to catch a worker mid-batch). */
   delayMs: number;
   /** Requests answered 503 while failing. */
@@ -64,6 +66,7 @@ export async function startS3Server(bucket = 'audit-archive'): Promise<S3Server>
     bucket,
     seen: [],
     failing: false,
+    failingPuts: false,
     delayMs: 0,
     refused: 0,
     options: {} as S3Server['options'],
@@ -81,7 +84,7 @@ export async function startS3Server(bucket = 'audit-archive'): Promise<S3Server>
       status: 0,
     };
     state.seen.push(seen);
-    if (state.failing) {
+    if (state.failing || (state.failingPuts && req.method === 'PUT')) {
       state.refused += 1;
       seen.status = 503;
       req.resume();

@@ -1,4 +1,4 @@
-import { AuditWriter, ExportRuntime } from '@gatehouse/audit';
+import { AuditWriter, ExportRuntime, reconcileStates, type ReconcileState } from '@gatehouse/audit';
 import { configSchema } from '@gatehouse/config';
 import { createLogger } from '@gatehouse/observability';
 import { openAuditDb, record, type AuditDb } from '../audit-store/helpers';
@@ -26,6 +26,21 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
       }
     });
   const backlog = async () => (await runtime.backlog()).find((b) => b.sink === 'siem-soc');
+  /** Waits for a reconciler pass of the SIEM that began after `since` and satisfies `check`. */
+  const pass = async (what: string, since: number, check: (s: ReconcileState) => boolean) => {
+    let found: ReconcileState | undefined;
+    await waitFor(
+      what,
+      async () => {
+        const s = (await reconcileStates((sql, params) => store.sql(sql, params))).get('siem-soc');
+        if (s && s.periodTo.getTime() > since && check(s)) found = s;
+        return found !== undefined;
+      },
+      60_000,
+    );
+    if (!found) throw new Error(what);
+    return found;
+  };
 
   beforeAll(async () => {
     store = await openAuditDb('audit_export_siem');
@@ -43,6 +58,7 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
         backoffMs: 200,
         attempts: 30,
         alerts: { denyBurst: 3, rateLimitStorm: 1000, windowSeconds: 3600 },
+        reconcile: { intervalSeconds: 1, lookbackHours: 1, gapAlertSeconds: 2 },
         siem: { soc: { type: 'syslog', host: '127.0.0.1', port: rsyslog.port, format: 'json' } },
       },
     }).export;
@@ -64,7 +80,7 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
     await flushPrefix(prefix);
   });
 
-  it('delivers every record at least once, with no gap, across a receiver outage', async () => {
+  it('delivers every record at least once across a receiver outage: the gap alert while it is down, then counts match with no gap (R22)', async () => {
     const first = Array.from({ length: 25 }, () => record());
     await writer.append(first);
     await waitFor('the first records at the SIEM', async () => (await backlog())?.undelivered === 0);
@@ -74,6 +90,10 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
     await writer.append(during);
     await waitFor('a failed delivery', async () => (await backlog())?.lastError !== null);
     expect((await backlog())?.undelivered).toBeGreaterThan(0);
+    // Down for longer than the gap threshold: the reconciler, comparing with the acknowledgements, alerts.
+    const down = await pass('the gap alert while the receiver is down', Date.now(), (s) => s.gapAlert);
+    expect(down).toMatchObject({ source: 'acknowledgements', error: null });
+    expect(down.missingRecords).toBeGreaterThanOrEqual(25);
 
     await rsyslog.start();
     await waitFor('the SIEM to catch up', async () => (await backlog())?.undelivered === 0, 60_000);
@@ -81,6 +101,14 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
       const ids = new Set(received());
       return [...first, ...during].every((r) => ids.has(r.id));
     });
+    const records = Number((await store.sql(`SELECT count(*)::int AS n FROM audit_event`))[0]?.n);
+    const back = await pass('a pass with every record acknowledged', Date.now(), (s) => !s.gapAlert);
+    expect(back).toMatchObject({ postgresRecords: records, heldRecords: records, missingRecords: 0 });
+    const [mark] = await store.sql(
+      `SELECT sum(acked_seq)::int AS acked FROM audit_export_cursor WHERE sink = 'siem-soc'`,
+    );
+    expect(mark?.acked).toBe(records);
+    expect(new Set(received()).size).toBeGreaterThanOrEqual(records);
   });
 
   it('sends a bypass opened and a burst of denies as alerts at once, with deterministic ids', async () => {

@@ -283,6 +283,23 @@ const exportConfig = z
     deadLetterRetrySeconds: z.number().int().positive().default(900),
     /** Alert (error log + metric) when a sink's oldest undelivered record is older than this (R32). */
     lagAlertSeconds: z.number().int().positive().default(300),
+    /**
+     * The reconciler (R22): every `intervalSeconds` the relay leader compares the records Postgres
+     * holds with what each sink holds (S3: manifests and objects listed from the bucket; a SIEM:
+     * its acknowledgements), ships again what the bucket lost, and alerts on a gap older than
+     * `gapAlertSeconds`.
+     */
+    reconcile: z
+      .object({
+        /** Time between two comparisons. */
+        intervalSeconds: z.number().int().positive().default(900),
+        /** How many hours of records (by `occurred_at`) each comparison covers; 0: the whole trail. */
+        lookbackHours: z.number().int().nonnegative().default(48),
+        /** A record a sink does not hold and older than this is a gap: error log, metric, health. */
+        gapAlertSeconds: z.number().int().positive().default(900),
+      })
+      .strict()
+      .prefault({}),
     s3: exportS3.optional(),
     checkpoints: z
       .object({

@@ -73,7 +73,8 @@ export async function runAuditVerify(flags: VerifyFlags, env: NodeJS.ProcessEnv,
 
 /**
  * `--s3`: every object against its manifest, every record's hash and link, S3 against Postgres
- * (each record exactly once), and the signed checkpoints. Prints each problem (the first first);
+ * (each record exactly once), and the signed checkpoints. `--from`/`--to` limit it to the records
+ * that occurred in the period and the batches that hold them. Prints each problem (the first first);
  * returns 0 (all good), 1 (a problem) or 2 (could not check). Credentials: `AWS_ACCESS_KEY_ID` and
  * `AWS_SECRET_ACCESS_KEY` when set, else the AWS default chain.
  */
@@ -109,7 +110,11 @@ async function runS3Verify(flags: VerifyFlags, url: string, env: NodeJS.ProcessE
     report = await verifyS3(
       archive,
       async (sql, params) => (await client.query(sql, params)).rows as Array<Record<string, unknown>>,
-      publicKey ? { publicKey } : {},
+      {
+        ...(publicKey ? { publicKey } : {}),
+        ...(flags.from ? { from: flags.from } : {}),
+        ...(flags.to ? { to: flags.to } : {}),
+      },
     );
   } catch (error) {
     io.err(`gatehouse audit verify --s3: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -119,7 +124,11 @@ async function runS3Verify(flags: VerifyFlags, url: string, env: NodeJS.ProcessE
     await client.end().catch(() => undefined);
   }
   for (const problem of report.problems) io.out(`S3  ${problem}\n`);
-  const summary = `${report.records} record(s) in ${report.objects} object(s), ${report.checkpoints} checkpoint(s)`;
+  const period =
+    flags.from || flags.to
+      ? ` from ${flags.from?.toISOString() ?? 'the start'} to ${flags.to?.toISOString() ?? 'now'}`
+      : '';
+  const summary = `${report.records} record(s) in ${report.objects} object(s)${period}, ${report.checkpoints} checkpoint(s)`;
   io.out(report.ok ? `ok  S3: ${summary} verify\n` : `FAIL  S3: ${summary}\n`);
   return report.ok ? 0 : 1;
 }
@@ -131,7 +140,10 @@ export function auditCommand(io: Io = processIo, env: NodeJS.ProcessEnv = proces
     .option('--from <time>', 'only records that occurred at or after this time (ISO 8601)', parseTime)
     .option('--to <time>', 'only records that occurred before this time (ISO 8601)', parseTime)
     .option('--database-url <url>', 'the gateway database (default: $DATABASE_URL)')
-    .option('--s3', 'also compare the S3 archive with Postgres and walk the signed checkpoints')
+    .option(
+      '--s3',
+      'also compare the S3 archive with Postgres and walk the signed checkpoints (--from/--to limit it too)',
+    )
     .option('--bucket <name>', 'the archive bucket (with --s3)')
     .option('--region <region>', 'its region (default: $AWS_REGION or us-east-1)')
     .option('--endpoint <url>', 'an S3-compatible server, e.g. MinIO')

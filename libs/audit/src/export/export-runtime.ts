@@ -9,11 +9,11 @@ import { loadSigningKey } from './checkpoint';
 import { S3Delivery, type BatchDelivery } from './delivery';
 import { ExportError, ExportErrorCode } from './export-error';
 import type { BatchRef } from './keys';
-import { AlertDelivery } from './alerts';
+import { ALERTS_SINK, AlertDelivery } from './alerts';
 import { Outbox, type Query, type SinkBacklog } from './outbox';
 import { SiemDelivery, siemSinkFromConfig } from './siem';
 import { assertNoEviction, queueName, redisConnection, type QueueSettings } from './queue';
-import { reconcileS3 } from './reconcile';
+import { Reconciler, type SinkReconciliation } from './reconcile';
 import { ExportRelay } from './relay';
 import { S3Archive } from './sinks/s3-archive';
 
@@ -63,7 +63,9 @@ export class ExportRuntime {
   private relayRunning: Promise<void> | undefined;
   private lastRelayError = '';
   private readonly alerting = new Set<string>();
-  private reconciledAt = Date.now();
+  /** 0: the leader's first tick reconciles at once, so a restart shows the state without waiting an interval. */
+  private reconciledAt = 0;
+  private reconciling: Promise<unknown> | undefined;
 
   constructor(private readonly options: ExportRuntimeOptions) {
     const { config } = options;
@@ -162,8 +164,8 @@ export class ExportRuntime {
    * Forgets finished S3 jobs whose batches were put back to pending (the reconciler), so the
    * relay's next add makes a fresh job: a completed job still holds its id.
    */
-  async requeue(jobIds: string[]): Promise<void> {
-    const queue = this.queues.get('s3');
+  async requeue(jobIds: string[], sink = 's3'): Promise<void> {
+    const queue = this.queues.get(sink);
     for (const id of jobIds) await queue?.remove(id);
   }
 
@@ -182,6 +184,8 @@ export class ExportRuntime {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     await this.relayRunning;
+    // A pass waiting on a slow S3 listing must not hold up a forced (gateway) shutdown.
+    if (!options.force) await this.reconciling;
     await this.relay?.resign();
     await Promise.all(this.workers.map((w) => w.close(options.force === true)));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
@@ -216,35 +220,38 @@ export class ExportRuntime {
     }
     if (this.relay?.isLeader) {
       await this.checkLag();
-      await this.reconcile();
+      // A pass lists the bucket and may take a while: it runs beside the relay, not in its way.
+      const every = this.options.config.reconcile.intervalSeconds * 1000;
+      if (!this.reconciling && Date.now() - this.reconciledAt >= every) {
+        this.reconciledAt = Date.now();
+        this.reconciling = this.reconcileOnce()
+          .catch((error: unknown) => {
+            if (!this.stopping)
+              this.options.logger.warn({ err: error }, 'audit export: the reconciler could not run');
+          })
+          .finally(() => (this.reconciling = undefined));
+      }
     }
   }
 
   /**
-   * Every checkpoint interval, the leader checks that the batches delivered to S3 since two
-   * intervals ago are really in the bucket (R22); missing ones are shipped again and logged at error.
+   * One reconciler pass over every sink that ships records (R22): S3 against the bucket listing,
+   * each SIEM against its acknowledgements; see {@link Reconciler}. Stores and returns the results.
    */
-  private async reconcile(): Promise<void> {
-    const s3 = this.deliveries.get('s3');
-    const every = this.options.config.checkpoints.intervalSeconds * 1000;
-    if (!(s3 instanceof S3Delivery) || Date.now() - this.reconciledAt < every) return;
-    this.reconciledAt = Date.now();
-    try {
-      const report = await reconcileS3(
-        s3.archive,
-        (sql, params) => this.options.dataSource.query(sql, params),
-        (2 * every) / 1000,
-      );
-      for (const gone of report.missing) {
-        await this.requeue([gone.job]);
-        this.options.logger.error(
-          { sink: 's3', job: gone.job, key: gone.key },
-          `audit export: ${gone.key} is not in the bucket although ${gone.job} was delivered; shipping it again`,
-        );
-      }
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'audit export: reconciliation with S3 could not run');
+  async reconcileOnce(): Promise<SinkReconciliation[]> {
+    const { config, logger, dataSource } = this.options;
+    const reconciler = new Reconciler(
+      (sql, params) => dataSource.query(sql, params),
+      { lookbackHours: config.reconcile.lookbackHours, gapAlertSeconds: config.reconcile.gapAlertSeconds },
+      logger,
+    );
+    const out: SinkReconciliation[] = [];
+    for (const [sink, delivery] of this.deliveries) {
+      if (sink === ALERTS_SINK) continue;
+      const archive = delivery instanceof S3Delivery ? delivery.archive : undefined;
+      out.push(await reconciler.run(sink, archive, (jobs) => this.requeue(jobs, sink)));
     }
+    return out;
   }
 
   /** Alerts (error log; the metric reads the same backlog) when a sink's oldest undelivered record is too old (R32). */

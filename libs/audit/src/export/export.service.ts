@@ -4,6 +4,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
@@ -11,7 +12,8 @@ import { ALERTS_SINK } from './alerts';
 import { ExportError } from './export-error';
 import { ExportRuntime } from './export-runtime';
 import { Outbox, type BatchRow, type SinkBacklog } from './outbox';
-import { siemSinkName } from './siem';
+import { reconcileStates, type ReconcileState } from './reconcile';
+import { S3_ACKNOWLEDGEMENT, siemAcknowledgement, siemSinkName } from './siem';
 
 /** Where the export module runs: the gateway (in-process when configured) or `apps/worker`. */
 export type ExportMode = 'gateway' | 'worker';
@@ -41,12 +43,39 @@ export interface SinkHealth {
     /** When the relay retries it by itself. */
     retryAt: string;
   }>;
+  /** What counts as this sink having taken a batch (null for the alerts sink). */
+  acknowledgement: string | null;
+  /** The reconciler's last comparison with Postgres (R22); null before its first pass. */
+  reconcile: ReconcileHealth | null;
+}
+
+/** The reconciler's last pass for one sink: the counts that must match, and the gap alert. */
+export interface ReconcileHealth {
+  checkedAt: string;
+  /** `bucket`: the S3 listing; `acknowledgements`: what the sink acknowledged (SIEM, or S3 unreachable). */
+  source: 'bucket' | 'acknowledgements';
+  periodFrom: string;
+  periodTo: string;
+  /** Records in Postgres that occurred in the period. */
+  postgresRecords: number;
+  /** Of those, the records the sink holds. */
+  heldRecords: number;
+  missingRecords: number;
+  oldestMissing: string | null;
+  /** A missing record is older than export.reconcile.gapAlertSeconds. */
+  gapAlert: boolean;
+  gapSince: string | null;
+  /** Batches the bucket lost that were put back to be shipped again. */
+  reshipped: number;
+  error: string | null;
 }
 
 /** The export's health, for the console and monitoring. */
 export interface ExportHealth {
   enabled: boolean;
   lagAlertSeconds: number;
+  /** export.reconcile.gapAlertSeconds (R22). */
+  gapAlertSeconds: number;
   sinks: SinkHealth[];
 }
 
@@ -91,6 +120,7 @@ export class ExportService implements OnApplicationBootstrap, BeforeApplicationS
         ...(s.lastSuccessAt ? { lastSuccessSeconds: Date.parse(s.lastSuccessAt) / 1000 } : {}),
       })),
     );
+    this.reconcileGauges();
     if (!e.enabled) {
       if (this.mode === 'worker')
         this.logger.warn('audit export: export.enabled is false; the worker has nothing to do');
@@ -125,14 +155,67 @@ export class ExportService implements OnApplicationBootstrap, BeforeApplicationS
     const outbox = new Outbox((sql, params) => this.dataSource.query(sql, params));
     const e = this.config.export;
     const backlogs = e.enabled ? await Promise.all(this.sinks.map((sink) => outbox.backlog(sink))) : [];
+    const states = e.enabled ? await this.reconcileStates() : new Map<string, ReconcileState>();
     return {
       enabled: e.enabled,
       lagAlertSeconds: e.lagAlertSeconds,
-      sinks: backlogs.map((b) => this.sinkHealth(b)),
+      gapAlertSeconds: e.reconcile.gapAlertSeconds,
+      sinks: backlogs.map((b) => this.sinkHealth(b, states.get(b.sink))),
     };
   }
 
-  private sinkHealth(b: SinkBacklog): SinkHealth {
+  private reconcileStates(): Promise<Map<string, ReconcileState>> {
+    return reconcileStates((sql, params) => this.dataSource.query(sql, params));
+  }
+
+  /**
+   * `gatehouse_export_gap_alert` and `gatehouse_export_missing_records` per sink, read from the
+   * reconciler's table at scrape time (whoever reconciles, any replica shows it). One set per
+   * registry: a second app on the same registry (tests) reuses them.
+   */
+  private reconcileGauges(): void {
+    const registry = this.metrics.registry;
+    const read = async (): Promise<ReconcileState[]> => {
+      if (!this.config.export.enabled) return [];
+      try {
+        const states = await this.reconcileStates();
+        return this.sinks.flatMap((sink) => states.get(sink) ?? []);
+      } catch {
+        return [];
+      }
+    };
+    const gauge = (name: string, help: string, value: (s: ReconcileState) => number) => {
+      if (registry.getSingleMetric(name)) return;
+      const g: Gauge<'sink'> = new Gauge({
+        name,
+        help,
+        labelNames: ['sink'] as const,
+        registers: [registry],
+        collect: async () => {
+          g.reset();
+          for (const state of await read()) g.set({ sink: state.sink }, value(state));
+        },
+      });
+    };
+    gauge(
+      'gatehouse_export_gap_alert',
+      '1 while the reconciler finds a record the sink does not hold older than export.reconcile.gapAlertSeconds',
+      (s) => (s.gapAlert ? 1 : 0),
+    );
+    gauge(
+      'gatehouse_export_missing_records',
+      "Records of the reconciler's period that Postgres holds and the sink does not (last pass)",
+      (s) => s.missingRecords,
+    );
+  }
+
+  private acknowledgement(sink: string): string | null {
+    if (sink === 's3') return S3_ACKNOWLEDGEMENT;
+    const siem = Object.entries(this.config.export.siem).find(([name]) => siemSinkName(name) === sink);
+    return siem ? siemAcknowledgement(siem[1]) : null;
+  }
+
+  private sinkHealth(b: SinkBacklog, state: ReconcileState | undefined): SinkHealth {
     const lag = b.oldestUndelivered ? Math.max(0, (Date.now() - b.oldestUndelivered.getTime()) / 1000) : 0;
     const iso = (d: Date | null) => (d ? d.toISOString() : null);
     return {
@@ -157,6 +240,23 @@ export class ExportService implements OnApplicationBootstrap, BeforeApplicationS
           d.updatedAt.getTime() + this.config.export.deadLetterRetrySeconds * 1000,
         ).toISOString(),
       })),
+      acknowledgement: this.acknowledgement(b.sink),
+      reconcile: state
+        ? {
+            checkedAt: state.checkedAt.toISOString(),
+            source: state.source,
+            periodFrom: state.periodFrom.toISOString(),
+            periodTo: state.periodTo.toISOString(),
+            postgresRecords: state.postgresRecords,
+            heldRecords: state.heldRecords,
+            missingRecords: state.missingRecords,
+            oldestMissing: iso(state.oldestMissingAt),
+            gapAlert: state.gapAlert,
+            gapSince: iso(state.gapSince),
+            reshipped: state.reshipped,
+            error: state.error,
+          }
+        : null,
     };
   }
 

@@ -28,11 +28,36 @@ export { verifyS3 } from './verify-s3';
 export type { S3VerifyOptions, S3VerifyReport } from './verify-s3';
 export { ExportModule } from './export.module';
 export { ExportService, EXPORT_MODE } from './export.service';
-export type { ExportHealth, ExportMode, SinkHealth } from './export.service';
-export { SiemDelivery, siemSinkFromConfig, siemSinkName } from './siem';
+export type { ExportHealth, ExportMode, ReconcileHealth, SinkHealth } from './export.service';
+export {
+  SiemDelivery,
+  siemAcknowledgement,
+  siemSinkFromConfig,
+  siemSinkName,
+  S3_ACKNOWLEDGEMENT,
+} from './siem';
 export { AlertDelivery, ALERTS_SINK } from './alerts';
 export type { AlertRules } from './alerts';
 export { configuredDeliveries } from './export-runtime';
 export * from './sinks';
-export { reconcileS3 } from './reconcile';
-export type { ReconcileReport } from './reconcile';
+export {
+  Reconciler,
+  acknowledgedHoldings,
+  bucketHoldings,
+  compareWithPostgres,
+  listBucket,
+  listingStart,
+  parseBatchKey,
+  reconcileStates,
+  uncoveredRanges,
+} from './reconcile';
+export type {
+  BucketListing,
+  Comparison,
+  Holdings,
+  ListedBatch,
+  MissingRange,
+  ReconcileState,
+  ReconcilerOptions,
+  SinkReconciliation,
+} from './reconcile';

@@ -34,6 +34,25 @@ export function siemSinkFromConfig(name: string, c: SiemConfig): SiemSink {
 }
 
 /**
+ * What counts as the receiver having taken a batch, per sink type (shown in health, docs/export.md):
+ * the reconciler can only compare a SIEM with these acknowledgements.
+ */
+export function siemAcknowledgement(c: SiemConfig): string {
+  switch (c.type) {
+    case 'syslog':
+      return `${c.tls ? 'TLS' : 'TCP'} write completed (syslog has no acknowledgement: the kernel took the bytes on an open connection)`;
+    case 'splunk':
+      return 'HEC answered 200 {"code":0} (accepted by HEC; indexer acknowledgement is not polled)';
+    case 'webhook':
+      return 'the receiver answered 2xx';
+  }
+}
+
+/** What the S3 sink's acknowledgement is, for health beside {@link siemAcknowledgement}. */
+export const S3_ACKNOWLEDGEMENT =
+  'PUT of object and manifest answered 200 (or already there); the reconciler checks the bucket listing';
+
+/**
  * A SIEM destination as a batch destination: every record of the batch, each carrying its record
  * id, at least once (a failed send retries the whole batch; the SIEM drops repeats by id). Each
  * SIEM has its own cursor in the outbox, so one being down never holds back another or S3.

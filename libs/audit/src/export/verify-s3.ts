@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { chainHash, GENESIS_HASH } from '../store/canonical';
 import { checkpointVerifies, type SignedCheckpoint } from './checkpoint';
 import type { Query } from './outbox';
+import { listBucket, listingStart } from './reconcile';
 import { lineContent, type RecordLine } from './record-line';
 import type { BatchManifest, S3Archive } from './sinks/s3-archive';
 
@@ -23,6 +24,13 @@ export interface S3VerifyOptions {
   publicKey?: KeyObject | string;
   /** Problems listed at most (the count is exact). */
   maxProblems?: number;
+  /**
+   * Only records that occurred at or after this time, and the batches holding them (a batch is
+   * filed under the hour of its first record, so the listing starts up to one batch earlier).
+   */
+  from?: Date;
+  /** Only records that occurred before this time. */
+  to?: Date;
 }
 
 const hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -38,6 +46,11 @@ const hex = (data: Buffer | string) => createHash('sha256').update(data).digest(
  * 4. checkpoints are numbered 1..n, each signature verifies, each names the previous signature,
  *    and every chain head they state is in S3 with that hash (a chain's newest records deleted
  *    from Postgres after a checkpoint show up here, R18).
+ *
+ * With `from`/`to`, 1–3 cover the records that occurred in the period and the batches listed for
+ * it (their seq spans are compared with Postgres in full; the first listed batch of a chain is not
+ * linked to the one before it); 4 walks every checkpoint but checks only the heads inside the spans
+ * listed.
  */
 export async function verifyS3(
   archive: S3Archive,
@@ -58,11 +71,22 @@ export async function verifyS3(
     report.ok = false;
   };
 
+  const windowed = options.from !== undefined || options.to !== undefined;
+  const from = options.from ?? new Date(0);
+  const to = options.to ?? new Date();
+  const listing = windowed
+    ? await listBucket(archive, options.from ? await listingStart(query, from, to) : undefined, options.to)
+    : undefined;
+  const manifestKeys = listing
+    ? listing.manifests.map((m) => m.key)
+    : await archive.list(`${prefix}manifests/`);
+  const objectKeys = listing ? listing.objects.map((o) => o.key) : await archive.list(`${prefix}audit/`);
+
   // seq -> hash per writer, as S3 holds it.
   const s3Chains = new Map<string, Map<number, string>>();
   const manifests: BatchManifest[] = [];
   const referenced = new Set<string>();
-  for (const key of await archive.list(`${prefix}manifests/`)) {
+  for (const key of manifestKeys) {
     const manifest = JSON.parse((await archive.get(key)).toString('utf8')) as BatchManifest;
     manifests.push(manifest);
     referenced.add(manifest.object.key);
@@ -118,7 +142,7 @@ export async function verifyS3(
     if (lines.length > 0 && prev !== manifest.lastHash)
       problem(`${manifest.object.key}: last hash differs from its manifest`);
   }
-  for (const key of await archive.list(`${prefix}audit/`)) {
+  for (const key of objectKeys) {
     if (!referenced.has(key)) problem(`${key}: an audit object no manifest names`);
   }
 
@@ -129,6 +153,11 @@ export async function verifyS3(
     list.sort((a, b) => a.firstSeq - b.firstSeq);
     let lastHash = GENESIS_HASH.toString('hex');
     let next = 1;
+    // A period starts wherever its first listed batch does; what lies before is outside it.
+    if (windowed && list[0]) {
+      lastHash = list[0].firstPrevHash;
+      next = list[0].firstSeq;
+    }
     for (const m of list) {
       if (m.firstSeq > next) problem(`writer ${writer}: seq ${next}..${m.firstSeq - 1} not in S3`);
       else if (m.firstSeq < next) problem(`writer ${writer}: seq ${m.firstSeq}..${next - 1} in two objects`);
@@ -149,19 +178,42 @@ export async function verifyS3(
     const inS3 = new Map(s3Chains.get(writer) ?? []);
     const missing: number[] = [];
     let after = 0;
+    let until = Number.MAX_SAFE_INTEGER;
+    // With a period: the seq span S3 lists for the chain and the seqs of the period's records.
+    let span: [number, number] = [1, Number.MAX_SAFE_INTEGER];
+    if (windowed) {
+      const [t] = await query(
+        `SELECT min(seq) AS first, max(seq) AS last FROM audit_event
+          WHERE writer_id = $1 AND occurred_at >= $2 AND occurred_at < $3`,
+        [writer, from, to],
+      );
+      const bounds: number[] = [];
+      span = [0, -1];
+      for (const seq of inS3.keys()) {
+        span = span[1] < 0 ? [seq, seq] : [Math.min(span[0], seq), Math.max(span[1], seq)];
+      }
+      if (span[1] >= 0) bounds.push(...span);
+      if (t?.first !== null && t?.first !== undefined) bounds.push(Number(t.first), Number(t.last));
+      if (bounds.length === 0) continue;
+      after = Math.min(...bounds) - 1;
+      until = Math.max(...bounds);
+    }
     for (;;) {
       const rows = await query(
-        `SELECT seq, hash FROM audit_event WHERE writer_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000`,
-        [writer, after],
+        `SELECT seq, hash, occurred_at FROM audit_event WHERE writer_id = $1 AND seq > $2 AND seq <= $3
+          ORDER BY seq LIMIT 10000`,
+        [writer, after, until],
       );
       for (const row of rows) {
         const seq = Number(row.seq);
+        after = seq;
+        const at = row.occurred_at as Date;
+        if (windowed && !(seq >= span[0] && seq <= span[1]) && !(at >= from && at < to)) continue;
         const hash = (row.hash as Buffer).toString('hex');
         const s3Hash = inS3.get(seq);
         if (s3Hash === undefined) missing.push(seq);
         else if (s3Hash !== hash) problem(`writer ${writer} seq ${seq}: hash in S3 differs from Postgres`);
         inS3.delete(seq);
-        after = seq;
       }
       if (rows.length < 10000) break;
     }
@@ -182,7 +234,19 @@ export async function verifyS3(
       problem(`writer ${writer}: chain in S3 unknown to Postgres: deleted from Postgres?`);
   }
 
-  // The signed checkpoints.
+  // The signed checkpoints. With a period, heads outside the spans listed for it are not checked.
+  const listed = new Map<string, [number, number]>();
+  for (const m of manifests) {
+    const s = listed.get(m.writerId);
+    listed.set(
+      m.writerId,
+      s ? [Math.min(s[0], m.firstSeq), Math.max(s[1], m.lastSeq)] : [m.firstSeq, m.lastSeq],
+    );
+  }
+  const inPeriod = (writerId: string, seq: number) => {
+    const s = listed.get(writerId);
+    return !windowed || (s !== undefined && seq >= s[0] && seq <= s[1]);
+  };
   let previous: string | null = null;
   let number = 0;
   for (const key of (await archive.list(`${prefix}checkpoints/`)).sort()) {
@@ -202,6 +266,7 @@ export async function verifyS3(
     previous = checkpoint.signature;
     number = checkpoint.body.number;
     for (const head of checkpoint.body.heads) {
+      if (!inPeriod(head.writerId, head.seq)) continue;
       const s3Hash = s3Chains.get(head.writerId)?.get(head.seq);
       if (s3Hash !== head.hash)
         problem(

@@ -16,7 +16,7 @@ export const EXPORT_PATHS = {
       tags: ['audit'],
       operationId: 'getExportHealth',
       summary:
-        'Per export sink (S3, SIEM): lag, backlog, last success and error, dead letters (roles: auditor, admin)',
+        "Per export sink (S3, SIEM): lag, backlog, last success and error, dead letters, and the reconciler's last comparison with Postgres (roles: auditor, admin)",
       description:
         'Read from the outbox tables, so every replica answers the same whoever exports (the worker, or the gateway with export.inProcess).',
       responses: {
@@ -32,10 +32,11 @@ const time = { type: 'string', format: 'date-time' };
 export const EXPORT_SCHEMAS = {
   ExportHealth: {
     type: 'object',
-    required: ['enabled', 'lagAlertSeconds', 'sinks'],
+    required: ['enabled', 'lagAlertSeconds', 'gapAlertSeconds', 'sinks'],
     properties: {
       enabled: { type: 'boolean' },
       lagAlertSeconds: { type: 'number', description: 'export.lagAlertSeconds' },
+      gapAlertSeconds: { type: 'number', description: 'export.reconcile.gapAlertSeconds (R22)' },
       sinks: { type: 'array', items: ref('ExportSinkHealth') },
     },
   },
@@ -52,6 +53,8 @@ export const EXPORT_SCHEMAS = {
       'lastError',
       'lastErrorAt',
       'deadLetters',
+      'acknowledgement',
+      'reconcile',
     ],
     properties: {
       sink: { type: 'string', description: 's3, siem-<name>, or the alerts sink' },
@@ -89,6 +92,48 @@ export const EXPORT_SCHEMAS = {
           },
         },
       },
+      acknowledgement: nullable({
+        type: 'string',
+        description: 'What counts as the sink having taken a batch (null for the alerts sink)',
+      }),
+      reconcile: nullable(ref('ExportReconcile')),
+    },
+  },
+  ExportReconcile: {
+    type: 'object',
+    description: "The reconciler's last pass for the sink (R22); null before its first",
+    required: [
+      'checkedAt',
+      'source',
+      'periodFrom',
+      'periodTo',
+      'postgresRecords',
+      'heldRecords',
+      'missingRecords',
+      'oldestMissing',
+      'gapAlert',
+      'gapSince',
+      'reshipped',
+      'error',
+    ],
+    properties: {
+      checkedAt: time,
+      source: {
+        type: 'string',
+        enum: ['bucket', 'acknowledgements'],
+        description:
+          'bucket: compared with the S3 listing; acknowledgements: with what the sink acknowledged',
+      },
+      periodFrom: time,
+      periodTo: time,
+      postgresRecords: { type: 'integer', minimum: 0, description: 'Records that occurred in the period' },
+      heldRecords: { type: 'integer', minimum: 0, description: 'Of those, the records the sink holds' },
+      missingRecords: { type: 'integer', minimum: 0 },
+      oldestMissing: nullable(time),
+      gapAlert: { type: 'boolean', description: 'A missing record is older than gapAlertSeconds' },
+      gapSince: nullable(time),
+      reshipped: { type: 'integer', minimum: 0, description: 'Batches the bucket lost, shipped again' },
+      error: nullable({ type: 'string', description: 'Why the bucket could not be listed' }),
     },
   },
 };

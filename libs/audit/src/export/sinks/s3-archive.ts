@@ -157,8 +157,11 @@ export class S3Archive {
     }
   }
 
-  /** Every key under `prefix` (relative to the bucket), in key order. */
-  async list(prefix: string): Promise<string[]> {
+  /**
+   * Every key under `prefix` (relative to the bucket), in key order; with `range`, only keys after
+   * `startAfter` and not above `through` (S3 lists in key order, so the listing stops there).
+   */
+  async list(prefix: string, range: { startAfter?: string; through?: string } = {}): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
     do {
@@ -168,10 +171,15 @@ export class S3Archive {
             Bucket: this.options.bucket,
             Prefix: prefix,
             ...(token ? { ContinuationToken: token } : {}),
+            ...(!token && range.startAfter ? { StartAfter: range.startAfter } : {}),
           }),
         ),
       );
-      for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+      for (const item of page.Contents ?? []) {
+        if (!item.Key) continue;
+        if (range.through !== undefined && item.Key > range.through) return keys;
+        keys.push(item.Key);
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys;

@@ -42,9 +42,10 @@ export interface HecEvent {
 }
 
 /**
- * Sends each batch as one POST of newline-separated HEC event objects. HEC answers 200 only
- * when it took the whole batch, so the relay re-sends the batch on any error; statuses that need
- * a person (bad token, malformed data, too large) are marked not retryable.
+ * Sends each batch as one POST of newline-separated HEC event objects. The acknowledgement is
+ * HEC's 200 with `{"code":0}`, which it answers only when it took the whole batch; the relay
+ * re-sends the batch on anything else. Statuses that need a person (bad token, malformed data,
+ * too large, a 200 that is not HEC's) are marked not retryable.
  */
 export class SplunkHecSink implements SiemSink {
   readonly name: string;
@@ -84,7 +85,17 @@ export class SplunkHecSink implements SiemSink {
     };
     if (this.options.channel) headers['x-splunk-request-channel'] = this.options.channel;
     const answer = await this.poster.post(headers, body);
-    if (answer.status === 200) return;
+    if (answer.status === 200 && hecCode(answer.body) === 0) return;
+    if (answer.status === 200) {
+      // A 200 without HEC's `{"code":0}` is not HEC: a proxy, a login page, a wrong URL.
+      throw new SiemSinkError(
+        SiemSinkErrorCode.REJECTED,
+        this.name,
+        `${this.poster.url.origin} answered 200 without HEC's {"code":0} ${hecText(answer.body)}; the batch is not acknowledged: check that url points at the HTTP Event Collector`,
+        false,
+        answer.status,
+      );
+    }
     throw new SiemSinkError(
       SiemSinkErrorCode.REJECTED,
       this.name,
@@ -96,6 +107,16 @@ export class SplunkHecSink implements SiemSink {
 
   async close(): Promise<void> {
     this.poster.close();
+  }
+}
+
+/** The `code` of HEC's `{"text":…,"code":…}` answer, or undefined when the body is not one. */
+function hecCode(body: string): number | undefined {
+  try {
+    const parsed = JSON.parse(body) as { code?: unknown };
+    return typeof parsed.code === 'number' ? parsed.code : undefined;
+  } catch {
+    return undefined;
   }
 }
 
