@@ -1,6 +1,4 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { randomUUID } from 'node:crypto';
 import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from '@gatehouse/db';
 import { startDevIdp, type StartedDevIdp } from '../support/dev-idp';
 import { makeTestPki, type TestPki } from '../support/pki';
@@ -8,73 +6,60 @@ import { startRsyslog, type Rsyslog } from '../support/rsyslog';
 import { eventually, policyDir, SEED_POLICY, Tokens } from '../policy-lifecycle/support';
 import { flushPrefix } from '../export/support';
 import { spawnGateway, type GatewayProcess } from '../transport/processes';
-import { AUDIENCE, bypassApi, gatewayYaml, REASON } from './support';
+import { startPager, type AlertLine, type Pager } from './pager';
+import { AUDIENCE, bypassApi, callTool, gatewayYaml, REASON, sql } from './support';
 
 const SECRET = 'whsec_bypass_e2e_0123456789abcdef0123456789';
+/** A short summary window, so that the test sees summaries close. */
+const WINDOW_SECONDS = 4;
 
 /**
- * A pager's webhook receiver, written from docs/siem.md: HTTPS, HMAC-SHA256 over `<t>.<body>` in
- * `gatehouse-signature`, JSON lines. Keeps the lines of every verified delivery.
+ * Break-glass alerts (issue 7 point 5, R51) end to end: two built gateway processes (`npm run
+ * build` first) on one scratch database and Redis, with the audit export in process, Debian's
+ * rsyslogd as the SIEM (RFC 5424, JSON payloads) and a pager's HTTPS webhook
+ * (`bypass.alerts.webhook`, checking the HMAC signature; its CA comes from `caFile`). The opening
+ * reaches the SIEM through the export's alert detector (libs/audit/src/export/alerts.ts); the
+ * rest, and everything the pager gets, through the bypass alerter (libs/bypass/src/alerts).
+ * Under the seed policy nobody may call `everything`, so every call here goes through a grant.
  */
-async function startPager(pki: TestPki): Promise<{ url: string; lines: string[]; close(): Promise<void> }> {
-  const lines: string[] = [];
-  const server: Server = createServer(
-    { cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key) },
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const parts = new Map(
-          String(req.headers['gatehouse-signature'] ?? '')
-            .split(',')
-            .map((p) => p.split('=', 2) as [string, string]),
-        );
-        const expected = createHmac('sha256', SECRET)
-          .update(`${parts.get('t') ?? ''}.`)
-          .update(body)
-          .digest();
-        const given = Buffer.from(parts.get('v1') ?? '', 'hex');
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-          res.writeHead(400).end('bad signature');
-          return;
-        }
-        lines.push(
-          ...body
-            .toString('utf8')
-            .split('\n')
-            .filter((l) => l !== ''),
-        );
-        res.writeHead(204).end();
-      });
-    },
-  );
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `https://localhost:${port}/pager`,
-    lines,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
-  };
-}
-
-/**
- * Opening a grant alerts the SIEM (issue 7 point 5, R51) end to end: the built gateway with the
- * audit export in process, Redis for its queues, and Debian's rsyslogd as the SIEM receiving
- * RFC 5424 with JSON payloads, and a pager's HTTPS webhook (the gateway trusts the test CA through
- * NODE_EXTRA_CA_CERTS). The alert comes from the `bypass.open` admin record the bypass API
- * writes; the export's alert detector (libs/audit/src/export/alerts.ts) turns it into one.
- */
-describe('break-glass alerts to a real syslog receiver', () => {
+describe('break-glass alerts to a real syslog receiver and a pager, from two replicas', () => {
   const prefix = `t-bypass-${randomUUID().slice(0, 8)}`;
   let idp: StartedDevIdp;
   let tokens: Tokens;
   let db: ScratchDatabase;
   let rsyslog: Rsyslog;
   let pki: TestPki;
-  let pager: Awaited<ReturnType<typeof startPager>>;
-  let gw: GatewayProcess;
+  let pager: Pager;
+  let config: string;
+  let a: GatewayProcess;
+  let b: GatewayProcess;
+
+  /** The alerts rsyslog wrote, parsed from the JSON payloads. */
+  const atTheSiem = (kind: string, grantId?: string): AlertLine[] =>
+    rsyslog
+      .parsed()
+      .flatMap((m) => {
+        try {
+          return [JSON.parse(m.msg) as AlertLine];
+        } catch {
+          return [];
+        }
+      })
+      .filter(
+        (l) => l.type === 'alert' && l.kind === kind && (grantId === undefined || l.grantId === grantId),
+      );
+  const echo = (gw: GatewayProcess, user: string) => callTool(gw, tokens, user, 'echo', { message: 'hi' });
+  /** Uses counted by `person tool` over every summary of the grant at one receiver. */
+  const counted = (summaries: AlertLine[]) => {
+    const total = new Map<string, number>();
+    for (const s of summaries)
+      for (const u of s.uses ?? []) {
+        const key = `${u.subject} ${u.server ?? ''}/${u.tool ?? ''}`;
+        total.set(key, (total.get(key) ?? 0) + u.count);
+      }
+    return Object.fromEntries(total);
+  };
+  const total = (summaries: AlertLine[]) => summaries.reduce((n, s) => n + (s.count ?? 0), 0);
 
   beforeAll(async () => {
     idp = await startDevIdp({ resource: AUDIENCE });
@@ -82,7 +67,13 @@ describe('break-glass alerts to a real syslog receiver', () => {
     db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gh_bypass_alerts');
     rsyslog = await startRsyslog();
     pki = await makeTestPki();
-    pager = await startPager(pki);
+    pager = await startPager(pki, SECRET);
+    const alerts = [
+      '  alerts:',
+      `    summarySeconds: ${WINDOW_SECONDS}`,
+      `    webhook: { url: "${pager.url}", secret: ${SECRET}, caFile: ${JSON.stringify(pki.caCert)} }`,
+      '',
+    ].join('\n');
     const exportYaml = [
       'export:',
       '  enabled: true',
@@ -92,51 +83,180 @@ describe('break-glass alerts to a real syslog receiver', () => {
       '  batchMaxWaitMs: 0',
       '  siem:',
       `    soc: { type: syslog, host: 127.0.0.1, port: ${rsyslog.port}, format: json }`,
-      `    pager: { type: webhook, url: "${pager.url}", secret: ${SECRET} }`,
       '',
     ].join('\n');
-    gw = await spawnGateway(
-      gatewayYaml(idp, db, policyDir({ 'seed.yaml': SEED_POLICY }), `test-${randomUUID()}:`) + exportYaml,
-      { NODE_EXTRA_CA_CERTS: pki.caCert },
-    );
+    config =
+      gatewayYaml(idp, db, policyDir({ 'seed.yaml': SEED_POLICY }), `test-${randomUUID()}:`, alerts) +
+      exportYaml;
+    [a, b] = await Promise.all([spawnGateway(config), spawnGateway(config)]);
   });
   afterAll(async () => {
-    await gw?.stop();
+    await Promise.all([a?.stop(), b?.stop()]);
     await rsyslog?.remove();
     await pager?.close();
     await db?.drop();
     await idp?.close();
+    pki?.remove();
     await flushPrefix(prefix);
   });
 
   it('sends a bypass_opened alert naming the opener and the grant to the SIEM and the pager as soon as a grant opens', async () => {
-    const opened = await bypassApi(gw.url, tokens).open('erin', { reason: REASON, servers: ['everything'] });
+    const opened = await bypassApi(a.url, tokens).open('erin', { reason: REASON, servers: ['everything'] });
     expect(opened.status).toBe(201);
     const id = opened.json.id as string;
     const alert = await eventually(
-      async () =>
-        rsyslog
-          .parsed()
-          .flatMap((m) => {
-            try {
-              return [JSON.parse(m.msg) as { kind?: string; message?: string; subject?: string }];
-            } catch {
-              return [];
-            }
-          })
-          .find((a) => a.kind === 'bypass_opened' && (a.message ?? '').includes(id)),
+      async () => atTheSiem('bypass_opened').find((l) => l.message.includes(id)),
       30_000,
       'the bypass_opened alert at the SIEM',
     );
     expect(alert).toMatchObject({ subject: 'erin' });
     expect(alert.message).toContain(`bypass/grants/${id}`);
+    const paged = await eventually(
+      async () => pager.of('bypass_opened', id)[0],
+      30_000,
+      'the bypass_opened alert at the pager',
+    );
+    expect(paged).toMatchObject({ id: `bypass_opened-${id}`, subject: 'erin' });
+    expect(paged.message).toContain(`bypass/grants/${id}`);
+    expect(paged.message).toContain(REASON);
+  });
+
+  it('alerts the approval and the first use once however many calls on two replicas, summarises the uses by person and tool, and alerts the revocation', async () => {
+    const opened = await bypassApi(a.url, tokens).open('erin', {
+      reason: REASON,
+      servers: ['everything'],
+      tools: ['echo'],
+      users: ['alice', 'bob'],
+      requireApproval: true,
+    });
+    expect(opened.json).toMatchObject({ status: 'pending-approval' });
+    const id = opened.json.id as string;
+    expect((await bypassApi(b.url, tokens).step('carol', id, 'approve')).status).toBe(200);
+    await eventually(
+      async () => ((await echo(a, 'alice')).error === undefined ? true : undefined),
+      2_000,
+      'alice allowed on replica A',
+    );
+    await eventually(
+      async () => ((await echo(b, 'alice')).error === undefined ? true : undefined),
+      2_000,
+      'alice allowed on replica B',
+    );
+    // Many calls at once on both replicas; the two above make alice's 2.
+    const calls = await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => echo(i % 2 === 0 ? a : b, 'alice')),
+      ...Array.from({ length: 4 }, (_, i) => echo(i % 2 === 0 ? b : a, 'bob')),
+    ]);
+    expect(calls.every((c) => c.error === undefined)).toBe(true);
+    const [intents] = await sql<{ n: number }>(
+      db,
+      `SELECT count(*)::int AS n FROM audit_event WHERE bypass_id = $1 AND kind = 'intent'`,
+      [id],
+    );
+    expect(intents?.n).toBe(12);
+
+    // Every use is in some closed window, at both receivers.
     await eventually(
       async () =>
-        pager.lines.some((l) => l.includes('bypass_opened') && l.includes(`bypass/grants/${id}`))
+        total(pager.of('bypass_uses_summary', id)) === 12 &&
+        total(atTheSiem('bypass_uses_summary', id)) === 12
           ? true
           : undefined,
       30_000,
-      'the bypass_opened alert at the pager',
+      'summaries of all 12 calls at the pager and the SIEM',
+    );
+    expect(counted(pager.of('bypass_uses_summary', id))).toEqual({
+      'alice everything/echo': 8,
+      'bob everything/echo': 4,
+    });
+    expect(counted(atTheSiem('bypass_uses_summary', id))).toEqual({
+      'alice everything/echo': 8,
+      'bob everything/echo': 4,
+    });
+    for (const summary of pager.of('bypass_uses_summary', id)) {
+      expect(summary.message).toMatch(
+        new RegExp(`under break-glass bypass bypass/grants/${id} in the ${WINDOW_SECONDS} s from `),
+      );
+    }
+    // Exactly one approval and one first use at each receiver, from two replicas and 12 calls.
+    for (const kind of ['bypass_approved', 'bypass_first_use']) {
+      expect(pager.of(kind, id)).toHaveLength(1);
+      expect(atTheSiem(kind, id)).toHaveLength(1);
+    }
+    expect(pager.of('bypass_approved', id)[0]).toMatchObject({
+      id: `bypass_approved-${id}`,
+      subject: 'carol',
+    });
+    expect(pager.of('bypass_first_use', id)[0]).toMatchObject({
+      id: `bypass_first_use-${id}`,
+      subject: 'alice',
+    });
+    expect(atTheSiem('bypass_first_use', id)[0]?.message).toContain('alice called everything/echo');
+
+    // Its end is news too (and leaves alice to the next test's grant).
+    expect((await bypassApi(a.url, tokens).step('erin', id, 'revoke', { reason: 'fixed' })).status).toBe(200);
+    await eventually(
+      async () =>
+        pager.of('bypass_revoked', id).length === 1 && atTheSiem('bypass_revoked', id).length === 1
+          ? true
+          : undefined,
+      30_000,
+      'the bypass_revoked alert at the pager and the SIEM',
+    );
+  });
+
+  it('still pages every alert when the pager fails for a while, across a crash of both replicas', async () => {
+    pager.failing = true;
+    const refusedBefore = pager.refused;
+    const opened = await bypassApi(b.url, tokens).open('erin', {
+      reason: REASON,
+      servers: ['everything'],
+      users: ['alice'],
+    });
+    const id = opened.json.id as string;
+    await eventually(
+      async () => ((await echo(a, 'alice')).error === undefined ? true : undefined),
+      2_000,
+      'alice allowed on replica A',
+    );
+    // The SIEM does not wait for the pager.
+    await eventually(
+      async () => (atTheSiem('bypass_first_use', id).length === 1 ? true : undefined),
+      30_000,
+      'the first use at the SIEM while the pager is down',
+    );
+    await eventually(
+      async () => (pager.refused >= refusedBefore + 2 ? true : undefined),
+      30_000,
+      'the pager refusing two deliveries',
+    );
+    expect(pager.of('bypass_opened', id)).toEqual([]);
+    // Both replicas die; new ones start on the same database, and the pager comes back.
+    await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]);
+    [a, b] = await Promise.all([spawnGateway(config), spawnGateway(config)]);
+    pager.failing = false;
+    await eventually(
+      async () =>
+        pager.of('bypass_opened', id).length === 1 &&
+        pager.of('bypass_first_use', id).length === 1 &&
+        total(pager.of('bypass_uses_summary', id)) === 1
+          ? true
+          : undefined,
+      60_000,
+      'the opening, the first use and the summary at the pager after it came back',
+    );
+    // And the SIEM's copies are all acknowledged too: nothing is left behind.
+    await eventually(
+      async () => {
+        const [row] = await sql<{ undelivered: number }>(
+          db,
+          `SELECT count(*)::int AS undelivered FROM bypass_alert WHERE grant_id = $1 AND delivered_at IS NULL`,
+          [id],
+        );
+        return row?.undelivered === 0 ? true : undefined;
+      },
+      10_000,
+      'every alert of the grant delivered to every target',
     );
   });
 });

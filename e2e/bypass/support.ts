@@ -20,13 +20,15 @@ export function gatewayYaml(
   policyDir: string,
   /** Undefined: no Redis, each replica follows the others through its periodic reload. */
   redisPrefix: string | undefined,
+  /** Lines under `bypass:` besides the modes (`  alerts: …`). */
+  bypassExtra = '',
 ): string {
   return [
     `auth:\n  issuer: ${idp.issuer}\n  audience: ${AUDIENCE}\n${ROLES}`,
     `database:\n  url: ${db.url}\n`,
     redisPrefix ? `redis:\n  url: redis://127.0.0.1:6379\n  keyPrefix: "${redisPrefix}"\n` : '',
     `policy:\n  dir: ${JSON.stringify(policyDir)}\n`,
-    `bypass:\n  modes:\n    - servers: [memory]\n      mode: approval-first\n    - servers: ['*']\n      mode: immediate\n`,
+    `bypass:\n  modes:\n    - servers: [memory]\n      mode: approval-first\n    - servers: ['*']\n      mode: immediate\n${bypassExtra}`,
     `upstreams:\n  everything:\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-everything'))}, stdio]\n`,
     `  memory:\n    transport: stdio\n    command: ${JSON.stringify(process.execPath)}\n    args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-memory'))}]\n`,
   ].join('');

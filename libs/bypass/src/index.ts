@@ -13,3 +13,15 @@ export type { GrantScope } from './grant-matcher';
 export { weakReason, openBody } from './dto';
 export type { OpenBody } from './dto';
 export type { GrantCallView, GrantCalls, GrantDetail, GrantEventView, GrantView } from './views';
+export { BypassAlerts, LOOKBACK_SECONDS, POLL_MS, SUMMARY_GRACE_MS } from './alerts/bypass-alerts.service';
+export { alertTargets, PAGER_TARGET } from './alerts/alert-targets';
+export {
+  eventAlert,
+  firstUseAlert,
+  firstUseId,
+  summaryAlerts,
+  summaryId,
+  windowStart,
+  MAX_RETRY_SECONDS,
+} from './alerts/alert';
+export type { FirstUseRow, GrantEventRow, UseCountRow } from './alerts/alert';

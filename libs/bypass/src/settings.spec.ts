@@ -34,6 +34,7 @@ describe('settingsFrom', () => {
     maxDurationMinutes: 480,
     reviewWindowHours: 72,
     modes: [{ servers: ['*'], mode: 'immediate' as const }],
+    alerts: { summarySeconds: 900 },
   };
 
   it('turns the configured minutes and hours into seconds', () => {

@@ -17,6 +17,7 @@ const EXAMPLE_ENV = {
   GATEHOUSE_DATABASE_URL: 'postgres://gatehouse:example-password@db.internal:5432/gatehouse',
   GATEHOUSE_INTROSPECTION_SECRET: 'example-introspection-secret',
   GATEHOUSE_CONSOLE_SECRET: 'example-console-secret',
+  GATEHOUSE_PAGER_SECRET: 'example-pager-secret-0123456789abcdef',
 };
 
 /** Every leaf key path the schema accepts; upstream keys appear as `upstreams.<name>.…`. */
@@ -74,6 +75,7 @@ describe('gatehouse.example.yaml', () => {
     expect(out).not.toContain('example-password');
     expect(out).not.toContain('example-introspection-secret');
     expect(out).not.toContain('example-console-secret');
+    expect(out).not.toContain('example-pager-secret');
   });
 
   it.each(PATHS)('sets %s', (path) => {
@@ -101,7 +103,10 @@ describe('docs/configuration.md', () => {
   const httpDefaults = upstreamSchema.parse({ transport: 'http', url: 'https://x.example' });
   const topDefaults = configSchema.parse({});
   // Optional sections (server.tls) only have defaults once present with their required keys.
-  const sectionDefaults = configSchema.parse({ server: { tls: { certFile: 'x', keyFile: 'y' } } });
+  const sectionDefaults = configSchema.parse({
+    server: { tls: { certFile: 'x', keyFile: 'y' } },
+    bypass: { alerts: { webhook: { url: 'https://pager.example', secret: 'x'.repeat(32) } } },
+  });
 
   it.each(PATHS)('documents %s in a reference table', (path) => {
     expect([...rows.keys()]).toContain(path);

@@ -360,6 +360,30 @@ const bypass = z
           .strict(),
       )
       .default([{ servers: ['*'], mode: 'immediate' }]),
+    /**
+     * Alerts on grants (docs/bypass.md): to every SIEM of `export.siem` at once, and to the pager
+     * webhook within 60 s, retried until it answers 2xx.
+     */
+    alerts: z
+      .object({
+        /** Each grant's uses are summarised per window of this many seconds (windows with uses only). */
+        summarySeconds: z.number().int().positive().default(900),
+        /** The pager: HTTPS POST of JSON lines signed like the SIEM webhook (docs/siem.md). */
+        webhook: z
+          .object({
+            url: z.url({ protocol: /^https$/ }),
+            /** The HMAC-SHA256 secret the body is signed with (from env). */
+            secret: z.string().min(32, 'at least 32 characters, e.g. `openssl rand -hex 32`'),
+            /** PEM bundle to trust for the pager's certificate besides the system CAs. */
+            caFile: z.string().min(1).optional(),
+            /** Bound on one delivery attempt. */
+            timeoutMs: z.number().int().positive().max(30_000).default(10_000),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((b) => b.defaultDurationMinutes <= b.maxDurationMinutes, {

@@ -6,6 +6,9 @@ import type { SecurityAlert, SiemSink } from './sinks/types';
 /** The outbox sink of the alert detector. */
 export const ALERTS_SINK = 'alerts';
 
+/** `bypass/grants/<id>`, the admin target of an opened grant. */
+const GRANT_TARGET = /^bypass\/grants\/([0-9a-f-]{36})$/;
+
 /** Thresholds of `export.alerts`. */
 export interface AlertRules {
   /** Denied calls by one principal within the window that make a burst. */
@@ -18,7 +21,10 @@ export interface AlertRules {
 /**
  * Detects security-relevant records among newly written ones and sends a {@link SecurityAlert}
  * to every SIEM at once (issue 6 point 3, R51): a bypass opened (the `ok` admin record of
- * `bypass.open`), a burst of denies by one principal, a rate-limit storm.
+ * `bypass.open`), a burst of denies by one principal, a rate-limit storm. A grant's later alerts
+ * (approval, first use, summaries of uses, revocation, expiry) and everything the pager gets come
+ * from the bypass alerter (`BypassAlerts` in libs/bypass), which needs a clock and a claim per alert
+ * that a batch of records cannot give.
  * It reads the outbox like any sink (its own cursor, its own queue, cut without waiting), so alerts
  * never wait behind record batches. Alert ids are deterministic: the bypass record's id, or the
  * principal (for bursts) and the start of the fixed window, so a re-sent alert, or the same burst
@@ -57,6 +63,8 @@ export class AlertDelivery implements BatchDelivery {
       // The admin trail writes an attempt (`allowed`) and a result; the `ok` result means it opened.
       if (action.startsWith('bypass.open') && row.outcome === 'ok') {
         const id = `bypass_opened-${String(row.id)}`;
+        const grant =
+          typeof row.admin_target === 'string' ? GRANT_TARGET.exec(row.admin_target)?.[1] : undefined;
         alerts.set(id, {
           id,
           kind: 'bypass_opened',
@@ -65,6 +73,7 @@ export class AlertDelivery implements BatchDelivery {
           message: `break-glass bypass opened by ${String(row.principal_subject)}${typeof row.admin_target === 'string' ? ` for ${row.admin_target}` : ''}`,
           subject: String(row.principal_subject),
           recordIds: [String(row.id)],
+          ...(grant ? { grantId: grant } : {}),
         });
       }
       const window = windowOf(at);

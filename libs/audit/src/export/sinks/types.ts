@@ -7,7 +7,15 @@ import type { AuditEventView } from '../../query/audit-query.service';
 export interface SecurityAlert {
   /** Deterministic per alert (the same alert re-sent has the same id, for de-duplication). */
   id: string;
-  kind: 'bypass_opened' | 'deny_burst' | 'rate_limit_storm';
+  kind:
+    | 'bypass_opened'
+    | 'bypass_approved'
+    | 'bypass_first_use'
+    | 'bypass_uses_summary'
+    | 'bypass_revoked'
+    | 'bypass_expired'
+    | 'deny_burst'
+    | 'rate_limit_storm';
   occurredAt: string;
   /** CEF-style severity 0–10. */
   severity: number;
@@ -19,6 +27,10 @@ export interface SecurityAlert {
   windowSeconds?: number;
   /** The audit records behind the alert. */
   recordIds: string[];
+  /** Bypass alerts: the grant. */
+  grantId?: string;
+  /** `bypass_uses_summary`: calls in the window by person, server and tool. */
+  uses?: Array<{ subject: string; server: string | null; tool: string | null; count: number }>;
 }
 
 /** One thing a SIEM receives: an audit record (by its record id) or an alert. */
