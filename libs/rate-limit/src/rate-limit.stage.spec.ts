@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import type { Principal } from '@gatehouse/auth';
 import { parseConfigText } from '@gatehouse/config';
 import { createLogger, Metrics } from '@gatehouse/observability';
@@ -106,6 +108,14 @@ async function refusal(work: Promise<void>): Promise<TransportError> {
   return err;
 }
 
+/** Waits for the MONITOR connection to report what the stage's connection sent. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 10) {
+    if (waited > 5_000) throw new Error('Redis MONITOR reported nothing within 5 s');
+    await sleep(10);
+  }
+}
+
 const stages: RateLimitStage[] = [];
 async function stageWith(limits: Limits, redisUrl: string | null = REDIS_URL, metrics?: Metrics) {
   const { logger, lines } = capturedLogger();
@@ -195,6 +205,40 @@ describe('RateLimitStage (Redis)', () => {
     await expect(stage.before(call(alice))).resolves.toBeUndefined();
     // Other people are not affected.
     await expect(stage.before(call(person('bob')))).resolves.toBeUndefined();
+  });
+
+  it('checks every limit of a call in one Redis command, and every window key expires with its window', async () => {
+    const { stage } = await stageWith({});
+    // The first call loads the script (EVALSHA answered NOSCRIPT, then EVAL); later calls reuse it.
+    await stage.before(call(person(`warm-${randomUUID()}`), 'query', allowed(5)));
+    const subject = `one-trip-${randomUUID()}`;
+    const redis = new Redis(REDIS_URL);
+    const monitor = await redis.monitor();
+    const seen: string[][] = [];
+    // Commands a script runs are reported too, with source `lua`: only what clients sent counts.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((arg) => arg.includes(subject))) seen.push(args);
+    });
+    try {
+      const c = call(person(subject), 'query', allowed(5));
+      await stage.before(c);
+      await until(() => seen.length >= 1);
+      // Rule, user and tool windows plus the in-flight slot: one command, one round trip.
+      expect(seen.map((args) => args[0]?.toLowerCase())).toEqual(['evalsha']);
+      await stage.after(c);
+      await until(() => seen.length >= 2);
+      expect(seen[1]?.[0]?.toLowerCase()).toBe('zrem');
+      const keys = await redis.keys(`*rl:*${subject}*`);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) {
+        const ttl = await redis.pttl(key);
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+      }
+    } finally {
+      monitor.disconnect();
+      redis.disconnect();
+    }
   });
 
   it('does not limit ungoverned calls (no policy decision: lists, ping)', async () => {

@@ -5,8 +5,9 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
 import type { BypassFacts, Decision } from '@gatehouse/policy';
 import { type CallContext, type CallStage, TransportError, TransportErrorCode } from '@gatehouse/transport';
-import { InFlight, type Lease } from './limiter/in-flight';
-import { MinuteLimits, type LimitCheck, type LimitState } from './limiter/limits';
+import { CallLimiter } from './limiter/call-limiter';
+import type { Lease } from './limiter/in-flight';
+import type { LimitCheck, LimitState } from './limiter/limits';
 import { RedisHealth } from './limiter/redis-health';
 
 /** What the stage records in `call.facts.rateLimit` for the audit, on allowed and refused calls. */
@@ -27,17 +28,16 @@ const IN_FLIGHT_MARGIN_MS = 30_000;
  * Rate limits for governed calls (those the policy decided), after the policy stage: the matched
  * rule's `rate_limit_per_minute` per principal × rule, `rateLimit.perUserPerMinute` per
  * principal, `rateLimit.perToolPerMinute` per server × tool, and `rateLimit.inFlightPerUser`
- * concurrent calls per principal. Checked in that order, one Redis deadline of
- * `rateLimit.redisTimeoutMs` for the whole call; the first refusal ends the check, so a refused
- * call uses up the more specific limits it passed but not the broader ones after it.
+ * concurrent calls per principal. Checked in that order in one Redis round trip (one atomic
+ * script) within `rateLimit.redisTimeoutMs`; the first refusal ends the check, so a refused call
+ * uses up the more specific limits it passed but not the broader ones after it.
  */
 @Injectable()
 export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy {
   readonly name = 'rate-limit';
   private readonly redis: Redis | undefined;
   private readonly health: RedisHealth;
-  private readonly limits: MinuteLimits;
-  private readonly inFlight: InFlight;
+  private readonly limiter: CallLimiter;
   private readonly leases = new WeakMap<CallContext, Lease>();
 
   constructor(
@@ -59,8 +59,7 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
       : undefined;
     // ioredis reports connection errors as events; the health state logs the transition once.
     this.redis?.on('error', (err: Error) => this.health.fail(err));
-    this.limits = new MinuteLimits(this.redis, keyPrefix, this.health, share);
-    this.inFlight = new InFlight(this.redis, keyPrefix, this.health, share);
+    this.limiter = new CallLimiter(this.redis, keyPrefix, this.health, share);
   }
 
   async onModuleInit(): Promise<void> {
@@ -106,25 +105,30 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
       points: rateLimit.perToolPerMinute,
     });
 
-    const facts: RateLimitFacts = { limits: [], degraded: false };
+    const ttlMs = (this.config.upstreams[call.server]?.timeouts.requestMs ?? 60_000) + IN_FLIGHT_MARGIN_MS;
+    const answer = await this.limiter.check(
+      checks,
+      { principal: who, limit: rateLimit.inFlightPerUser, ttlMs },
+      deadline,
+    );
+    const facts: RateLimitFacts = {
+      limits: answer.limits,
+      degraded: answer.limits.some((state) => state.degraded),
+    };
     call.facts.rateLimit = facts;
-    for (const check of checks) {
-      const state = await this.limits.consume(check, deadline);
-      facts.limits.push(state);
-      facts.degraded ||= state.degraded;
-      if (state.retryAfterSeconds !== undefined) {
-        facts.refused = state.name;
-        throw limited(
-          `rate limit '${state.name}' reached: ${state.points} calls per minute${state.degraded ? ' (degraded share)' : ''}; retry in ${state.retryAfterSeconds} s`,
-          state.retryAfterSeconds,
-          state.name,
-          state.points,
-        );
-      }
+    const refused = answer.limits.find((state) => state.retryAfterSeconds !== undefined);
+    if (refused?.retryAfterSeconds !== undefined) {
+      facts.refused = refused.name;
+      throw limited(
+        `rate limit '${refused.name}' reached: ${refused.points} calls per minute${refused.degraded ? ' (degraded share)' : ''}; retry in ${refused.retryAfterSeconds} s`,
+        refused.retryAfterSeconds,
+        refused.name,
+        refused.points,
+      );
     }
 
-    const ttlMs = (this.config.upstreams[call.server]?.timeouts.requestMs ?? 60_000) + IN_FLIGHT_MARGIN_MS;
-    const got = await this.inFlight.acquire(who, rateLimit.inFlightPerUser, ttlMs, deadline);
+    const got = answer.inFlight;
+    if (!got) throw new Error('the limiter answered without an in-flight slot for an allowed call');
     facts.inFlight = { limit: got.limit, acquired: got.lease !== undefined, degraded: got.degraded };
     facts.degraded ||= got.degraded;
     if (!got.lease) {
@@ -144,7 +148,7 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
     const lease = this.leases.get(call);
     if (!lease) return;
     this.leases.delete(call);
-    await this.inFlight.release(lease, this.config.rateLimit.redisTimeoutMs);
+    await this.limiter.inFlight.release(lease, this.config.rateLimit.redisTimeoutMs);
   }
 }
 

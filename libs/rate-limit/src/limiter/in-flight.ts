@@ -1,24 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { degradedPoints } from './limits';
 import { RedisHealth, within } from './redis-health';
-
-/**
- * One sorted set per principal: a member per call in flight, scored with the time it is
- * presumed dead. Expired members are dropped before counting, so a replica that crashes
- * mid-call frees its slots by itself once its calls could no longer be running. Redis's own
- * clock decides, so replicas' clocks do not matter.
- */
-const ACQUIRE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1
-`;
 
 /** A slot held by one call; give it back with {@link InFlight.release}. */
 export interface Lease {
@@ -35,47 +17,34 @@ export interface Acquired {
   degraded: boolean;
 }
 
-type InFlightRedis = Redis & {
-  ghInFlight(key: string, limit: number, ttlMs: number, member: string): Promise<number>;
-};
-
-/** Concurrent calls per principal (rate limit 4): acquired in `before`, released in `after`. */
+/**
+ * Concurrent calls per principal (rate limit 4). With Redis a slot is a member of the principal's
+ * sorted set, taken by {@link CallLimiter}'s script together with the minute windows; here are the
+ * in-memory slots (no Redis, or this replica's degraded share) and the release of both kinds.
+ */
 export class InFlight {
   private readonly local = new Map<string, number>();
-  private readonly redis: InFlightRedis | undefined;
 
   constructor(
-    redis: Redis | undefined,
+    private readonly redis: Redis | undefined,
     private readonly keyPrefix: string,
     private readonly health: RedisHealth,
     private readonly degradedShare: number,
-  ) {
-    if (redis) {
-      redis.defineCommand('ghInFlight', { numberOfKeys: 1, lua: ACQUIRE });
-      this.redis = redis as InFlightRedis;
-    }
+  ) {}
+
+  keyOf(principal: string): string {
+    return `${this.keyPrefix}inflight:${principal}`;
   }
 
-  /** A slot if fewer than `limit` calls of `principal` are in flight; `ttlMs` bounds a call's life. */
-  async acquire(principal: string, limit: number, ttlMs: number, deadline: number): Promise<Acquired> {
-    const key = `${this.keyPrefix}inflight:${principal}`;
-    const remainingMs = deadline - Date.now();
-    if (this.redis && remainingMs > 0) {
-      try {
-        const member = randomUUID();
-        const got = await within(this.redis.ghInFlight(key, limit, ttlMs, member), remainingMs);
-        this.health.ok();
-        return { lease: got === 1 ? { key, member, local: false } : undefined, limit, degraded: false };
-      } catch (err) {
-        this.health.fail(err);
-      }
-    }
-    const localLimit = this.redis ? degradedPoints(limit, this.degradedShare) : limit;
+  /** A slot in this replica's memory: the full limit without Redis, the degraded share with it. */
+  acquireLocally(principal: string, limit: number): Acquired {
+    const key = this.keyOf(principal);
+    const degraded = this.redis !== undefined;
+    const localLimit = degraded ? degradedPoints(limit, this.degradedShare) : limit;
     const held = this.local.get(key) ?? 0;
-    if (held >= localLimit)
-      return { lease: undefined, limit: localLimit, degraded: this.redis !== undefined };
+    if (held >= localLimit) return { lease: undefined, limit: localLimit, degraded };
     this.local.set(key, held + 1);
-    return { lease: { key, member: '', local: true }, limit: localLimit, degraded: this.redis !== undefined };
+    return { lease: { key, member: '', local: true }, limit: localLimit, degraded };
   }
 
   /** Gives the slot back. A Redis that does not answer leaves the member to expire by its score. */
@@ -97,6 +66,6 @@ export class InFlight {
 
   /** Calls this replica holds in memory for a principal key (tests and diagnostics). */
   localCount(principal: string): number {
-    return this.local.get(`${this.keyPrefix}inflight:${principal}`) ?? 0;
+    return this.local.get(this.keyOf(principal)) ?? 0;
   }
 }

@@ -1,11 +1,4 @@
-import type { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
-import { RedisHealth, within } from './redis-health';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 /** One per-minute limit to check for a call. */
 export interface LimitCheck {
@@ -27,90 +20,36 @@ export interface LimitState {
   degraded: boolean;
 }
 
-type Answer = { allowed: boolean; res: RateLimiterRes };
-
-/**
- * Fixed one-minute windows. With Redis, each check is one atomic Lua call of
- * rate-limiter-flexible (set-if-absent with expiry, then increment: never INCR then EXPIRE), so a
- * limit holds exactly across replicas (R26). Each call waits at most until `deadline`; a Redis
- * that fails or is slow sends the check to this replica's in-memory limiter at `degradedShare`
- * of the limit (R28, R29). Without Redis the in-memory limiters hold the full limit.
- */
-export class MinuteLimits {
-  private readonly redisLimiters = new Map<number, RateLimiterAbstract>();
-  private readonly memoryLimiters = new Map<number, RateLimiterAbstract>();
-
-  constructor(
-    private readonly redis: Redis | undefined,
-    private readonly keyPrefix: string,
-    private readonly health: RedisHealth,
-    private readonly degradedShare: number,
-  ) {}
-
-  /** Consumes one point; never rejects (a refusal is a state with `retryAfterSeconds`). */
-  async consume(check: LimitCheck, deadline: number): Promise<LimitState> {
-    const remainingMs = deadline - Date.now();
-    if (this.redis && remainingMs > 0) {
-      try {
-        const answer = await within(
-          answerOf(this.redisLimiter(check.points).consume(check.key)),
-          remainingMs,
-        );
-        this.health.ok();
-        return state(check, check.points, answer, false);
-      } catch (err) {
-        this.health.fail(err);
-      }
-    }
-    const points = this.redis ? degradedPoints(check.points, this.degradedShare) : check.points;
-    const answer = await answerOf(this.memoryLimiter(points).consume(check.key));
-    return state(check, points, answer, this.redis !== undefined);
-  }
-
-  private redisLimiter(points: number): RateLimiterAbstract {
-    let limiter = this.redisLimiters.get(points);
-    if (!limiter) {
-      limiter = new RateLimiterRedis({
-        storeClient: this.redis,
-        keyPrefix: `${this.keyPrefix}rl`,
-        points,
-        duration: 60,
-        // A disconnected client answers at once instead of queueing until the deadline.
-        rejectIfRedisNotReady: true,
-      });
-      this.redisLimiters.set(points, limiter);
-    }
-    return limiter;
-  }
-
-  private memoryLimiter(points: number): RateLimiterAbstract {
-    let limiter = this.memoryLimiters.get(points);
-    if (!limiter) {
-      limiter = new RateLimiterMemory({ keyPrefix: 'rl', points, duration: 60 });
-      this.memoryLimiters.set(points, limiter);
-    }
-    return limiter;
-  }
-}
-
 /** This replica's share of a limit while Redis is away: never zero, never the whole limit unless it is 1. */
 export function degradedPoints(points: number, share: number): number {
   return Math.max(1, Math.floor(points * share));
 }
 
-/** A limiter's refusal (a RateLimiterRes) becomes an answer; store errors stay errors. */
-function answerOf(work: Promise<RateLimiterRes>): Promise<Answer> {
-  return work.then(
-    (res) => ({ allowed: true, res }),
-    (err: unknown) => {
-      if (err instanceof RateLimiterRes) return { allowed: false, res: err };
-      throw err instanceof Error ? err : new Error(String(err));
-    },
-  );
-}
+/**
+ * Fixed one-minute windows in this process (rate-limiter-flexible's memory limiter): the limits
+ * of a gateway without Redis, and this replica's degraded share while Redis is away.
+ */
+export class LocalMinuteLimits {
+  private readonly limiters = new Map<number, RateLimiterMemory>();
 
-function state(check: LimitCheck, points: number, answer: Answer, degraded: boolean): LimitState {
-  const base = { name: check.name, points, remaining: Math.max(0, answer.res.remainingPoints), degraded };
-  if (answer.allowed) return base;
-  return { ...base, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(answer.res.msBeforeNext / 1000)) };
+  /** Consumes one point of `points`; never rejects (a refusal is a state with `retryAfterSeconds`). */
+  async consume(check: LimitCheck, points: number, degraded: boolean): Promise<LimitState> {
+    const base = { name: check.name, points, degraded };
+    try {
+      const res = await this.limiter(points).consume(check.key);
+      return { ...base, remaining: Math.max(0, res.remainingPoints) };
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      return { ...base, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
+    }
+  }
+
+  private limiter(points: number): RateLimiterMemory {
+    let limiter = this.limiters.get(points);
+    if (!limiter) {
+      limiter = new RateLimiterMemory({ keyPrefix: 'rl', points, duration: 60 });
+      this.limiters.set(points, limiter);
+    }
+    return limiter;
+  }
 }
