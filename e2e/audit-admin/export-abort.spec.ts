@@ -27,10 +27,11 @@ describe('an audit export the caller cuts off', () => {
     tokens = new Tokens({ issuer: idp.issuer, secrets: idp.secrets, resource: `${base}/mcp` });
     const sink = gw.app.get<AuditSink>(AUDIT_SINK);
     const now = Date.now();
-    for (let batch = 0; batch < 8; batch++) {
+    // Appends of 1,000: each must commit within the writer's 2 s bound (R30) on a busy machine too.
+    for (let batch = 0; batch < 40; batch++) {
       await sink.append(
-        Array.from({ length: 5000 }, (_, i) =>
-          intent('bulk', new Date(now - (batch * 5000 + i) * 1000).toISOString(), 'postgres-prod', 'query', [
+        Array.from({ length: 1000 }, (_, i) =>
+          intent('bulk', new Date(now - (batch * 1000 + i) * 1000).toISOString(), 'postgres-prod', 'query', [
             `public.table_${i % 50}`,
           ]),
         ),
