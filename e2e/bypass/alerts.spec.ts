@@ -60,6 +60,12 @@ describe('break-glass alerts to a real syslog receiver and a pager, from two rep
     return Object.fromEntries(total);
   };
   const total = (summaries: AlertLine[]) => summaries.reduce((n, s) => n + (s.count ?? 0), 0);
+  /** `gatehouse_bypass_alerts_undelivered{target="pager"}` on one replica (-1 before its first delivery). */
+  const pagerBacklog = async (gw: GatewayProcess): Promise<number> => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const line = /^gatehouse_bypass_alerts_undelivered\{target="pager"\} (\d+)$/m.exec(text);
+    return line ? Number(line[1]) : -1;
+  };
 
   beforeAll(async () => {
     idp = await startDevIdp({ resource: AUDIENCE });
@@ -231,6 +237,11 @@ describe('break-glass alerts to a real syslog receiver and a pager, from two rep
       'the pager refusing two deliveries',
     );
     expect(pager.of('bypass_opened', id)).toEqual([]);
+    await eventually(
+      async () => ((await pagerBacklog(a)) >= 2 ? true : undefined),
+      10_000,
+      'the undelivered pager alerts in the metric',
+    );
     // Both replicas die; new ones start on the same database, and the pager comes back.
     await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]);
     [a, b] = await Promise.all([spawnGateway(config), spawnGateway(config)]);
@@ -257,6 +268,11 @@ describe('break-glass alerts to a real syslog receiver and a pager, from two rep
       },
       10_000,
       'every alert of the grant delivered to every target',
+    );
+    await eventually(
+      async () => ((await pagerBacklog(b)) === 0 ? true : undefined),
+      10_000,
+      'the metric back at 0',
     );
   });
 });

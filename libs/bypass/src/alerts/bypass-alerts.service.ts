@@ -124,7 +124,10 @@ export class BypassAlerts implements OnApplicationBootstrap, BeforeApplicationSh
     await Promise.all(this.targetNames.map((target) => this.dispatch(target)));
   }
 
-  /** Inserts the alerts that durable state calls for and no row holds yet. */
+  /**
+   * Inserts the alerts that durable state calls for and no row holds yet. `now` decides which
+   * summary windows are closed (a test passes a later time to close them without waiting).
+   */
   async derive(now = Date.now()): Promise<void> {
     const derived = [...(await this.eventAlerts()), ...(await this.firstUses())];
     const closedUntil = windowStart(now - SUMMARY_GRACE_MS, this.windowSeconds);
