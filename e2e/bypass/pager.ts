@@ -20,10 +20,14 @@ export interface Pager {
   url: string;
   /** Every line of every delivery it acknowledged, in order. */
   lines: AlertLine[];
+  /** Requests received, whatever the answer. */
+  requests: number;
   /** Requests answered 503 while `failing` was set. */
   refused: number;
   /** While true, every request is answered 503 (the pager is down) and nothing is kept. */
   failing: boolean;
+  /** While true, requests are read and never answered (a pager that hangs). */
+  hanging: boolean;
   /** The lines of one alert kind (optionally of one grant). */
   of(kind: string, grantId?: string): AlertLine[];
   close(): Promise<void>;
@@ -38,11 +42,17 @@ export async function startPager(pki: TestPki, secret: string): Promise<Pager> {
   const pager: Pager = {
     url: '',
     lines: [],
+    requests: 0,
     refused: 0,
     failing: false,
+    hanging: false,
     of: (kind, grantId) =>
       pager.lines.filter((l) => l.kind === kind && (grantId === undefined || l.grantId === grantId)),
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
   };
   const server: Server = createServer(
     { cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key) },
@@ -50,6 +60,8 @@ export async function startPager(pki: TestPki, secret: string): Promise<Pager> {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        pager.requests += 1;
+        if (pager.hanging) return;
         if (pager.failing) {
           pager.refused += 1;
           res.writeHead(503).end('pager down');

@@ -238,6 +238,24 @@ upstreams:
     ]);
   });
 
+  it('shuts down with a delivery to a hanging pager under way, and the alert it cut off is sent later', async () => {
+    pager.hanging = true;
+    const grant = await service.open({ reason: REASON, servers: ['db'], everyone: true }, person('erin'));
+    const asked = pager.requests;
+    const stopping = alerter();
+    // Its own poller this time, as in the gateway.
+    stopping.onApplicationBootstrap();
+    await until('the pager to be asked', async () => (pager.requests > asked ? true : undefined));
+    await stopping.beforeApplicationShutdown();
+    pager.hanging = false;
+    const next = alerter();
+    await until('the opening at the pager', async () => {
+      await next.tick();
+      return pager.of('bypass_opened', grant.id).length > 0 ? true : undefined;
+    });
+    expect(pager.of('bypass_opened', grant.id)).toHaveLength(1);
+  });
+
   it('alerts a revocation and an expiry to both', async () => {
     const revoked = await service.open({ reason: REASON, servers: ['db'], everyone: true }, person('erin'));
     await service.revoke(revoked.id, person('carol'), 'fixed');

@@ -29,6 +29,8 @@ export const POLL_MS = 1_000;
 export const SUMMARY_GRACE_MS = 3_000;
 /** How far back the alerter looks for events, first uses and windows it has not alerted yet. */
 export const LOOKBACK_SECONDS = 86_400;
+/** How long shutdown waits for deliveries under way. */
+const SHUTDOWN_WAIT_MS = 2_000;
 /** Alerts one delivery sends at most. */
 const BATCH = 500;
 /** A target not acknowledging for this long is logged at error: R51 allows 60 s. */
@@ -110,11 +112,22 @@ export class BypassAlerts implements OnApplicationBootstrap, BeforeApplicationSh
     this.schedule();
   }
 
+  /**
+   * Stops polling and gives deliveries under way {@link SHUTDOWN_WAIT_MS} to finish: a slow pager
+   * must not hold up the gateway's shutdown. One cut off is rolled back and sent again by the next
+   * replica to poll (receivers drop the repeat by id).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
-    await this.running;
-    await Promise.all(this.busy.values());
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([this.running, ...this.busy.values()]),
+      new Promise<void>((ok) => {
+        waited = setTimeout(ok, SHUTDOWN_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(waited);
     await Promise.all([...this.targets.values()].map((t) => t.close()));
   }
 
