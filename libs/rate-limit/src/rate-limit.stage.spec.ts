@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Principal } from '@gatehouse/auth';
 import { parseConfigText } from '@gatehouse/config';
@@ -106,14 +105,6 @@ async function refusal(work: Promise<void>): Promise<TransportError> {
   );
   if (!(err instanceof TransportError)) throw new Error(`expected a TransportError, got ${String(err)}`);
   return err;
-}
-
-/** Waits for the MONITOR connection to report what the stage's connection sent. */
-async function until(done: () => boolean): Promise<void> {
-  for (let waited = 0; !done(); waited += 10) {
-    if (waited > 5_000) throw new Error('Redis MONITOR reported nothing within 5 s');
-    await sleep(10);
-  }
 }
 
 const stages: RateLimitStage[] = [];
@@ -222,11 +213,11 @@ describe('RateLimitStage (Redis)', () => {
     try {
       const c = call(person(subject), 'query', allowed(5));
       await stage.before(c);
-      await until(() => seen.length >= 1);
+      await until(async () => seen.length >= 1, 'MONITOR to report the check');
       // Rule, user and tool windows plus the in-flight slot: one command, one round trip.
       expect(seen.map((args) => args[0]?.toLowerCase())).toEqual(['evalsha']);
       await stage.after(c);
-      await until(() => seen.length >= 2);
+      await until(async () => seen.length >= 2, 'MONITOR to report the release');
       expect(seen[1]?.[0]?.toLowerCase()).toBe('zrem');
       const keys = await redis.keys(`*rl:*${subject}*`);
       expect(keys).toHaveLength(2);
