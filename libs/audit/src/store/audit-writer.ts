@@ -81,7 +81,8 @@ export class AuditWriter
   private queuedRecords = 0;
   private readonly waiters: Ticket[] = [];
   private readonly lanes: Lane[];
-  private timer: NodeJS.Timeout | undefined;
+  /** The pending flush: a timer for `flushMs` > 0, an immediate for 0. */
+  private timer: { cancel(): void } | undefined;
   private readonly idle: Array<() => void> = [];
   private readonly months = new Set<string>();
 
@@ -200,21 +201,30 @@ export class AuditWriter
   }
 
   private schedule(): void {
-    // A pending flush() or a full batch is written now; otherwise records wait up to flushMs (with
-    // 0, the next turn of the event loop: appends made meanwhile share the batch).
+    // A pending flush() or a full batch is written now; otherwise records wait up to flushMs. With
+    // 0 they wait for the end of this turn of the event loop (setImmediate), so appends made
+    // meanwhile share the batch: setTimeout(0) would add a whole millisecond to every call's intent.
     if (this.idle.length > 0 || this.queuedRecords >= this.options.batchSize) {
       this.kick();
       return;
     }
-    this.timer ??= setTimeout(() => {
+    if (this.timer) return;
+    const fire = () => {
       this.timer = undefined;
       this.kick();
-    }, this.options.flushMs);
+    };
+    if (this.options.flushMs > 0) {
+      const timeout = setTimeout(fire, this.options.flushMs);
+      this.timer = { cancel: () => clearTimeout(timeout) };
+    } else {
+      const immediate = setImmediate(fire);
+      this.timer = { cancel: () => clearImmediate(immediate) };
+    }
   }
 
   /** Gives a batch to every free lane while records are queued. */
   private kick(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     for (const lane of this.lanes) {
       if (lane.writing > 0 || this.queue.length === 0) continue;
