@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Pool } from 'pg';
 import { createDataSource, type Database } from './data-source';
 import { DbError, DbErrorCode } from './db-error';
 import { startEmbeddedPostgres } from './embedded-postgres';
+import { poolOf, preparedQuery } from './prepared';
 import { DATABASE } from './replica-registry.service';
 import { MIGRATIONS, startDbApp, testConfig } from './__tests__/helpers';
 
@@ -68,7 +68,12 @@ describe('embedded PGlite database', () => {
       await Promise.all(
         Array.from({ length: 20 }, (_, i) => db.dataSource.query('SELECT $1::int AS n', [i])),
       );
-      const pool = (db.dataSource.driver as unknown as { master: Pool }).master;
+      // Named prepared statements (the audit intent's INSERT) run on that one connection too.
+      for (const n of [1, 2])
+        expect(await preparedQuery(db.dataSource, 'embedded_probe', 'SELECT $1::int AS n', [n])).toEqual([
+          { n },
+        ]);
+      const pool = poolOf(db.dataSource);
       expect(pool.options.max).toBe(1);
       expect(pool.totalCount).toBe(1);
       expect(await db.embedded?.connections()).toBe(1);

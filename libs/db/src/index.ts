@@ -9,3 +9,4 @@ export { GatewayReplica } from './gateway-replica.entity';
 export { ReplicaRegistry, DATABASE, DEFAULT_HEARTBEAT_MS } from './replica-registry.service';
 export { createScratchDatabase, withScratchDatabase, DEFAULT_SERVER_URL } from './migration-tools';
 export type { ScratchDatabase } from './migration-tools';
+export { preparedQuery, poolOf } from './prepared';

@@ -5,6 +5,7 @@ import type {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { preparedQuery } from '@gatehouse/db';
 import type { AuditRecord, AuditSink } from '../types';
 import { chainHash, contentRow, GENESIS_HASH, type ContentRow } from './canonical';
 
@@ -291,7 +292,7 @@ export class AuditWriter
       return stored;
     });
     try {
-      await this.dataSource.query(INSERT, [JSON.stringify(rows)]);
+      await preparedQuery(this.dataSource, 'gatehouse_audit_insert', INSERT, [JSON.stringify(rows)]);
     } catch (err) {
       Object.assign(lane, newChain());
       throw err;
