@@ -102,6 +102,73 @@ describe('RedisSessionStore (real Redis)', () => {
     expect(await store.get(s.id)).toBeUndefined();
   });
 
+  it("serves a client's requests in a row from the replica's cache: one Redis read per cache period", async () => {
+    const r = redis();
+    const monitor = await r.monitor();
+    const s = record();
+    const reads: string[] = [];
+    // Only what this test's stores send for this session counts.
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'getex' && args[1] === `${prefix}session:${s.id}`) reads.push(args[0]);
+    });
+    const cached = new RedisSessionStore(redis(), redis(), prefix, 60, 60_000);
+    try {
+      await store.put(s);
+      for (let i = 0; i < 5; i++) expect((await cached.get(s.id))?.id).toBe(s.id);
+      await until(() => reads.length >= 1, 'MONITOR to report the read');
+      await cached.peek(s.id);
+      expect(reads).toHaveLength(1);
+    } finally {
+      monitor.disconnect();
+      r.disconnect();
+      await cached.close();
+    }
+  });
+
+  it('drops a cached record at once when another replica deletes or changes it, not when its cache period ends', async () => {
+    const a = new RedisSessionStore(redis(), redis(), prefix, 60, 60_000);
+    const b = new RedisSessionStore(redis(), redis(), prefix, 60, 60_000);
+    try {
+      const gone = record();
+      await a.put(gone);
+      expect((await a.get(gone.id))?.id).toBe(gone.id);
+      await b.delete(gone.id);
+      await until(
+        async () => (await a.get(gone.id)) === undefined,
+        'the deletion to reach the other replica',
+      );
+
+      const changed = record();
+      await a.put(changed);
+      expect((await a.get(changed.id))?.logLevels).toEqual({});
+      await b.put({ ...changed, logLevels: { db: 'debug' } });
+      await until(
+        async () => (await a.get(changed.id))?.logLevels.db === 'debug',
+        'the change to reach the other replica',
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('reads a record again once its cache period is over, sliding its TTL', async () => {
+    const r = redis();
+    const short = new RedisSessionStore(redis(), redis(), prefix, 60, 50);
+    try {
+      const s = record();
+      await short.put(s);
+      await short.get(s.id);
+      await r.expire(`${prefix}session:${s.id}`, 5);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await short.get(s.id);
+      expect(await r.ttl(`${prefix}session:${s.id}`)).toBeGreaterThan(5);
+    } finally {
+      r.disconnect();
+      await short.close();
+    }
+  });
+
   it('carries bus messages from one replica to another, and stops after unsubscribe', async () => {
     const got: string[] = [];
     const unsubscribe = await other.subscribe('out:abc', (p) => got.push(p));
@@ -114,3 +181,11 @@ describe('RedisSessionStore (real Redis)', () => {
     expect(got).toEqual(['hello']);
   });
 });
+
+/** Polls a condition another connection makes true (pub/sub, MONITOR); fails after 5 s. */
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let waited = 0; !(await condition()); waited += 10) {
+    if (waited > 5_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -115,30 +115,66 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** Shared by every replica: records as JSON with a sliding TTL, bus on Redis pub/sub. */
+/** How long a replica reuses a session record it read from Redis before reading it again. */
+export const SESSION_CACHE_MS = 2000;
+
+/** The bus channel on which a replica says a session record changed or went (payload: its id). */
+const CHANGED_CHANNEL = 'session-changed';
+
+/**
+ * Shared by every replica: records as JSON with a sliding TTL, bus on Redis pub/sub.
+ *
+ * A replica keeps each record it read for up to `cacheMs`, so a client's calls in a row cost no
+ * Redis round trip each (the session lookup was one on every request). A record changed or deleted
+ * anywhere is dropped from every replica's cache at once (`session-changed` on the bus, published
+ * before the change is answered); `cacheMs` bounds how stale a record can be if that message is
+ * lost (a subscriber reconnecting). A read from Redis slides the TTL, so a session in use is slid at
+ * least every `cacheMs`.
+ */
 export class RedisSessionStore implements SessionStore {
   readonly shared = true;
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+  private readonly cache = new Map<string, { record: SessionRecord; until: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly watching: Promise<unknown>;
 
   constructor(
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
+    private readonly cacheMs = SESSION_CACHE_MS,
   ) {
     subscriber.on('message', (channel: string, payload: string) => {
       for (const listener of this.listeners.get(channel) ?? []) listener(payload);
     });
+    // A failed subscription leaves records at most cacheMs stale; the bus reports its own errors.
+    this.watching = this.subscribe(CHANGED_CHANNEL, (id) => this.cache.delete(id)).catch(() => undefined);
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, this.cacheMs * 5));
+    this.sweeper.unref();
   }
 
   private key(id: string): string {
     return `${this.prefix}session:${id}`;
   }
 
+  /** Drops cached records past their time, so sessions that went quiet do not stay in memory. */
+  private sweep(now = Date.now()): void {
+    for (const [id, entry] of this.cache) if (entry.until <= now) this.cache.delete(id);
+  }
+
   async get(id: string): Promise<SessionRecord | undefined> {
+    const cached = this.cache.get(id);
+    if (cached && cached.until > Date.now()) return cached.record;
     // GETEX reads and slides the TTL in one round trip.
     const raw = await this.redis.getex(this.key(id), 'EX', this.ttlSeconds);
-    return raw ? (JSON.parse(raw) as SessionRecord) : undefined;
+    if (!raw) {
+      this.cache.delete(id);
+      return undefined;
+    }
+    const record = JSON.parse(raw) as SessionRecord;
+    if (this.cacheMs > 0) this.cache.set(id, { record, until: Date.now() + this.cacheMs });
+    return record;
   }
 
   async peek(id: string): Promise<SessionRecord | undefined> {
@@ -147,11 +183,15 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async put(record: SessionRecord): Promise<void> {
+    this.cache.delete(record.id);
     await this.redis.set(this.key(record.id), JSON.stringify(record), 'EX', this.ttlSeconds);
+    await this.publish(CHANGED_CHANNEL, record.id);
   }
 
   async delete(id: string): Promise<void> {
+    this.cache.delete(id);
     await this.redis.del(this.key(id));
+    await this.publish(CHANGED_CHANNEL, id);
   }
 
   async publish(channel: string, payload: string): Promise<void> {
@@ -180,6 +220,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.cache.clear();
+    await this.watching;
     this.subscriber.disconnect();
     this.redis.disconnect();
   }
