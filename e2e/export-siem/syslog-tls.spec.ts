@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { siemSinkFromConfig } from '@gatehouse/audit';
+import { parseConfigText } from '@gatehouse/config';
 import { SiemSinkErrorCode, SyslogSink } from '../../libs/audit/src/export/sinks';
 import { makeTestPki, type TestPki } from '../support/pki';
 import { startRsyslog, type Rsyslog } from '../support/rsyslog';
@@ -44,6 +46,29 @@ describe('syslog sink over TLS to a real rsyslogd', () => {
     const events = batch(5);
     await sink.send(events);
     const got = await rsyslog.waitFor(5);
+    expect(got.map((line) => /externalId=(\S+)/.exec(line)?.[1])).toEqual(
+      events.map((e) => (e.type === 'audit' ? e.record.id : e.alert.id)),
+    );
+    await sink.close();
+  });
+
+  it('delivers over mutual TLS with the sink built from gatehouse.yaml (caFile, certFile, keyFile, servername)', async () => {
+    const { config } = parseConfigText(
+      [
+        'export:',
+        '  siem:',
+        `    relay: { type: syslog, host: 127.0.0.1, port: ${rsyslog.port}, format: cef, tls: { caFile: ${JSON.stringify(pki.caCert)}, certFile: ${JSON.stringify(pki.client.cert)}, keyFile: ${JSON.stringify(pki.client.key)}, servername: localhost } }`,
+        '',
+      ].join('\n'),
+      {},
+    );
+    const relay = config.export.siem.relay;
+    if (!relay) throw new Error('export.siem.relay not parsed');
+    const sink = siemSinkFromConfig('relay', relay);
+    const events = batch(3);
+    const before = rsyslog.raw().length;
+    await sink.send(events);
+    const got = (await rsyslog.waitFor(before + 3)).slice(before);
     expect(got.map((line) => /externalId=(\S+)/.exec(line)?.[1])).toEqual(
       events.map((e) => (e.type === 'audit' ? e.record.id : e.alert.id)),
     );

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseConfigText } from '@gatehouse/config';
 import { siemSinkFromConfig, SplunkHecSink, SyslogSink, WebhookSink } from '@gatehouse/audit';
 
@@ -40,6 +42,11 @@ describe('export configuration', () => {
       'export:\n  reconcile: { gapAlertSeconds: 0 }\n',
       /export\.reconcile\.gapAlertSeconds/,
     ],
+    [
+      'a syslog client certificate without its key',
+      'export:\n  siem:\n    soc: { type: syslog, host: relay, port: 6514, tls: { certFile: /etc/gh/client.pem } }\n',
+      /export\.siem\.soc\.tls\.certFile.*both certFile and keyFile/s,
+    ],
     ['an unknown reconciler key', 'export:\n  reconcile: { everySeconds: 60 }\n', /export\.reconcile/],
   ])('refuses %s', (_what, yaml, message) => {
     expect(() => parseConfigText(yaml, {})).toThrow(message);
@@ -50,6 +57,31 @@ describe('export configuration', () => {
       intervalSeconds: 900,
       lookbackHours: 48,
       gapAlertSeconds: 900,
+    });
+  });
+
+  it('accepts every example of docs/export.md (AWS S3, MinIO, Splunk, a syslog relay, a webhook)', () => {
+    const doc = readFileSync(join(__dirname, '../../docs/export.md'), 'utf8');
+    const examples = doc.slice(doc.indexOf('\n## Examples'));
+    const blocks = [...examples.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    expect(blocks).toHaveLength(5);
+    const env = {
+      SPLUNK_HEC_TOKEN: 'hec-token',
+      GATEHOUSE_CHECKPOINT_KEY: 'a PEM from the environment',
+      GATEHOUSE_WEBHOOK_SECRET: 'w'.repeat(64),
+    };
+    const parsed = blocks.map((yaml) => parseConfigText(yaml, env).config.export);
+    expect(parsed.map((e) => [Boolean(e.s3), Object.values(e.siem).map((s) => s.type)])).toEqual([
+      [true, []],
+      [true, []],
+      [false, ['splunk']],
+      [false, ['syslog']],
+      [false, ['webhook']],
+    ]);
+    expect(parsed[3]?.siem['soc-syslog']?.tls).toEqual({
+      caFile: '/etc/gatehouse/siem-ca.pem',
+      certFile: '/etc/gatehouse/siem-client.pem',
+      keyFile: '/etc/gatehouse/siem-client.key',
     });
   });
 

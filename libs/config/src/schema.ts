@@ -221,10 +221,23 @@ const exportSiem = z
     /** syslog: receiver host and port (RFC 5424 over TCP, octet counting). */
     host: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).optional(),
-    /** syslog: TLS to the receiver; `caFile` is a PEM bundle to trust besides the system CAs. */
+    /**
+     * syslog: TLS to the receiver; `caFile` is a PEM bundle to trust besides the system CAs,
+     * `certFile`/`keyFile` the client certificate a relay demanding mutual TLS checks, `servername`
+     * the name the receiver's certificate is checked against (default `host`).
+     */
     tls: z
-      .object({ caFile: z.string().min(1).optional() })
+      .object({
+        caFile: z.string().min(1).optional(),
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        servername: z.string().min(1).optional(),
+      })
       .strict()
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+        message: 'mutual TLS needs both certFile and keyFile (PEM paths), or neither',
+        path: ['certFile'],
+      })
       .optional(),
     /** syslog: payload format. */
     format: z.enum(['cef', 'json']).default('json'),

@@ -4,7 +4,7 @@ import { eventView } from '../query/audit-query.service';
 import type { BatchDelivery } from './delivery';
 import type { BatchRef } from './keys';
 import { SplunkHecSink } from './sinks/splunk-hec-sink';
-import { SyslogSink } from './sinks/syslog-sink';
+import { SyslogSink, type SyslogTlsOptions } from './sinks/syslog-sink';
 import type { SiemSink } from './sinks/types';
 import { WebhookSink } from './sinks/webhook-sink';
 
@@ -24,13 +24,22 @@ export function siemSinkFromConfig(name: string, c: SiemConfig): SiemSink {
         host: c.host ?? '',
         port: c.port ?? 0,
         format: c.format,
-        ...(c.tls ? { tls: c.tls.caFile ? { ca: readFileSync(c.tls.caFile) } : {} } : {}),
+        ...(c.tls ? { tls: syslogTls(c.tls) } : {}),
       });
     case 'splunk':
       return new SplunkHecSink({ name, url: c.url ?? '', token: c.token ?? '' });
     case 'webhook':
       return new WebhookSink({ name, url: c.url ?? '', secret: c.secret ?? '' });
   }
+}
+
+/** `export.siem.<name>.tls` as the sink's TLS options: the PEM files read once, at start. */
+function syslogTls(t: NonNullable<SiemConfig['tls']>): SyslogTlsOptions {
+  return {
+    ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
+    ...(t.certFile && t.keyFile ? { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) } : {}),
+    ...(t.servername ? { servername: t.servername } : {}),
+  };
 }
 
 /**
