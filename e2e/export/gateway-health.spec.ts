@@ -100,11 +100,27 @@ describe('export health in the gateway (R31, R32)', () => {
     expect(metrics).toMatch(/gatehouse_export_undelivered_records\{sink="s3"\} [1-9]/);
     expect(metrics).toMatch(/gatehouse_export_gap_alert\{sink="s3"\} 1/);
     expect(metrics).toMatch(/gatehouse_export_missing_records\{sink="s3"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_export_lag_seconds\{sink="s3"\} [1-9]/);
+    const failing = await s3Health();
+    expect(failing).toMatchObject({ lastError: expect.stringMatching(/HTTP 503/) });
+    expect(Date.parse(String(failing?.lastErrorAt))).not.toBeNaN();
 
     s3.failing = false;
     await waitFor('the export to catch up', async () => Number((await s3Health())?.undelivered) === 0);
     const s = await s3Health();
     expect(s).toMatchObject({ alerting: false, lagSeconds: 0, deadLetters: [] });
+    // The last success is after S3 came back, in health and as a metric.
+    const lastSuccess = Date.parse(String(s?.lastSuccessAt));
+    expect(lastSuccess).toBeGreaterThan(Date.parse(String(failing?.lastErrorAt)));
+    // The gauges share one read per scrape for 500 ms: wait for a scrape after the catch-up.
+    let after = '';
+    await waitFor('the last success in /metrics', async () => {
+      after = await gw.app.get(Metrics).registry.metrics();
+      const seconds = /gatehouse_export_last_success_timestamp_seconds\{sink="s3"\} (\S+)/.exec(after)?.[1];
+      // Audited requests keep adding records, so the metric may already show a later success.
+      return Number(seconds) >= lastSuccess / 1000;
+    });
+    expect(after).toMatch(/gatehouse_export_dead_letters\{sink="s3"\} 0/);
     await waitFor('the gap alert to clear', async () => {
       const r = (await s3Health())?.reconcile as Record<string, unknown> | null;
       return r?.gapAlert === false && r.source === 'bucket' && r.error === null;

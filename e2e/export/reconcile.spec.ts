@@ -70,6 +70,7 @@ describe('the export reconciler (R22)', () => {
       redisUrl: REDIS_URL,
       config: exportConfig(s3, prefix, key.privatePem, {
         reconcile: { intervalSeconds: 1, lookbackHours: 1, gapAlertSeconds: 2 },
+        lagAlertSeconds: 1,
       }),
       logger,
       roles: { relay: true, processors: true },
@@ -114,12 +115,19 @@ describe('the export reconciler (R22)', () => {
     expect(logs.slice(mark).filter((l) => l.level === 50 && /s3 lacks \d+ record/.test(l.msg))).toHaveLength(
       1,
     );
+    // The lag alert (R32), the outbox's own view: one error log naming the sink's last error.
+    const lagAlerts = logs.slice(mark).filter((l) => l.level === 50 && /s3 is \d+ s behind/.test(l.msg));
+    expect(lagAlerts).toHaveLength(1);
+    expect(lagAlerts[0]).toMatchObject({ sink: 's3', lastError: expect.stringMatching(/HTTP 503/) });
 
     s3.failing = false;
     const back = await pass('the gap to close once S3 is back', Date.now(), matching);
     const records = await total();
     expect(back).toMatchObject({ postgresRecords: records, heldRecords: records, gapSince: null });
     expect(logs.some((l) => l.level === 30 && /s3 gap closed/.test(l.msg))).toBe(true);
+    expect(logs.slice(mark).some((l) => l.level === 30 && /audit export: s3 caught up/.test(l.msg))).toBe(
+      true,
+    );
     const verified = await verifyS3(archive, query, { publicKey: key.publicPem });
     expect(verified.problems).toEqual([]);
     expect(verified.records).toBe(records);

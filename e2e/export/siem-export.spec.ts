@@ -57,7 +57,7 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
         batchMaxWaitMs: 0,
         backoffMs: 200,
         attempts: 30,
-        alerts: { denyBurst: 3, rateLimitStorm: 1000, windowSeconds: 3600 },
+        alerts: { denyBurst: 3, rateLimitStorm: 3, windowSeconds: 3600 },
         reconcile: { intervalSeconds: 1, lookbackHours: 1, gapAlertSeconds: 2 },
         siem: { soc: { type: 'syslog', host: '127.0.0.1', port: rsyslog.port, format: 'json' } },
       },
@@ -111,7 +111,7 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
     expect(new Set(received()).size).toBeGreaterThanOrEqual(records);
   });
 
-  it('sends a bypass opened and a burst of denies as alerts at once, with deterministic ids', async () => {
+  it('sends a bypass opened, a burst of denies and a rate-limit storm as alerts at once, with deterministic ids', async () => {
     const opened = record({
       kind: 'admin',
       outcome: 'ok',
@@ -130,20 +130,43 @@ describe('audit export to a syslog SIEM (R22, R32, R51)', () => {
         },
       }),
     );
-    await writer.append([opened, ...denies]);
-    await waitFor('both alerts at the SIEM', () => {
+    const limited = Array.from({ length: 3 }, (_, i) =>
+      record({
+        kind: 'intent',
+        outcome: 'rate_limited',
+        principal: { subject: `caller-${i}`, issuer: 'https://idp.example.com', kind: 'user', groups: [] },
+      }),
+    );
+    await writer.append([opened, ...denies, ...limited]);
+    await waitFor('the three alerts at the SIEM', () => {
       const ids = received();
       return (
-        ids.includes(`bypass_opened-${opened.id}`) && ids.some((id) => id.startsWith('deny_burst-mallory-'))
+        ids.includes(`bypass_opened-${opened.id}`) &&
+        ids.some((id) => id.startsWith('deny_burst-mallory-')) &&
+        ids.some((id) => id.startsWith('rate_limit_storm-'))
       );
     });
     const alerts = rsyslog
       .parsed()
-      .map((m) => JSON.parse(m.msg) as { type: string; id: string; kind?: string; recordIds?: string[] })
+      .map(
+        (m) =>
+          JSON.parse(m.msg) as {
+            type: string;
+            id: string;
+            kind?: string;
+            count?: number;
+            recordIds?: string[];
+          },
+      )
       .filter((e) => e.type === 'alert');
     const bypass = alerts.find((a) => a.id === `bypass_opened-${opened.id}`);
     expect(bypass).toMatchObject({ kind: 'bypass_opened', recordIds: [opened.id] });
     const burst = alerts.find((a) => a.id.startsWith('deny_burst-mallory-'));
     expect(burst?.recordIds).toEqual(expect.arrayContaining(denies.map((d) => d.id)));
+    // Three callers rate-limited in one window: a storm across principals, one alert for the window.
+    const storms = alerts.filter((a) => a.id.startsWith('rate_limit_storm-'));
+    expect(new Set(storms.map((a) => a.id)).size).toBe(1);
+    expect(storms[0]).toMatchObject({ kind: 'rate_limit_storm', count: 3 });
+    expect(storms[0]?.recordIds).toEqual(expect.arrayContaining(limited.map((r) => r.id)));
   });
 });
