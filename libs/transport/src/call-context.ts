@@ -52,9 +52,12 @@ export interface CallStage {
   result?(call: CallContext, result: Record<string, unknown>): Record<string, unknown>;
   /**
    * Runs once the call is decided or answered, whatever the outcome, with every other stage's
-   * `after` started in the same turn: the client's answer does not wait for them, so work that
-   * must happen before the answer belongs in `before` or `result`. Whatever must not be lost
-   * (an audit record) has to be handed over synchronously, before the first `await`.
+   * `after` started in the same turn, right after the answer was handed to the client's
+   * connection (at the end of that event-loop turn, before any further request is read): the
+   * answer waits for none of their work, so work that must happen before the answer belongs in
+   * `before` or `result`. Whatever must not be lost (an audit record) has to be handed over
+   * synchronously, before the first `await`; the call counts as in flight (the drain waits for
+   * it) until then.
    */
   after?(call: CallContext, outcome: CallOutcome): Promise<void>;
 }

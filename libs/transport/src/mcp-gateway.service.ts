@@ -313,20 +313,31 @@ export class McpGateway {
       };
       return response;
     } finally {
-      calls.delete(key);
-      if (calls.size === 0) this.inflight.delete(sessionKey);
-      this.observe(call, outcome);
-      // Started together and not awaited: releasing the in-flight slot is a Redis round trip the
-      // answer need not wait for (the release is sent before the client can send its next call,
-      // on the same connection, so it is counted first), and the audit queues its outcome record
-      // synchronously.
-      for (const stage of this.stages)
-        stage
-          .after?.(call, outcome)
-          .catch((err: unknown) =>
-            this.logger.error({ err, stage: stage.name }, 'call stage failed after the call'),
-          );
+      // After the answer is written (this turn's check phase, before the loop reads another
+      // request): releasing the in-flight slot is a Redis write and the audit's outcome record is
+      // built and queued there, none of which the answer needs to wait for. The call stays in
+      // flight for the drain until the stages have it.
+      setImmediate(() => this.afterCall(call, outcome, calls, key, sessionKey));
     }
+  }
+
+  /** Ends a call: metrics, then every stage's `after`, started together and not awaited. */
+  private afterCall(
+    call: CallContext,
+    outcome: CallOutcome,
+    calls: Map<string, InFlight>,
+    key: string,
+    sessionKey: string,
+  ): void {
+    calls.delete(key);
+    if (calls.size === 0 && this.inflight.get(sessionKey) === calls) this.inflight.delete(sessionKey);
+    this.observe(call, outcome);
+    for (const stage of this.stages)
+      stage
+        .after?.(call, outcome)
+        .catch((err: unknown) =>
+          this.logger.error({ err, stage: stage.name }, 'call stage failed after the call'),
+        );
   }
 
   private async forward(

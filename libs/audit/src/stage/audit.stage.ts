@@ -16,7 +16,8 @@ import { callRecord, type DecisionFacts } from './call-record';
 interface AuditFacts {
   callId: string;
   intentWritten: boolean;
-  responseBytes?: number;
+  /** The result the client gets; measured for the outcome record after the answer. */
+  result?: Record<string, unknown>;
 }
 
 const META_CLIENT = 'io.modelcontextprotocol/clientInfo';
@@ -57,7 +58,7 @@ export class AuditStage implements CallStage {
   }
 
   result(call: CallContext, result: Record<string, unknown>): Record<string, unknown> {
-    this.facts(call).responseBytes = Buffer.byteLength(JSON.stringify(result));
+    this.facts(call).result = result;
     return result;
   }
 
@@ -73,7 +74,7 @@ export class AuditStage implements CallStage {
     const upstreamUs = Number((outcome.upstreamNs ?? 0n) / 1000n);
     done.upstreamUs = upstreamUs;
     done.gatewayUs = Math.max(0, totalUs - upstreamUs);
-    if (facts.responseBytes !== undefined) done.responseBytes = facts.responseBytes;
+    if (facts.result !== undefined) done.responseBytes = Buffer.byteLength(JSON.stringify(facts.result));
     records.push(done);
     // The client's answer does not wait for the outcome record: it is queued, written in the next
     // group commit, and flushed on shutdown (R25). A failure is logged; the intent is already durable.
