@@ -70,6 +70,10 @@ describe('break-glass grants on two replicas', () => {
       review: { required: true, overdue: false },
     });
     const id = opened.json.id as string;
+    // Break glass owes a review by someone else within bypass.reviewWindowHours (72 h by default).
+    expect(Date.parse(opened.json.review.dueAt as string) - Date.parse(opened.json.openedAt as string)).toBe(
+      72 * 3_600_000,
+    );
 
     expect(await allowedOn(a)).toBe(true);
     await within2s(b, true, 'alice allowed on replica B');
@@ -303,6 +307,29 @@ describe('break-glass grants on two replicas', () => {
     expect(auditor.status).toBe(403);
     expect((await onA.get('bob', '/grants')).status).toBe(403);
     expect((await onA.get('frank', '/grants/not-a-grant')).status).toBe(404);
+    // Approving and revoking take an incident responder or an admin: not an auditor, not a user.
+    const waiting = await onA.open('carol', { reason: REASON, durationSeconds: 60, requireApproval: true });
+    expect(waiting.status).toBe(201);
+    const waitingId = waiting.json.id as string;
+    for (const [user, step] of [
+      ['frank', 'approve'],
+      ['frank', 'revoke'],
+      ['alice', 'approve'],
+      ['alice', 'revoke'],
+    ] as const) {
+      const refused = await onA.step(user, waitingId, step);
+      expect([user, step, refused.status, refused.json.error.code]).toEqual([
+        user,
+        step,
+        403,
+        'ROLE_REQUIRED',
+      ]);
+    }
+    expect((await onA.get('frank', `/grants/${waitingId}`)).json.status).toBe('pending-approval');
+    // Any incident responder may revoke a grant someone else opened.
+    const byResponder = await onA.step('erin', waitingId, 'revoke', { reason: 'not needed any more' });
+    expect(byResponder.status).toBe(200);
+    expect(byResponder.json).toMatchObject({ status: 'revoked', revokedBy: { subject: 'erin' } });
 
     // Every step above is an admin action in the audit trail.
     const admin = await sql<{ admin_action: string }>(
@@ -313,6 +340,34 @@ describe('break-glass grants on two replicas', () => {
       expect.arrayContaining(['bypass.approve', 'bypass.open', 'bypass.review', 'bypass.revoke']),
     );
     await onA.step('carol', id, 'revoke');
+  });
+
+  it('documents every bypass route in the OpenAPI document, with the one-button body needing only a reason', async () => {
+    const doc = (await fetch(`${a.url}/api/v1/openapi.json`).then((r) => r.json())) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown> }> };
+    };
+    const operations = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/api/v1/bypass/'))
+      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(operations.sort()).toEqual(
+      [
+        'GET /api/v1/bypass/grants',
+        'POST /api/v1/bypass/grants',
+        'GET /api/v1/bypass/grants/{id}',
+        'PATCH /api/v1/bypass/grants/{id}',
+        'PUT /api/v1/bypass/grants/{id}',
+        'GET /api/v1/bypass/grants/{id}/calls',
+        'POST /api/v1/bypass/grants/{id}/approve',
+        'POST /api/v1/bypass/grants/{id}/revoke',
+        'POST /api/v1/bypass/grants/{id}/review',
+      ].sort(),
+    );
+    const open = doc.components.schemas.OpenBypassGrant;
+    expect(open?.required).toEqual(['reason']);
+    // The documented defaults and limits are the ones the server applies (the one button above got 3600 s).
+    expect(open?.properties?.durationSeconds).toMatchObject({ default: 3600, maximum: 28800 });
+    expect(open?.properties?.liftRateLimits).toMatchObject({ default: false });
   });
 });
 
