@@ -6,7 +6,7 @@ import type {
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { preparedQuery } from '@gatehouse/db';
-import type { AuditRecord, AuditSink } from '../types';
+import type { AppendOptions, AuditRecord, AuditSink } from '../types';
 import { chainHash, contentRow, GENESIS_HASH, type ContentRow } from './canonical';
 
 /** Sizes of {@link AuditWriter}; the gateway takes them from `audit.*` in the configuration. */
@@ -17,6 +17,12 @@ export interface AuditWriterOptions {
   batchSize: number;
   /** Longest a record waits for its batch to fill. */
   flushMs: number;
+  /**
+   * Longest a lazy append (nobody waits on it) waits to join the next batch (default 50 ms): at
+   * low load a call's outcome then rides in the next call's intent INSERT instead of needing its
+   * own commit. Under load batches leave continuously and it changes nothing.
+   */
+  lazyFlushMs?: number;
   /**
    * Chains written in parallel, each one INSERT at a time (default 2): while one lane's INSERT
    * runs in Postgres the next lane hashes and encodes its batch.
@@ -84,6 +90,8 @@ export class AuditWriter
   private readonly lanes: Lane[];
   /** The pending flush: a timer for `flushMs` > 0, an immediate for 0. */
   private timer: { cancel(): void } | undefined;
+  /** The pending flush of lazy appends alone, at `lazyFlushMs`. */
+  private lazyTimer: NodeJS.Timeout | undefined;
   private readonly idle: Array<() => void> = [];
   private readonly months = new Set<string>();
 
@@ -118,7 +126,7 @@ export class AuditWriter
    * Resolves once `records` are committed; rejects when they cannot be: the INSERT failed, or
    * they were not committed within `timeoutMs`.
    */
-  append(records: AuditRecord[]): Promise<void> {
+  append(records: AuditRecord[], options: AppendOptions = {}): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const bad = records.find((r) => !UUID.test(r.id) || Number.isNaN(r.occurredAt.getTime()));
     if (bad) return Promise.reject(new Error(`audit record ${bad.id} has an invalid id or occurredAt`));
@@ -139,7 +147,8 @@ export class AuditWriter
       // Records that fit are queued synchronously, so appends made together land in one batch.
       if (this.waiters.length === 0 && this.fits(records.length)) {
         this.enqueue(ticket);
-        this.schedule();
+        if (options.lazy) this.scheduleLazy();
+        else this.schedule();
       } else {
         this.waiters.push(ticket);
       }
@@ -223,10 +232,24 @@ export class AuditWriter
     }
   }
 
+  /** Lazy records alone are written at `lazyFlushMs` at the latest; any earlier batch takes them. */
+  private scheduleLazy(): void {
+    if (this.idle.length > 0 || this.queuedRecords >= this.options.batchSize) {
+      this.kick();
+      return;
+    }
+    this.lazyTimer ??= setTimeout(() => {
+      this.lazyTimer = undefined;
+      this.kick();
+    }, this.options.lazyFlushMs ?? 50);
+  }
+
   /** Gives a batch to every free lane while records are queued. */
   private kick(): void {
     this.timer?.cancel();
     this.timer = undefined;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     for (const lane of this.lanes) {
       if (lane.writing > 0 || this.queue.length === 0) continue;
       const batch = this.take();
