@@ -1,5 +1,5 @@
 import type { AuditRecord } from '../types';
-import { contentRow, storableText } from './canonical';
+import { canonical, chainHash, contentRow, GENESIS_HASH, storableText } from './canonical';
 
 const record = (over: Partial<AuditRecord>): AuditRecord => ({
   id: '0b0c4f9e-7a57-4a41-9d4e-6f1f2b9c0a11',
@@ -53,5 +53,51 @@ describe('contentRow makes every string storable (NUL and lone surrogates would 
 
   it('leaves ordinary text alone', () => {
     expect([storableText('ok'), storableText('😀'), storableText('\ud83d')]).toEqual(['ok', '😀', '\uFFFD']);
+  });
+});
+
+describe('the canonical encoding is fixed (every stored chain was hashed with it)', () => {
+  it('encodes and hashes a record exactly as when the first chains were written', () => {
+    const row = contentRow(
+      record({
+        id: '0B0C4F9E-7A57-4A41-9D4E-6F1F2B9C0A11',
+        kind: 'intent',
+        occurredAt: new Date('2026-11-24T03:00:00.123Z'),
+        outcome: 'allowed',
+        principal: {
+          subject: 'alice',
+          issuer: 'https://idp.test',
+          kind: 'user',
+          groups: ['data', 'eng'],
+          name: 'Alice Ünïcode 😀',
+          email: 'a@x.test',
+        },
+        client: { name: 'cursor', version: '1.2', ip: '192.0.2.1' },
+        session: 's1',
+        server: 'postgres-prod',
+        tool: 'query',
+        method: 'tools/call',
+        action: 'read',
+        arguments: { sql: 'select 1', z: [3, { b: 1, a: 'x\u0000y' }], a: null, 'k\ud800': true },
+        decision: 'allow',
+        matchedRules: ['r2', 'r1'],
+        policyVersion: 7,
+        rateLimit: { limits: [{ name: 'user', points: 10, remaining: 9 }], degraded: false },
+        touched: ['public.orders'],
+        gatewayUs: 412.6,
+        traceId: 't',
+      }),
+    );
+    expect(canonical('W-1', 3, row)).toBe(
+      '["gatehouse-audit-v1","w-1",3,"0b0c4f9e-7a57-4a41-9d4e-6f1f2b9c0a11","intent","c1",' +
+        '"2026-11-24T03:00:00.123Z","allowed","alice","https://idp.test","user","Alice Ünïcode 😀",' +
+        '"a@x.test",["data","eng"],null,"cursor","1.2",null,"192.0.2.1","s1","postgres-prod","query",' +
+        '"tools/call","read",{"a":null,"k\uFFFD":true,"sql":"select 1","z":[3,{"a":"x\uFFFDy","b":1}]},' +
+        '"allow",["r2","r1"],7,null,{"degraded":false,"limits":[{"name":"user","points":10,"remaining":9}]},' +
+        '["public.orders"],null,null,413,null,null,"t",null,null]',
+    );
+    expect(chainHash(GENESIS_HASH, 'W-1', 3, row).toString('hex')).toBe(
+      '1a03bd7072b077f7be794d23ad4a15edf165bef001beca6422089d1a5c4c21a0',
+    );
   });
 });
