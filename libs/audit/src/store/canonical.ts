@@ -72,44 +72,47 @@ export function contentRow(record: AuditRecord): ContentRow {
   const p = record.principal;
   const c = record.client;
   const int = (n: number | undefined) => (n === undefined ? null : Math.round(n));
-  return storable({
-    id: record.id.toLowerCase(),
-    kind: record.kind,
-    call_id: record.callId,
+  // Column by column rather than one walk over a built row: this runs for every record.
+  const text = (value: string | undefined) => (value === undefined ? null : storableText(value));
+  const texts = (values: readonly string[]) => values.map(storableText);
+  return {
+    id: storableText(record.id.toLowerCase()),
+    kind: storableText(record.kind),
+    call_id: storableText(record.callId),
     occurred_at: record.occurredAt.toISOString(),
-    outcome: record.outcome,
-    principal_subject: p.subject,
-    principal_issuer: p.issuer,
-    principal_kind: p.kind,
-    principal_name: p.name ?? null,
-    principal_email: p.email ?? null,
-    principal_groups: [...p.groups],
-    certificate_subject: p.certificateSubject ?? null,
-    client_name: c.name ?? null,
-    client_version: c.version ?? null,
-    client_bridge_version: c.bridgeVersion ?? null,
-    client_ip: c.ip ?? null,
-    session: record.session ?? null,
-    server: record.server ?? null,
-    tool: record.tool ?? null,
-    method: record.method,
-    action: record.action ?? null,
+    outcome: storableText(record.outcome),
+    principal_subject: storableText(p.subject),
+    principal_issuer: storableText(p.issuer),
+    principal_kind: storableText(p.kind),
+    principal_name: text(p.name),
+    principal_email: text(p.email),
+    principal_groups: texts(p.groups),
+    certificate_subject: text(p.certificateSubject),
+    client_name: text(c.name),
+    client_version: text(c.version),
+    client_bridge_version: text(c.bridgeVersion),
+    client_ip: text(c.ip),
+    session: text(record.session),
+    server: text(record.server),
+    tool: text(record.tool),
+    method: storableText(record.method),
+    action: text(record.action),
     arguments: jsonOrNull(record.arguments),
-    decision: record.decision ?? null,
-    matched_rules: [...record.matchedRules],
+    decision: text(record.decision),
+    matched_rules: texts(record.matchedRules),
     policy_version: int(record.policyVersion),
-    bypass_id: record.bypassId ?? null,
+    bypass_id: text(record.bypassId),
     rate_limit: jsonOrNull(record.rateLimit),
-    touched: [...record.touched],
+    touched: texts(record.touched),
     error_code: int(record.errorCode),
-    error_message: record.errorMessage ?? null,
+    error_message: text(record.errorMessage),
     gateway_us: int(record.gatewayUs),
     upstream_us: int(record.upstreamUs),
     response_bytes: int(record.responseBytes),
-    trace_id: record.traceId ?? null,
-    admin_action: record.adminAction ?? null,
-    admin_target: record.adminTarget ?? null,
-  }) as ContentRow;
+    trace_id: text(record.traceId),
+    admin_action: text(record.adminAction),
+    admin_target: text(record.adminTarget),
+  };
 }
 
 /** The content columns of a row as `pg` returns it (Dates, bigint strings), normalised. */
@@ -167,6 +170,7 @@ const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 // NUL is what Postgres text cannot hold: matching it is the point of this expression.
 // eslint-disable-next-line no-control-regex
 const NUL_OR_SURROGATE = /[\u0000\uD800-\uDFFF]/;
+const ESCAPED_NUL_OR_SURROGATE = /\\u(?:0000|d[89a-f])/i;
 
 /**
  * `value` as Postgres can store it: NUL (text cannot hold it) and lone UTF-16 surrogates (jsonb
@@ -192,7 +196,13 @@ function storable(value: Json): Json {
   return value;
 }
 
+/**
+ * A JSON round trip (as jsonb would store it), made storable. JSON.stringify escapes NUL and lone
+ * surrogates (`\u0000`, `\ud800`), so text without such an escape needs no walk at all.
+ */
 function jsonOrNull(value: Record<string, unknown> | undefined): Json {
   if (value === undefined) return null;
-  return JSON.parse(JSON.stringify(value)) as Json;
+  const json = JSON.stringify(value);
+  const parsed = JSON.parse(json) as Json;
+  return ESCAPED_NUL_OR_SURROGATE.test(json) ? storable(parsed) : parsed;
 }
