@@ -274,6 +274,12 @@ export class ExportService implements OnApplicationBootstrap, BeforeApplicationS
       await runtime.stop().catch(() => undefined);
       throw error;
     }
+    // The gateway starts its export in the background: a shutdown that came meanwhile found no
+    // runtime to stop, and this one's relay and workers would outlive the application.
+    if (this.closed) {
+      await runtime.stop({ force: this.mode === 'gateway' }).catch(() => undefined);
+      return;
+    }
     this.runtime = runtime;
   }
 
