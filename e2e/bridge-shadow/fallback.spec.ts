@@ -18,25 +18,10 @@ import {
   tempDir,
   trail,
   type GatewayProcess,
+  text,
+  until,
   type GatewaySetup,
 } from './support';
-
-function text(result: unknown): string {
-  const content = (result as { content: Array<{ type: string; text?: string }> }).content;
-  return content.map((c) => c.text ?? '').join('');
-}
-
-async function until(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 40_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface SpoolLine {
   id: string;

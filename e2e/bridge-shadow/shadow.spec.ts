@@ -14,25 +14,9 @@ import {
   tempDir,
   trail,
   type GatewayProcess,
+  text,
+  until,
 } from './support';
-
-function text(result: unknown): string {
-  const content = (result as { content: Array<{ type: string; text?: string }> }).content;
-  return content.map((c) => c.text ?? '').join('');
-}
-
-/** Polls an async check until it holds; fails with `what` if it never does. */
-async function until(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /**
  * `gatehouse bridge --shadow --direct <Claude Desktop config>` end to end: a real SDK host

@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { Client } from 'pg';
 
 import { serverBin } from '../transport/helpers';
+import { startGatewayChild, type GatewayProcess } from '../transport/processes';
 
-const GATEWAY_MAIN = resolve(__dirname, '../../dist/apps/gateway/src/main.js');
+export type { GatewayProcess };
 
 /**
  * The policy of these suites: anyone may use `memory`, except `create_entities`, which is
@@ -41,12 +41,6 @@ export function claudeDesktopConfig(dir: string, memoryFile: string): string {
     }),
   );
   return file;
-}
-
-export interface GatewayProcess {
-  url: string;
-  output: string[];
-  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface GatewaySetup {
@@ -90,37 +84,7 @@ upstreams:
       MEMORY_FILE_PATH: ${JSON.stringify(join(setup.dir, 'gateway-memory.jsonl'))}
 `,
   );
-  const child: ChildProcess = spawn(process.execPath, [GATEWAY_MAIN], {
-    env: { ...process.env, GATEHOUSE_CONFIG: file, PORT: String(setup.port), GATEHOUSE_DATA_DIR: setup.dir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const url = `http://127.0.0.1:${setup.port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${output.join('')}`);
-    const ready = await fetch(`${url}/readyz`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (ready) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`gateway not ready in time:\n${output.join('')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    output,
-    stop: (signal = 'SIGTERM') =>
-      new Promise((ok) => {
-        if (child.exitCode !== null) return ok();
-        child.once('exit', () => ok());
-        child.kill(signal);
-      }),
-  };
+  return startGatewayChild(file, setup.port, setup.dir);
 }
 
 export function tempDir(prefix: string): string {
@@ -154,5 +118,24 @@ export async function trail(databaseUrl: string): Promise<TrailRow[]> {
     return result.rows;
   } finally {
     await client.end();
+  }
+}
+
+/** The text of a tool result's content. */
+export function text(result: unknown): string {
+  const content = (result as { content: Array<{ type: string; text?: string }> }).content;
+  return content.map((c) => c.text ?? '').join('');
+}
+
+/** Polls a check until it holds; fails with `what` if it never does within `timeoutMs`. */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 40_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

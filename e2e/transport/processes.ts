@@ -63,8 +63,21 @@ export async function spawnGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gw-'));
   const file = join(dir, 'gatehouse.yaml');
   writeFileSync(file, transportDefaults(yaml));
+  return startGatewayChild(file, port, dir, env);
+}
+
+/**
+ * Starts the BUILT gateway with config `file` on `port` and `dataDir` as GATEHOUSE_DATA_DIR, and
+ * resolves once /readyz answers 200 (30 s at most; an early exit fails with its output).
+ */
+export async function startGatewayChild(
+  file: string,
+  port: number,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, GATEHOUSE_CONFIG: file, PORT: String(port), GATEHOUSE_DATA_DIR: dir },
+    env: { ...process.env, ...env, GATEHOUSE_CONFIG: file, PORT: String(port), GATEHOUSE_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -88,7 +101,7 @@ export async function spawnGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
     url,
     child,
     output,
-    dataDir: dir,
+    dataDir,
     stop: (signal = 'SIGTERM') =>
       new Promise((ok) => {
         if (child.exitCode !== null) return ok(child.exitCode);
