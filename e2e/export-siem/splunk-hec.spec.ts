@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { siemSinkFromConfig } from '@gatehouse/audit';
+import { parseConfigText } from '@gatehouse/config';
 import {
   SiemSinkError,
   SiemSinkErrorCode,
@@ -223,6 +225,77 @@ describe('Splunk HEC sink against an HTTPS server speaking the HEC contract', ()
     await expect(sink({ url: gone.url }).send(batch(1))).rejects.toMatchObject({
       code: SiemSinkErrorCode.UNREACHABLE,
       retryable: true,
+    });
+  });
+
+  describe('built from gatehouse.yaml', () => {
+    const fromYaml = (extra: string[]) => {
+      const { config } = parseConfigText(
+        [
+          'export:',
+          '  siem:',
+          '    splunk:',
+          '      type: splunk',
+          // The endpoint's full URL, as docs/export.md shows it (the base URL works as well).
+          `      url: ${hec.url}/services/collector/event`,
+          '      token: "${HEC_TOKEN}"',
+          ...extra.map((line) => `      ${line}`),
+          '',
+        ].join('\n'),
+        { HEC_TOKEN: TOKEN },
+      );
+      const s = siemSinkFromConfig('splunk', config.export.siem.splunk!);
+      closers.push(() => s.close());
+      return s;
+    };
+    const closers: Array<() => Promise<void>> = [];
+    afterAll(async () => {
+      for (const close of closers) await close();
+    });
+
+    it('sends index, sourcetype and source in every event and channel as X-Splunk-Request-Channel, trusting tls.caFile', async () => {
+      const before = hec.accepted.length;
+      const requestsBefore = hec.requests.length;
+      const events = [audit(), alert()];
+      await fromYaml([
+        'index: security-audit',
+        'sourcetype: "gatehouse:json"',
+        'source: gw-prod',
+        'channel: 5d6f3c1e-2b7a-4c8d-9e0f-1a2b3c4d5e6f',
+        `tls: { caFile: ${JSON.stringify(pki.caCert)} }`,
+      ]).send(events);
+      const got = hec.accepted.slice(before);
+      expect(got.map((e) => [e.index, e.sourcetype, e.source])).toEqual([
+        ['security-audit', 'gatehouse:json', 'gw-prod'],
+        ['security-audit', 'gatehouse:json', 'gw-prod'],
+      ]);
+      expect(got.map((e) => (e.fields as { gatehouse_id: string }).gatehouse_id)).toEqual(
+        events.map((e) => (e.type === 'audit' ? e.record.id : e.alert.id)),
+      );
+      const requests = hec.requests.slice(requestsBefore);
+      expect(requests.map((r) => [r.path, r.headers['x-splunk-request-channel']])).toEqual([
+        ['/services/collector/event', '5d6f3c1e-2b7a-4c8d-9e0f-1a2b3c4d5e6f'],
+      ]);
+    });
+
+    it('leaves index out and sends no channel when they are not set', async () => {
+      const before = hec.accepted.length;
+      const requestsBefore = hec.requests.length;
+      await fromYaml([`tls: { caFile: ${JSON.stringify(pki.caCert)} }`]).send([audit()]);
+      expect(hec.accepted.slice(before)).toEqual([
+        expect.objectContaining({ source: 'gatehouse', sourcetype: 'gatehouse:audit' }),
+      ]);
+      expect(hec.accepted.at(-1)).not.toHaveProperty('index');
+      expect(hec.requests.slice(requestsBefore)[0]?.headers).not.toHaveProperty('x-splunk-request-channel');
+    });
+
+    it('refuses the collector signed by a private CA when tls.caFile is not given', async () => {
+      const before = hec.requests.length;
+      await expect(fromYaml(['index: security-audit']).send([audit()])).rejects.toMatchObject({
+        code: SiemSinkErrorCode.TLS,
+        retryable: true,
+      });
+      expect(hec.requests.length).toBe(before);
     });
   });
 

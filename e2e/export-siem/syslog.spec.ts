@@ -1,4 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { siemSinkFromConfig } from '@gatehouse/audit';
+import { parseConfigText } from '@gatehouse/config';
 import {
   eventJson,
   formatSyslog,
@@ -71,6 +73,51 @@ describe('syslog sink against a real rsyslogd over TCP', () => {
         formatSyslog(e, { format: 'json', facility: 'local4', hostname: 'gw-1.example.com', procId: '4242' }),
       ),
     );
+  });
+
+  it('uses the facility, hostname, enterprise number and message size set in gatehouse.yaml', async () => {
+    const { config } = parseConfigText(
+      [
+        'export:',
+        '  siem:',
+        '    soc:',
+        '      type: syslog',
+        '      host: 127.0.0.1',
+        `      port: ${rsyslog.port}`,
+        '      facility: local3',
+        '      hostname: gw-7.example.net',
+        '      enterpriseNumber: 99999',
+        '      maxMessageBytes: 2048',
+        '',
+      ].join('\n'),
+      {},
+    );
+    const s = siemSinkFromConfig('soc', config.export.siem.soc!);
+    sinks.push(s as SyslogSink);
+    const big = audit({ arguments: { sql: `select '${'x'.repeat(4000)}'` } });
+    const small = audit();
+    const before = rsyslog.raw().length;
+    await s.send([big, small]);
+    const parsed = await parsedSince(before, 2);
+    // local3 is facility 19; the rest of the header as configured.
+    expect(parsed.map((p) => [p.facility, p.hostname])).toEqual([
+      [19, 'gw-7.example.net'],
+      [19, 'gw-7.example.net'],
+    ]);
+    const ids = [big, small].map((e) => (e.type === 'audit' ? e.record.id : ''));
+    expect(parsed.map((p) => p.structuredData)).toEqual(
+      ids.map((id) => `[gatehouse@99999 id="${id}" type="audit"]`),
+    );
+    // Over 2048 bytes, the record goes without its arguments; the small one whole.
+    const [bigMsg, smallMsg] = parsed.map((p) => JSON.parse(p.msg) as Record<string, unknown>);
+    expect(bigMsg?.arguments).toEqual({ truncated: true, bytes: expect.any(Number) as number });
+    expect(smallMsg).toEqual(eventJson(small));
+    expect(
+      rsyslog
+        .raw()
+        .slice(before)
+        .every((line) => Buffer.byteLength(line) <= 2048),
+    ).toBe(true);
   });
 
   it('round-trips hostile values through CEF: pipes, equals signs, backslashes, line breaks and unicode', async () => {

@@ -1,6 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import { siemSinkFromConfig } from '@gatehouse/audit';
+import { parseConfigText } from '@gatehouse/config';
 import { eventJson, SiemSinkErrorCode, WebhookSink } from '../../libs/audit/src/export/sinks';
 import { makeTestPki, type TestPki } from '../support/pki';
 import { alert, audit, batch, HOSTILE } from './events';
@@ -19,10 +21,16 @@ interface Delivery {
  * `t` and `v1`, refuse a stale `t`, recompute HMAC-SHA256(secret, `<t>.<raw body>`), compare in
  * constant time, then read the JSON lines.
  */
-async function startReceiver(pki: TestPki, answer: () => number = () => 204) {
+async function startReceiver(pki: TestPki, answer: () => number = () => 204, requireClientCert = false) {
   const deliveries: Delivery[] = [];
   const server: Server = createServer(
-    { cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key) },
+    {
+      cert: readFileSync(pki.server.cert),
+      key: readFileSync(pki.server.key),
+      ...(requireClientCert
+        ? { ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true }
+        : {}),
+    },
     (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -124,6 +132,53 @@ describe('webhook sink against an HTTPS receiver that verifies the signature', (
     expect(first?.idempotencyKey).toBeDefined();
     expect(second?.idempotencyKey).toBe(first?.idempotencyKey);
     expect(second?.lines).toEqual(first?.lines);
+  });
+
+  it('reaches a receiver signed by a private CA given as tls.caFile in gatehouse.yaml, and is refused without it', async () => {
+    const receiver = await startReceiver(pki);
+    closers.push(receiver.close);
+    const fromYaml = (tls: string) => {
+      const { config } = parseConfigText(
+        `export:\n  siem:\n    hook: { type: webhook, url: "${receiver.url}", secret: "\${HOOK_SECRET}"${tls} }\n`,
+        { HOOK_SECRET: SECRET },
+      );
+      const s = siemSinkFromConfig('hook', config.export.siem.hook!);
+      closers.push(() => s.close());
+      return s;
+    };
+    await expect(fromYaml('').send(batch(1))).rejects.toMatchObject({
+      code: SiemSinkErrorCode.TLS,
+      retryable: true,
+    });
+    expect(receiver.deliveries).toEqual([]);
+
+    const events = batch(2);
+    await fromYaml(`, tls: { caFile: ${JSON.stringify(pki.caCert)} }`).send(events);
+    expect(receiver.deliveries).toHaveLength(1);
+    expect(receiver.deliveries[0]).toMatchObject({ status: 204, reason: 'verified' });
+    expect(receiver.deliveries[0]!.lines).toEqual(
+      events.map((e) => JSON.parse(JSON.stringify(eventJson(e)))),
+    );
+  });
+
+  it('presents the client certificate of tls.certFile and tls.keyFile to a receiver demanding mutual TLS', async () => {
+    const receiver = await startReceiver(pki, () => 204, true);
+    closers.push(receiver.close);
+    const fromYaml = (tls: Record<string, string>) => {
+      const { config } = parseConfigText(
+        `export:\n  siem:\n    hook: { type: webhook, url: "${receiver.url}", secret: "\${HOOK_SECRET}", tls: ${JSON.stringify(tls)} }\n`,
+        { HOOK_SECRET: SECRET },
+      );
+      const s = siemSinkFromConfig('hook', config.export.siem.hook!);
+      closers.push(() => s.close());
+      return s;
+    };
+    await expect(fromYaml({ caFile: pki.caCert }).send(batch(1))).rejects.toMatchObject({
+      retryable: true,
+    });
+    expect(receiver.deliveries).toEqual([]);
+    await fromYaml({ caFile: pki.caCert, certFile: pki.client.cert, keyFile: pki.client.key }).send(batch(1));
+    expect(receiver.deliveries.map((d) => d.reason)).toEqual(['verified']);
   });
 
   it('refuses a plain-HTTP URL and a short secret at construction', () => {

@@ -18,6 +18,8 @@ const EXAMPLE_ENV = {
   GATEHOUSE_INTROSPECTION_SECRET: 'example-introspection-secret',
   GATEHOUSE_CONSOLE_SECRET: 'example-console-secret',
   GATEHOUSE_PAGER_SECRET: 'example-pager-secret-0123456789abcdef',
+  SPLUNK_HEC_TOKEN: 'example-hec-token',
+  GATEHOUSE_WEBHOOK_SECRET: 'example-webhook-secret-0123456789abcdef',
 };
 
 /** Every leaf key path the schema accepts; upstream keys appear as `upstreams.<name>.…`. */
@@ -76,6 +78,8 @@ describe('gatehouse.example.yaml', () => {
     expect(out).not.toContain('example-introspection-secret');
     expect(out).not.toContain('example-console-secret');
     expect(out).not.toContain('example-pager-secret');
+    expect(out).not.toContain('example-hec-token');
+    expect(out).not.toContain('example-webhook-secret');
   });
 
   it.each(PATHS)('sets %s', (path) => {

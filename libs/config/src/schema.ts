@@ -214,7 +214,42 @@ const exportS3 = z
   })
   .strict();
 
-/** One SIEM destination; which keys apply depends on `type` (see docs/export.md). */
+/** RFC 5424 §6.2.1 facility names, as `export.siem.<name>.facility` takes them. */
+const SYSLOG_FACILITIES = [
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'syslog',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'authpriv',
+  'ftp',
+  'ntp',
+  'audit',
+  'alert',
+  'clock',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const;
+
+/** The keys each SIEM type takes besides `type` (any other key set on it stops start-up). */
+const SIEM_KEYS = {
+  syslog: ['host', 'port', 'tls', 'format', 'facility', 'enterpriseNumber', 'maxMessageBytes', 'hostname'],
+  splunk: ['url', 'token', 'tls', 'index', 'sourcetype', 'source', 'channel'],
+  webhook: ['url', 'secret', 'tls'],
+} as const;
+
+/** One SIEM destination; which keys apply depends on `type` (see docs/export.md, docs/siem.md). */
 const exportSiem = z
   .object({
     type: z.enum(['syslog', 'splunk', 'webhook']),
@@ -222,9 +257,10 @@ const exportSiem = z
     host: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).optional(),
     /**
-     * syslog: TLS to the receiver; `caFile` is a PEM bundle to trust besides the system CAs,
-     * `certFile`/`keyFile` the client certificate a relay demanding mutual TLS checks, `servername`
-     * the name the receiver's certificate is checked against (default `host`).
+     * TLS to the receiver; `caFile` is a PEM bundle to trust besides the system CAs (a private
+     * CA), `certFile`/`keyFile` the client certificate a receiver demanding mutual TLS checks.
+     * syslog only: `servername`, the name the receiver's certificate is checked against (default
+     * `host`); over HTTPS (splunk, webhook) it is the URL's host.
      */
     tls: z
       .object({
@@ -239,12 +275,55 @@ const exportSiem = z
         path: ['certFile'],
       })
       .optional(),
-    /** syslog: payload format. */
-    format: z.enum(['cef', 'json']).default('json'),
+    /** syslog: payload format (default `json`). */
+    format: z.enum(['cef', 'json']).optional(),
+    /** syslog: facility of every message (default `authpriv`). */
+    facility: z.enum(SYSLOG_FACILITIES).optional(),
+    /** syslog: private enterprise number of the `gatehouse@<PEN>` structured data (default 32473). */
+    enterpriseNumber: z.number().int().min(1).max(4_294_967_295).optional(),
+    /**
+     * syslog: largest message in bytes (default 8192, rsyslog's default `maxMessageSize`); a JSON
+     * record over it is sent without its arguments. At least 1024: below that a record without
+     * its arguments may not fit.
+     */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .optional(),
+    /** syslog: the HOSTNAME field (default the machine's host name). */
+    hostname: z
+      .string()
+      .regex(
+        /^[\x21-\x7e]{1,255}$/,
+        'is not 1 to 255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)',
+      )
+      .optional(),
     /** splunk, webhook: the endpoint URL. */
     url: z.url({ protocol: /^https?$/ }).optional(),
     /** splunk: the HEC token (from env). */
     token: z.string().min(1).optional(),
+    /** splunk: the index (default the token's default index). */
+    index: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9_-]*$/,
+        'is not a Splunk index name (lowercase letters, digits, "_" and "-", starting with a letter or digit)',
+      )
+      .optional(),
+    /** splunk: the sourcetype of every event (default `gatehouse:audit` / `gatehouse:alert`). */
+    sourcetype: z.string().min(1).optional(),
+    /** splunk: the source of every event (default `gatehouse`). */
+    source: z.string().min(1).optional(),
+    /** splunk: the `X-Splunk-Request-Channel` GUID a token with indexer acknowledgement requires. */
+    channel: z
+      .string()
+      .regex(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+        'is not a GUID such as 0f2b7c0e-8c43-4b55-a4e2-7c7ae0f0d0aa (e.g. from `uuidgen`)',
+      )
+      .optional(),
     /** webhook: the HMAC-SHA256 secret the body is signed with (from env). */
     secret: z.string().min(32, 'at least 32 characters, e.g. `openssl rand -hex 32`').optional(),
   })
@@ -260,6 +339,28 @@ const exportSiem = z
     } else {
       need('url');
       need(s.type === 'splunk' ? 'token' : 'secret');
+    }
+    const allowed: readonly string[] = SIEM_KEYS[s.type];
+    for (const [key, value] of Object.entries(s)) {
+      if (key === 'type' || value === undefined || allowed.includes(key)) continue;
+      const types = Object.entries(SIEM_KEYS)
+        .filter(([, keys]) => (keys as readonly string[]).includes(key))
+        .map(([t]) => t);
+      ctx.addIssue({
+        code: 'custom',
+        message: `${key} applies to type ${types.join(' or ')}, not ${s.type}`,
+        path: [key],
+      });
+    }
+    if (s.type !== 'syslog' && s.tls?.servername !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `servername applies to type syslog; ${s.type} checks the certificate against the url's host`,
+        path: ['tls', 'servername'],
+      });
+    }
+    if (s.type !== 'syslog' && s.tls !== undefined && s.url?.startsWith('http:')) {
+      ctx.addIssue({ code: 'custom', message: 'tls needs an https url', path: ['tls'] });
     }
   });
 

@@ -3,6 +3,7 @@ import type { GatehouseConfig } from '@gatehouse/config';
 import { eventView } from '../query/audit-query.service';
 import type { BatchDelivery } from './delivery';
 import type { BatchRef } from './keys';
+import type { HttpTlsOptions } from './sinks/http-post';
 import { SplunkHecSink } from './sinks/splunk-hec-sink';
 import { SyslogSink, type SyslogTlsOptions } from './sinks/syslog-sink';
 import type { SiemSink } from './sinks/types';
@@ -15,7 +16,10 @@ export function siemSinkName(name: string): string {
   return `siem-${name}`;
 }
 
-/** Builds the SIEM sink `export.siem.<name>` describes (the schema has checked its keys per type). */
+/**
+ * Builds the SIEM sink `export.siem.<name>` describes (the schema has checked its keys per type);
+ * options left out take the sink's defaults (docs/siem.md).
+ */
 export function siemSinkFromConfig(name: string, c: SiemConfig): SiemSink {
   switch (c.type) {
     case 'syslog':
@@ -23,21 +27,50 @@ export function siemSinkFromConfig(name: string, c: SiemConfig): SiemSink {
         name,
         host: c.host ?? '',
         port: c.port ?? 0,
-        format: c.format,
+        format: c.format ?? 'json',
+        ...defined({
+          facility: c.facility,
+          enterpriseNumber: c.enterpriseNumber,
+          maxMessageBytes: c.maxMessageBytes,
+          hostname: c.hostname,
+        }),
         ...(c.tls ? { tls: syslogTls(c.tls) } : {}),
       });
     case 'splunk':
-      return new SplunkHecSink({ name, url: c.url ?? '', token: c.token ?? '' });
+      return new SplunkHecSink({
+        name,
+        url: c.url ?? '',
+        token: c.token ?? '',
+        ...defined({ index: c.index, sourcetype: c.sourcetype, source: c.source, channel: c.channel }),
+        ...(c.tls ? { tls: httpTls(c.tls) } : {}),
+      });
     case 'webhook':
-      return new WebhookSink({ name, url: c.url ?? '', secret: c.secret ?? '' });
+      return new WebhookSink({
+        name,
+        url: c.url ?? '',
+        secret: c.secret ?? '',
+        ...(c.tls ? { tls: httpTls(c.tls) } : {}),
+      });
   }
 }
 
-/** `export.siem.<name>.tls` as the sink's TLS options: the PEM files read once, at start. */
-function syslogTls(t: NonNullable<SiemConfig['tls']>): SyslogTlsOptions {
+/** The entries of `o` that are set, so an unset option keeps the sink's default. */
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `export.siem.<name>.tls` as an HTTPS sink's TLS options: the PEM files read once, at start. */
+function httpTls(t: NonNullable<SiemConfig['tls']>): HttpTlsOptions {
   return {
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
     ...(t.certFile && t.keyFile ? { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) } : {}),
+  };
+}
+
+/** `export.siem.<name>.tls` as the syslog sink's TLS options: the PEM files read once, at start. */
+function syslogTls(t: NonNullable<SiemConfig['tls']>): SyslogTlsOptions {
+  return {
+    ...httpTls(t),
     ...(t.servername ? { servername: t.servername } : {}),
   };
 }

@@ -7,7 +7,10 @@ import type { SiemEvent, SiemSink } from './types';
 /** A Splunk HTTP Event Collector destination (`export.siem.<name>` with `type: splunk`). */
 export interface SplunkHecSinkOptions {
   name: string;
-  /** The collector's base URL (`https://splunk.example.com:8088`); `/services/collector/event` is added. */
+  /**
+   * The collector's base URL (`https://splunk.example.com:8088`), to which
+   * `/services/collector/event` is added, or the endpoint's full URL (ending in it).
+   */
   url: string;
   /** The HEC token (sent as `Authorization: Splunk <token>`). */
   token: string;
@@ -58,7 +61,7 @@ export class SplunkHecSink implements SiemSink {
       throw new SiemSinkError(SiemSinkErrorCode.INVALID_OPTIONS, options.name, 'needs a HEC token', false);
     }
     const base = parseUrl(options.name, 'url', options.url, ['https:', 'http:']);
-    const url = new URL(base.pathname.replace(/\/+$/, '') + '/services/collector/event', base);
+    const url = new URL(hecEventPath(base.pathname), base);
     this.poster = new HttpPoster(options.name, url, options.timeoutMs ?? 15_000, options.tls);
     this.host = options.host ?? machineName();
   }
@@ -108,6 +111,12 @@ export class SplunkHecSink implements SiemSink {
   async close(): Promise<void> {
     this.poster.close();
   }
+}
+
+/** The event endpoint's path under `path`: the path itself when it already names the endpoint. */
+function hecEventPath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed.endsWith('/services/collector/event') ? trimmed : `${trimmed}/services/collector/event`;
 }
 
 /** The `code` of HEC's `{"text":…,"code":…}` answer, or undefined when the body is not one. */
