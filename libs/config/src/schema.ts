@@ -600,7 +600,7 @@ export const configSchema = z
          * Longest a call's outcome record (nobody waits on it) waits to ride in the next call's
          * intent INSERT, so a quiet gateway commits once per call instead of twice.
          */
-        lazyFlushMs: z.number().int().nonnegative().max(1000).default(50),
+        lazyFlushMs: z.number().int().nonnegative().max(1000).default(10),
       })
       .strict()
       .prefault({}),

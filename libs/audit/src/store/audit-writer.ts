@@ -18,7 +18,7 @@ export interface AuditWriterOptions {
   /** Longest a record waits for its batch to fill. */
   flushMs: number;
   /**
-   * Longest a lazy append (nobody waits on it) waits to join the next batch (default 50 ms): at
+   * Longest a lazy append (nobody waits on it) waits to join the next batch (default 10 ms): at
    * low load a call's outcome then rides in the next call's intent INSERT instead of needing its
    * own commit. Under load batches leave continuously and it changes nothing.
    */
@@ -241,7 +241,7 @@ export class AuditWriter
     this.lazyTimer ??= setTimeout(() => {
       this.lazyTimer = undefined;
       this.kick();
-    }, this.options.lazyFlushMs ?? 50);
+    }, this.options.lazyFlushMs ?? 10);
   }
 
   /** Gives a batch to every free lane while records are queued. */
