@@ -7,16 +7,23 @@ import {
   ExportRuntime,
   reconcileStates,
   S3Archive,
-  S3Delivery,
   verifyS3,
   type ExportQuery,
   type ReconcileState,
 } from '@gatehouse/audit';
 import { createLogger } from '@gatehouse/observability';
 import { runAuditVerify } from '../../apps/cli/src/commands/audit.command';
-import { openAuditDb, record, type AuditDb } from '../audit-store/helpers';
-import { startS3Server, type S3Server } from './s3-server';
-import { ed25519Pem, exportConfig, flushPrefix, queuePrefix, REDIS_URL, waitFor } from './support';
+import { record, type AuditDb } from '../audit-store/helpers';
+import type { S3Server } from './s3-server';
+import {
+  ed25519Pem,
+  exportConfig,
+  queuePrefix,
+  REDIS_URL,
+  startS3Export,
+  waitFor,
+  type S3ExportFixture,
+} from './support';
 
 /**
  * The reconciler (R22) on its own schedule against real parts: Postgres (scratch database), Redis
@@ -28,18 +35,16 @@ describe('the export reconciler (R22)', () => {
   const key = ed25519Pem();
   const prefix = queuePrefix('reconcile');
   const logs: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
+  let fx: S3ExportFixture;
   let store: AuditDb;
   let s3: S3Server;
   let writer: AuditWriter;
   let runtime: ExportRuntime;
   let archive: S3Archive;
-  const query: ExportQuery = (sql, params) => store.sql(sql, params);
-
-  const total = async () => Number((await store.sql(`SELECT count(*)::int AS n FROM audit_event`))[0]?.n);
-  const undelivered = async () => (await runtime.backlog()).find((b) => b.sink === 's3')?.undelivered ?? -1;
-  const caughtUp = () => waitFor('the export to catch up', async () => (await undelivered()) === 0);
-  const successfulPuts = (path: string) =>
-    s3.seen.filter((r) => r.method === 'PUT' && r.path.split('?')[0] === path && r.status === 200).length;
+  const query: ExportQuery = (sql, params) => fx.query(sql, params);
+  const total = () => fx.total();
+  const caughtUp = () => fx.caughtUp();
+  const successfulPuts = (path: string) => fx.successfulPuts(path);
   /** Waits for a pass that began after `since` and satisfies `check`; returns its state. */
   const pass = async (what: string, since: number, check: (s: ReconcileState) => boolean) => {
     let found: ReconcileState | undefined;
@@ -55,41 +60,23 @@ describe('the export reconciler (R22)', () => {
     s.source === 'bucket' && !s.gapAlert && s.missingRecords === 0 && s.error === null;
 
   beforeAll(async () => {
-    store = await openAuditDb('audit_reconcile');
-    s3 = await startS3Server();
-    archive = new S3Archive(s3.options);
-    writer = new AuditWriter(store.db.dataSource, { queueSize: 1000, batchSize: 5, flushMs: 1 });
-    await writer.start();
-    const logger = createLogger('info', {
-      write: (line: string) => {
-        logs.push(JSON.parse(line) as (typeof logs)[number]);
-      },
-    });
-    runtime = new ExportRuntime({
-      dataSource: store.db.dataSource,
-      redisUrl: REDIS_URL,
-      config: exportConfig(s3, prefix, key.privatePem, {
+    fx = await startS3Export({
+      database: 'audit_reconcile',
+      prefix,
+      signingKey: key.privatePem,
+      logger: createLogger('info', {
+        write: (line: string) => {
+          logs.push(JSON.parse(line) as (typeof logs)[number]);
+        },
+      }),
+      overrides: {
         reconcile: { intervalSeconds: 1, lookbackHours: 1, gapAlertSeconds: 2 },
         lagAlertSeconds: 1,
-      }),
-      logger,
-      roles: { relay: true, processors: true },
-      // s3rver's credentials; in production they come from the AWS default chain.
-      deliveries: [new S3Delivery(new S3Archive(s3.options))],
+      },
     });
-    await runtime.start();
-    await writer.append(Array.from({ length: 10 }, () => record()));
-    await caughtUp();
+    ({ store, s3, writer, runtime, archive } = fx);
   });
-
-  afterAll(async () => {
-    await runtime.stop();
-    await writer.flush();
-    archive.close();
-    await s3.close();
-    await store.close();
-    await flushPrefix(prefix);
-  });
+  afterAll(() => fx.close());
 
   it('raises the gap alert while S3 answers 503 for longer than the threshold, clears it after, and the counts match', async () => {
     await pass('a pass with every record in the bucket', Date.now(), matching);

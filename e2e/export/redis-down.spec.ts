@@ -1,18 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import {
-  AuditWriter,
-  ExportRuntime,
-  S3Archive,
-  S3Delivery,
-  verifyS3,
-  type ExportQuery,
-} from '@gatehouse/audit';
-import { createLogger } from '@gatehouse/observability';
-import { openAuditDb, record, type AuditDb } from '../audit-store/helpers';
+import { verifyS3, type AuditWriter, type ExportRuntime } from '@gatehouse/audit';
+import { record } from '../audit-store/helpers';
 import { freePort } from '../transport/processes';
-import { startS3Server, type S3Server } from './s3-server';
-import { ed25519Pem, exportConfig, queuePrefix, waitFor } from './support';
+import { ed25519Pem, queuePrefix, startS3Export, waitFor, type S3ExportFixture } from './support';
 
 /**
  * R31 and R23 with a Redis of this test's own (a redis-server process without persistence): Redis
@@ -24,12 +15,9 @@ describe('Redis down, then back empty (R23, R31)', () => {
   const prefix = queuePrefix('redisdown');
   let port: number;
   let redis: ChildProcess;
-  let store: AuditDb;
-  let s3: S3Server;
+  let fx: S3ExportFixture;
   let writer: AuditWriter;
   let runtime: ExportRuntime;
-  let archive: S3Archive;
-  const query: ExportQuery = (sql, params) => store.sql(sql, params);
 
   const startRedis = async () => {
     redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
@@ -55,28 +43,17 @@ describe('Redis down, then back empty (R23, R31)', () => {
   beforeAll(async () => {
     port = await freePort();
     await startRedis();
-    store = await openAuditDb('audit_export_redis');
-    s3 = await startS3Server();
-    archive = new S3Archive(s3.options);
-    writer = new AuditWriter(store.db.dataSource, { queueSize: 1000, batchSize: 5, flushMs: 1 });
-    await writer.start();
-    runtime = new ExportRuntime({
-      dataSource: store.db.dataSource,
+    fx = await startS3Export({
+      database: 'audit_export_redis',
+      prefix,
+      signingKey: key.privatePem,
       redisUrl: `redis://127.0.0.1:${port}`,
-      config: exportConfig(s3, prefix, key.privatePem),
-      logger: createLogger('silent'),
-      roles: { relay: true, processors: true },
-      deliveries: [new S3Delivery(new S3Archive(s3.options))],
     });
-    await runtime.start();
+    ({ writer, runtime } = fx);
   });
 
   afterAll(async () => {
-    await runtime.stop();
-    await writer.flush();
-    archive.close();
-    await s3.close();
-    await store.close();
+    await fx.close();
     if (redis.exitCode === null && redis.signalCode === null) await stopRedis();
   });
 
@@ -85,13 +62,13 @@ describe('Redis down, then back empty (R23, R31)', () => {
     await waitFor('the first records in S3', async () => (await runtime.backlog())[0]?.undelivered === 0);
 
     // Batches stay pending: S3 refuses while jobs exist only in the Redis about to vanish.
-    s3.failing = true;
+    fx.s3.failing = true;
     await writer.append(Array.from({ length: 20 }, () => record()));
     await waitFor('pending batches', async () => ((await runtime.backlog())[0]?.pendingBatches ?? 0) > 0);
     await stopRedis();
     // The trail does not depend on Redis: appends still commit.
     await writer.append(Array.from({ length: 10 }, () => record()));
-    s3.failing = false;
+    fx.s3.failing = false;
 
     await startRedis();
     await waitFor(
@@ -99,7 +76,7 @@ describe('Redis down, then back empty (R23, R31)', () => {
       async () => (await runtime.backlog())[0]?.undelivered === 0,
       60_000,
     );
-    const report = await verifyS3(archive, query, { publicKey: key.publicPem });
+    const report = await verifyS3(fx.archive, fx.query, { publicKey: key.publicPem });
     expect(report.problems).toEqual([]);
     expect(report.records).toBe(40);
   });

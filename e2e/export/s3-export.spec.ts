@@ -10,17 +10,25 @@ import {
   ExportRuntime,
   queueName,
   S3Archive,
-  S3Delivery,
   verifyS3,
   type ExportQuery,
   type SignedCheckpoint,
 } from '@gatehouse/audit';
 import { createLogger } from '@gatehouse/observability';
 import { runAuditVerify } from '../../apps/cli/src/commands/audit.command';
-import { openAuditDb, record, type AuditDb } from '../audit-store/helpers';
+import { record, type AuditDb } from '../audit-store/helpers';
 import { freePort } from '../transport/processes';
-import { startS3Server, type S3Server } from './s3-server';
-import { ed25519Pem, exportConfig, flushPrefix, queuePrefix, REDIS_URL, waitFor } from './support';
+import type { S3Server } from './s3-server';
+import {
+  ed25519Pem,
+  exportConfig,
+  flushPrefix,
+  queuePrefix,
+  REDIS_URL,
+  startS3Export,
+  waitFor,
+  type S3ExportFixture,
+} from './support';
 
 /**
  * The S3 export against real parts: Postgres (scratch database), Redis (a queue prefix of this
@@ -29,45 +37,23 @@ import { ed25519Pem, exportConfig, flushPrefix, queuePrefix, REDIS_URL, waitFor 
 describe('audit export to S3 (R18, R19, R21, R23, R24)', () => {
   const key = ed25519Pem();
   const prefix = queuePrefix('s3export');
+  let fx: S3ExportFixture;
   let store: AuditDb;
   let s3: S3Server;
   let writer: AuditWriter;
   let runtime: ExportRuntime;
   let archive: S3Archive;
-  const query: ExportQuery = (sql, params) => store.sql(sql, params);
-
-  const undelivered = async () => (await runtime.backlog()).find((b) => b.sink === 's3')?.undelivered ?? -1;
-  const caughtUp = () => waitFor('the export to catch up', async () => (await undelivered()) === 0);
-  const total = async () => Number((await store.sql(`SELECT count(*)::int AS n FROM audit_event`))[0]?.n);
-  const successfulPuts = (path: string) =>
-    s3.seen.filter((r) => r.method === 'PUT' && r.path.split('?')[0] === path && r.status === 200).length;
+  const query: ExportQuery = (sql, params) => fx.query(sql, params);
+  const undelivered = () => fx.undelivered();
+  const caughtUp = () => fx.caughtUp();
+  const total = () => fx.total();
+  const successfulPuts = (path: string) => fx.successfulPuts(path);
 
   beforeAll(async () => {
-    store = await openAuditDb('audit_export_s3');
-    s3 = await startS3Server();
-    archive = new S3Archive(s3.options);
-    writer = new AuditWriter(store.db.dataSource, { queueSize: 1000, batchSize: 5, flushMs: 1 });
-    await writer.start();
-    runtime = new ExportRuntime({
-      dataSource: store.db.dataSource,
-      redisUrl: REDIS_URL,
-      config: exportConfig(s3, prefix, key.privatePem),
-      logger: createLogger('silent'),
-      roles: { relay: true, processors: true },
-      // s3rver's credentials; in production they come from the AWS default chain.
-      deliveries: [new S3Delivery(new S3Archive(s3.options))],
-    });
-    await runtime.start();
+    fx = await startS3Export({ database: 'audit_export_s3', prefix, signingKey: key.privatePem });
+    ({ store, s3, writer, runtime, archive } = fx);
   });
-
-  afterAll(async () => {
-    await runtime.stop();
-    await writer.flush();
-    archive.close();
-    await s3.close();
-    await store.close();
-    await flushPrefix(prefix);
-  });
+  afterAll(() => fx.close());
 
   it('ships every record to S3 exactly once, with manifests and a signed checkpoint', async () => {
     await Promise.all(

@@ -1,7 +1,10 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { AuditWriter, ExportRuntime, S3Archive, S3Delivery, type ExportQuery } from '@gatehouse/audit';
 import { configSchema, type GatehouseConfig } from '@gatehouse/config';
-import type { S3Server } from './s3-server';
+import { createLogger, type Logger } from '@gatehouse/observability';
+import { openAuditDb, type AuditDb } from '../audit-store/helpers';
+import { startS3Server, type S3Server } from './s3-server';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -83,4 +86,76 @@ export async function waitFor(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((ok) => setTimeout(ok, 50));
   }
+}
+
+/** One S3 export against real parts, as most export suites need it. */
+export interface S3ExportFixture {
+  store: AuditDb;
+  s3: S3Server;
+  /** A client of the bucket for the test's own reads (list, get, delete behind the exporter's back). */
+  archive: S3Archive;
+  writer: AuditWriter;
+  runtime: ExportRuntime;
+  query: ExportQuery;
+  /** Records in `audit_event`. */
+  total(): Promise<number>;
+  /** Records of the `s3` sink not delivered yet. */
+  undelivered(): Promise<number>;
+  /** Waits until the `s3` sink has every record. */
+  caughtUp(): Promise<void>;
+  /** Successful PUTs of one object path, as the recording proxy saw them. */
+  successfulPuts(path: string): number;
+  /** Stops the runtime, writes what is queued, closes everything and removes the queue's keys. */
+  close(): Promise<void>;
+}
+
+/**
+ * A scratch database with an audit writer (batches of 5), s3rver behind the recording proxy, and an
+ * ExportRuntime running relay and processors on `prefix` with {@link exportConfig} and `overrides`.
+ */
+export async function startS3Export(options: {
+  database: string;
+  prefix: string;
+  signingKey: string;
+  redisUrl?: string;
+  logger?: Logger;
+  overrides?: Record<string, unknown>;
+}): Promise<S3ExportFixture> {
+  const store = await openAuditDb(options.database);
+  const s3 = await startS3Server();
+  const archive = new S3Archive(s3.options);
+  const writer = new AuditWriter(store.db.dataSource, { queueSize: 1000, batchSize: 5, flushMs: 1 });
+  await writer.start();
+  const runtime = new ExportRuntime({
+    dataSource: store.db.dataSource,
+    redisUrl: options.redisUrl ?? REDIS_URL,
+    config: exportConfig(s3, options.prefix, options.signingKey, options.overrides),
+    logger: options.logger ?? createLogger('silent'),
+    roles: { relay: true, processors: true },
+    // s3rver's credentials; in production they come from the AWS default chain.
+    deliveries: [new S3Delivery(new S3Archive(s3.options))],
+  });
+  await runtime.start();
+  const undelivered = async () => (await runtime.backlog()).find((b) => b.sink === 's3')?.undelivered ?? -1;
+  return {
+    store,
+    s3,
+    archive,
+    writer,
+    runtime,
+    query: (sql, params) => store.sql(sql, params),
+    total: async () => Number((await store.sql(`SELECT count(*)::int AS n FROM audit_event`))[0]?.n),
+    undelivered,
+    caughtUp: () => waitFor('the export to catch up', async () => (await undelivered()) === 0),
+    successfulPuts: (path) =>
+      s3.seen.filter((r) => r.method === 'PUT' && r.path.split('?')[0] === path && r.status === 200).length,
+    close: async () => {
+      await runtime.stop();
+      await writer.flush();
+      archive.close();
+      await s3.close();
+      await store.close();
+      await flushPrefix(options.prefix);
+    },
+  };
 }
