@@ -10,12 +10,12 @@
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { configSchema } from '@gatehouse/config';
 import { createDataSource, createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
-import { AuditWriter, verifyChains, type AuditRecord } from '@gatehouse/audit';
+import { AuditWriter, verifyChains } from '@gatehouse/audit';
+import { sampleRecord } from './audit-sample';
 
 const TARGET_PER_SECOND = 20_000;
 const LEVELS = [64, 512, 4096];
@@ -30,43 +30,6 @@ interface Level {
   p99Ms: number;
 }
 
-function sample(n: number): AuditRecord {
-  return {
-    id: randomUUID(),
-    kind: n % 2 === 0 ? 'intent' : 'outcome',
-    callId: `call-${Math.floor(n / 2)}`,
-    occurredAt: new Date(),
-    outcome: n % 2 === 0 ? 'allowed' : 'ok',
-    principal: {
-      subject: `user-${n % 500}`,
-      issuer: 'https://idp.example.com',
-      kind: 'user',
-      name: 'Bench User',
-      email: 'bench@example.com',
-      groups: ['data-platform', 'engineering'],
-    },
-    client: { name: 'claude-code', version: '2.1.0', ip: '10.1.2.3' },
-    session: '0123456789abcdef',
-    server: `server-${n % 20}`,
-    tool: 'query',
-    method: 'tools/call',
-    action: 'read',
-    arguments: {
-      sql: 'SELECT id, total FROM public.orders WHERE created_at > now() - interval 1 day',
-      limit: 100,
-    },
-    decision: 'allow',
-    matchedRules: ['data-platform-reads-prod'],
-    policyVersion: 7,
-    rateLimit: { user: { remaining: 97, limit: 100 } },
-    touched: ['public.orders'],
-    gatewayUs: 180,
-    upstreamUs: 2300,
-    responseBytes: 1800,
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  };
-}
-
 async function level(writer: AuditWriter, concurrency: number): Promise<Level> {
   let n = 0;
   let measuring = false;
@@ -75,7 +38,7 @@ async function level(writer: AuditWriter, concurrency: number): Promise<Level> {
   const worker = async () => {
     while (!stop) {
       const started = process.hrtime.bigint();
-      await writer.append([sample(n++)]);
+      await writer.append([sampleRecord(n++)]);
       if (measuring) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   };

@@ -21,48 +21,18 @@ import {
   S3Archive,
   S3Delivery,
   verifyS3,
-  type AuditRecord,
 } from '@gatehouse/audit';
 import { configSchema } from '@gatehouse/config';
 import { createDataSource, createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 import { createLogger } from '@gatehouse/observability';
 import { startS3Server } from '../e2e/export/s3-server';
 import { ed25519Pem } from '../e2e/export/support';
+import { sampleRecord } from './audit-sample';
 import { startRsyslog } from '../e2e/support/rsyslog';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const WRITERS = 8;
 const APPEND = 500;
-
-function sample(n: number): AuditRecord {
-  return {
-    id: randomUUID(),
-    kind: n % 2 === 0 ? 'intent' : 'outcome',
-    callId: `call-${Math.floor(n / 2)}`,
-    occurredAt: new Date(),
-    outcome: n % 2 === 0 ? 'allowed' : 'ok',
-    principal: {
-      subject: `user-${n % 500}`,
-      issuer: 'https://idp.example.com',
-      kind: 'user',
-      groups: ['data-platform'],
-    },
-    client: { name: 'claude-code', version: '2.1.0', ip: '10.1.2.3' },
-    server: `server-${n % 20}`,
-    tool: 'query',
-    method: 'tools/call',
-    action: 'read',
-    arguments: {
-      sql: 'SELECT id, total FROM public.orders WHERE created_at > now() - interval 1 day',
-      limit: 100,
-    },
-    decision: 'allow',
-    matchedRules: ['data-platform-reads-prod'],
-    policyVersion: 7,
-    touched: ['public.orders'],
-    gatewayUs: 400,
-  };
-}
 
 function flag(name: string): string | undefined {
   const at = process.argv.indexOf(name);
@@ -121,7 +91,7 @@ async function main(): Promise<void> {
   const write = async () => {
     while (n < total) {
       const size = Math.min(APPEND, total - n);
-      const batch = Array.from({ length: size }, (_, i) => sample(n + i));
+      const batch = Array.from({ length: size }, (_, i) => sampleRecord(n + i));
       n += size;
       await writer.append(batch);
       written += size;
