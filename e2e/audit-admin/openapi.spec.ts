@@ -3,6 +3,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
 import { ADMIN_ACTION_KEY } from '@gatehouse/auth';
 import {
+  AUDIT_OUTCOMES,
   INGEST_MAX_CALLS,
   INGEST_MAX_DURATION_MS,
   INGEST_MAX_ERROR_MESSAGE,
@@ -10,7 +11,11 @@ import {
   INGEST_PATH,
 } from '@gatehouse/audit';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../../libs/audit/src/query/filters';
-import { DOCUMENTED_EVENT_LIMITS, DOCUMENTED_INGEST } from '../../libs/policy/src/lifecycle/openapi-audit';
+import {
+  DOCUMENTED_EVENT_LIMITS,
+  DOCUMENTED_INGEST,
+  DOCUMENTED_OUTCOMES,
+} from '../../libs/policy/src/lifecycle/openapi-audit';
 import { auditGateway, type AuditGateway } from '../audit-query/support';
 import { api } from '../policy-lifecycle/support';
 import { freePort } from '../transport/processes';
@@ -22,7 +27,16 @@ import { freePort } from '../transport/processes';
  */
 
 type Doc = {
-  paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        responses: Record<string, unknown>;
+        parameters?: Array<{ name: string; schema: { enum?: unknown[] } }>;
+      }
+    >
+  >;
   components: { schemas: Record<string, unknown> };
 };
 
@@ -124,6 +138,11 @@ describe('OpenAPI document of the admin API', () => {
 
   it('states the audit lib’s own limits', () => {
     expect(DOCUMENTED_EVENT_LIMITS).toEqual({ max: MAX_LIMIT, default: DEFAULT_LIMIT });
+    // The events filter and the event schema name every outcome the trail can hold (shadow and
+    // fallback were missing from the filter's enum).
+    expect(DOCUMENTED_OUTCOMES).toEqual(AUDIT_OUTCOMES);
+    const filter = doc.paths['/api/v1/audit/events']?.get?.parameters?.find((p) => p.name === 'outcome');
+    expect(filter?.schema.enum).toEqual([...AUDIT_OUTCOMES]);
     expect(DOCUMENTED_INGEST).toEqual({
       maxCalls: INGEST_MAX_CALLS,
       methods: INGEST_METHODS,

@@ -30,7 +30,8 @@ export const DOCUMENTED_INGEST = {
   maxErrorMessage: 8192,
 } as const;
 
-const OUTCOMES = [
+/** `AUDIT_OUTCOMES` of `libs/audit/src/types.ts` (policy cannot import audit; a test holds them equal). */
+export const DOCUMENTED_OUTCOMES = [
   'allowed',
   'denied',
   'shadow_denied',
@@ -40,7 +41,9 @@ const OUTCOMES = [
   'ok',
   'error',
   'aborted',
-];
+  'shadow',
+  'fallback',
+] as const;
 
 const ERRORS: Record<number, string> = {
   400: 'INVALID_REQUEST: an unknown parameter, a bad time, limit, cursor, time zone or period phrase (the message names it)',
@@ -67,7 +70,7 @@ const FILTERS = [
   query('server', 'Upstream server name'),
   query('tool', 'Tool name (without the server prefix)'),
   query('decision', 'Policy decision: allow, deny, shadow-deny'),
-  query('outcome', 'Record outcome', { type: 'string', enum: OUTCOMES }),
+  query('outcome', 'Record outcome', { type: 'string', enum: [...DOCUMENTED_OUTCOMES] }),
   query('kind', 'Record kind', { type: 'string', enum: ['intent', 'outcome', 'admin'] }),
 ];
 
@@ -217,7 +220,7 @@ export const AUDIT_SCHEMAS = {
       kind: { type: 'string', enum: ['intent', 'outcome', 'admin'] },
       callId: { type: 'string', format: 'uuid' },
       occurredAt: { type: 'string', description: 'UTC with microseconds, e.g. 2026-03-05T16:00:00.000000Z' },
-      outcome: { type: 'string', enum: [...OUTCOMES, 'shadow', 'fallback'] },
+      outcome: { type: 'string', enum: [...DOCUMENTED_OUTCOMES] },
       principal: {
         type: 'object',
         required: ['subject', 'groups'],
