@@ -116,19 +116,19 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
       degraded: answer.limits.some((state) => state.degraded),
     };
     call.facts.rateLimit = facts;
-    const refused = answer.limits.find((state) => state.retryAfterSeconds !== undefined);
-    if (refused?.retryAfterSeconds !== undefined) {
+    const got = answer.inFlight;
+    if (!got) {
+      // No slot was asked for: the last window checked refused the call.
+      const refused = answer.limits.at(-1) as LimitState;
+      const retryAfter = refused.retryAfterSeconds ?? 1;
       facts.refused = refused.name;
       throw limited(
-        `rate limit '${refused.name}' reached: ${refused.points} calls per minute${refused.degraded ? ' (degraded share)' : ''}; retry in ${refused.retryAfterSeconds} s`,
-        refused.retryAfterSeconds,
+        `rate limit '${refused.name}' reached: ${refused.points} calls per minute${refused.degraded ? ' (degraded share)' : ''}; retry in ${retryAfter} s`,
+        retryAfter,
         refused.name,
         refused.points,
       );
     }
-
-    const got = answer.inFlight;
-    if (!got) throw new Error('the limiter answered without an in-flight slot for an allowed call');
     facts.inFlight = { limit: got.limit, acquired: got.lease !== undefined, degraded: got.degraded };
     facts.degraded ||= got.degraded;
     if (!got.lease) {

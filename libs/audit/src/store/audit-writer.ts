@@ -147,8 +147,7 @@ export class AuditWriter
       // Records that fit are queued synchronously, so appends made together land in one batch.
       if (this.waiters.length === 0 && this.fits(records.length)) {
         this.enqueue(ticket);
-        if (options.lazy) this.scheduleLazy();
-        else this.schedule();
+        this.schedule(options.lazy === true);
       } else {
         this.waiters.push(ticket);
       }
@@ -210,19 +209,24 @@ export class AuditWriter
     );
   }
 
-  private schedule(): void {
-    // A pending flush() or a full batch is written now; otherwise records wait up to flushMs. With
-    // 0 they wait for the end of this turn of the event loop (setImmediate), so appends made
-    // meanwhile share the batch: setTimeout(0) would add a whole millisecond to every call's intent.
+  /**
+   * A pending flush() or a full batch is written now. Otherwise records wait up to flushMs: with 0,
+   * for the end of this turn of the event loop (setImmediate), so appends made meanwhile share the
+   * batch (setTimeout(0) would add a whole millisecond to every call's intent). Lazy records wait up
+   * to lazyFlushMs instead, unless an earlier batch takes them.
+   */
+  private schedule(lazy = false): void {
     if (this.idle.length > 0 || this.queuedRecords >= this.options.batchSize) {
       this.kick();
       return;
     }
+    // kick() clears both pending flushes, the one that fired included.
+    const fire = () => this.kick();
+    if (lazy) {
+      this.lazyTimer ??= setTimeout(fire, this.options.lazyFlushMs ?? 10);
+      return;
+    }
     if (this.timer) return;
-    const fire = () => {
-      this.timer = undefined;
-      this.kick();
-    };
     if (this.options.flushMs > 0) {
       const timeout = setTimeout(fire, this.options.flushMs);
       this.timer = { cancel: () => clearTimeout(timeout) };
@@ -230,18 +234,6 @@ export class AuditWriter
       const immediate = setImmediate(fire);
       this.timer = { cancel: () => clearImmediate(immediate) };
     }
-  }
-
-  /** Lazy records alone are written at `lazyFlushMs` at the latest; any earlier batch takes them. */
-  private scheduleLazy(): void {
-    if (this.idle.length > 0 || this.queuedRecords >= this.options.batchSize) {
-      this.kick();
-      return;
-    }
-    this.lazyTimer ??= setTimeout(() => {
-      this.lazyTimer = undefined;
-      this.kick();
-    }, this.options.lazyFlushMs ?? 10);
   }
 
   /** Gives a batch to every free lane while records are queued. */

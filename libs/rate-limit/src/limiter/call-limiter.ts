@@ -60,13 +60,12 @@ export interface InFlightRequest {
   ttlMs: number;
 }
 
-/** What the limits said about one call. */
-export interface CallLimits {
-  /** Every minute window checked, in order; the last one refused the call if any did. */
-  limits: LimitState[];
-  /** Absent when a minute window refused the call (no slot was asked for). */
-  inFlight?: Acquired;
-}
+/**
+ * What the limits said about one call: every minute window checked, in order, and then either the
+ * in-flight slot's answer or, when the last window refused the call, no slot (none was asked for).
+ */
+export type CallLimits =
+  { limits: LimitState[]; inFlight: Acquired } | { limits: LimitState[]; inFlight?: never };
 
 /**
  * The limits of one call: the minute windows in order, then an in-flight slot. With Redis it is
@@ -124,7 +123,7 @@ export class CallLimiter {
     const limits: LimitState[] = [];
     for (let i = 0; i + 1 < reply.length && limits.length < checks.length; i += 2) {
       const check = checks[limits.length] as LimitCheck;
-      limits.push(windowState(check, check.points, reply[i] as number, reply[i + 1] as number, false));
+      limits.push(windowState(check, reply[i] as number, reply[i + 1] as number));
     }
     if (reply.length % 2 === 0) return { limits };
     const got = reply[reply.length - 1] === 1;
@@ -151,15 +150,10 @@ export class CallLimiter {
   }
 }
 
-/** A window's count as the caller's state: refused when `used` passed `points`. */
-function windowState(
-  check: LimitCheck,
-  points: number,
-  used: number,
-  pttlMs: number,
-  degraded: boolean,
-): LimitState {
-  const base = { name: check.name, points, remaining: Math.max(0, points - used), degraded };
+/** A Redis window's count as the caller's state: refused when `used` passed the limit. */
+function windowState(check: LimitCheck, used: number, pttlMs: number): LimitState {
+  const { name, points } = check;
+  const base = { name, points, remaining: Math.max(0, points - used), degraded: false };
   if (used <= points) return base;
   return { ...base, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(0, pttlMs) / 1000)) };
 }
