@@ -1,92 +1,39 @@
-import type { Principal } from '@gatehouse/auth';
-import { parseConfigText, type GatehouseConfig } from '@gatehouse/config';
-import {
-  createDataSource,
-  createScratchDatabase,
-  DEFAULT_SERVER_URL,
-  type Database,
-  type ScratchDatabase,
-} from '@gatehouse/db';
-import { createLogger } from '@gatehouse/observability';
-import { LocalActivationBus } from '@gatehouse/policy';
 import { BypassError, BypassErrorCode } from './bypass-error';
-import { BypassService } from './bypass.service';
-import { GrantCache } from './grant-cache';
-import { settingsFrom } from './settings';
+import type { BypassService } from './bypass.service';
+import type { GrantCache } from './grant-cache';
+import { person, REASON, refusedWith, startBypassService, type BypassFixture } from './__tests__/support';
 
 /**
  * The service and the cache against the real Postgres at 127.0.0.1:5432 (one scratch database for
  * this file, all migrations applied), one replica with the in-process bus.
  */
 
-const REASON = 'payments API down; the policy blocks the on-call fix on the db server';
-
-const person = (subject: string): Principal => ({
-  kind: 'user',
-  issuer: 'https://idp.test',
-  subject,
-  name: subject,
-  groups: [],
-  roles: [],
-  scopes: [],
-  expiresAt: Date.now() + 3_600_000,
-});
 const erin = person('erin');
 const carol = person('carol');
 const dave = person('dave');
 const alice = person('alice');
 
-async function refusal(promise: Promise<unknown>): Promise<BypassError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof BypassError) return err;
-    throw err;
-  }
-  throw new Error('not refused');
-}
+const refusal = (promise: Promise<unknown>) => refusedWith(promise, BypassError);
 
 describe('BypassService on real Postgres', () => {
-  let scratch: ScratchDatabase;
-  let db: Database;
-  let config: GatehouseConfig;
+  let fixture: BypassFixture;
   let cache: GrantCache;
   let service: BypassService;
 
   beforeAll(async () => {
-    scratch = await createScratchDatabase(DEFAULT_SERVER_URL, 'gh_bypass_service');
-    config = parseConfigText(
-      `auth:
-  mode: none
-database:
-  url: ${scratch.url}
-bypass:
+    fixture = await startBypassService(
+      'gh_bypass_service',
+      `bypass:
   modes:
     - servers: [db]
       mode: approval-first
-upstreams:
-  db:
-    transport: http
-    url: http://127.0.0.1:1/mcp
-  files:
-    transport: http
-    url: http://127.0.0.1:1/mcp
 `,
-      {},
-    ).config;
-    db = await createDataSource(config);
-    await db.migrate();
-    const logger = createLogger('silent');
-    // A long check interval: this file drives reloads itself through the service's announcements.
-    const settings = { ...settingsFrom(config.bypass), checkMs: 3_600_000 };
-    cache = new GrantCache(db.dataSource, new LocalActivationBus(), settings, logger);
-    await cache.onModuleInit();
-    service = new BypassService(db.dataSource, cache, settings, config, logger);
+      ['db', 'files'],
+    );
+    ({ cache, service } = fixture);
   });
   afterAll(async () => {
-    await cache?.onApplicationShutdown();
-    await db?.close();
-    await scratch?.drop();
+    await fixture?.close();
   });
 
   it('lets exactly one of two simultaneous approvals through', async () => {

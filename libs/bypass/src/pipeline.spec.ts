@@ -14,6 +14,7 @@ import {
 import { RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportError, TransportErrorCode, type CallContext } from '@gatehouse/transport';
 import { CompiledGrant, coverOf, type GrantScope } from './grant-matcher';
+import { refusedWith } from './__tests__/support';
 
 /**
  * The effect of a grant in the pipeline: the real policy stage (engine, classification) and the
@@ -124,15 +125,7 @@ function compiled(): CompiledPolicy {
   return compilePolicy(parsed.document, 7);
 }
 
-async function refusal(promise: Promise<void>): Promise<TransportError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof TransportError) return err;
-    throw err;
-  }
-  throw new Error('the call was not refused');
-}
+const refusal = (promise: Promise<void>) => refusedWith(promise, TransportError);
 
 describe('a grant in the call pipeline', () => {
   const logger = createLogger('silent');

@@ -1,22 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { AuditWriter, type AuditRecord } from '@gatehouse/audit';
-import type { Principal } from '@gatehouse/auth';
-import { parseConfigText, type GatehouseConfig } from '@gatehouse/config';
-import {
-  createDataSource,
-  createScratchDatabase,
-  DEFAULT_SERVER_URL,
-  type Database,
-  type ScratchDatabase,
-} from '@gatehouse/db';
-import { createLogger } from '@gatehouse/observability';
-import { LocalActivationBus } from '@gatehouse/policy';
 import { startPager, type AlertLine, type Pager } from '../../../../e2e/bypass/pager';
 import { makeTestPki, type TestPki } from '../../../../e2e/support/pki';
 import { startRsyslog, type Rsyslog } from '../../../../e2e/support/rsyslog';
-import { BypassService } from '../bypass.service';
-import { GrantCache } from '../grant-cache';
-import { settingsFrom } from '../settings';
+import type { BypassService } from '../bypass.service';
+import { person, REASON, startBypassService, type BypassFixture } from '../__tests__/support';
 import { firstUseId } from './alert';
 import { BypassAlerts } from './bypass-alerts.service';
 
@@ -30,19 +18,7 @@ import { BypassAlerts } from './bypass-alerts.service';
  */
 
 const SECRET = 'whsec_bypass_unit_0123456789abcdef0123456789';
-const REASON = 'payments API down; the policy blocks the on-call fix on the db server';
 const WINDOW = 60;
-
-const person = (subject: string): Principal => ({
-  kind: 'user',
-  issuer: 'https://idp.test',
-  subject,
-  name: subject,
-  groups: [],
-  roles: [],
-  scopes: [],
-  expiresAt: Date.now() + 3_600_000,
-});
 
 /** The intent record of a call under `grantId`, as the audit stage writes it. */
 const intent = (grantId: string, subject: string, tool: string, at: Date): AuditRecord => ({
@@ -73,25 +49,21 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 }
 
 describe('BypassAlerts on real Postgres with HTTPS receivers', () => {
-  let scratch: ScratchDatabase;
-  let db: Database;
-  let config: GatehouseConfig;
+  let fixture: BypassFixture;
   let pki: TestPki;
   let pager: Pager;
   let rsyslog: Rsyslog;
-  let cache: GrantCache;
   let service: BypassService;
   let writer: AuditWriter;
   const alerters: BypassAlerts[] = [];
-  const logger = createLogger('silent');
 
   const alerter = () => {
-    const a = new BypassAlerts(db.dataSource, config, logger);
+    const a = new BypassAlerts(fixture.db.dataSource, fixture.config, fixture.logger);
     alerters.push(a);
     return a;
   };
   const rows = (id: string) =>
-    db.dataSource.query<
+    fixture.db.dataSource.query<
       Array<{ target: string; attempts: number; delivered: boolean; last_error: string | null }>
     >(
       `SELECT target, attempts, delivered_at IS NOT NULL AS delivered, last_error FROM bypass_alert WHERE id = $1 ORDER BY target`,
@@ -119,16 +91,12 @@ describe('BypassAlerts on real Postgres with HTTPS receivers', () => {
   };
 
   beforeAll(async () => {
-    scratch = await createScratchDatabase(DEFAULT_SERVER_URL, 'gh_bypass_alerts_unit');
     pki = await makeTestPki();
     pager = await startPager(pki, SECRET);
     rsyslog = await startRsyslog();
-    config = parseConfigText(
-      `auth:
-  mode: none
-database:
-  url: ${scratch.url}
-export:
+    fixture = await startBypassService(
+      'gh_bypass_alerts_unit',
+      `export:
   enabled: true
   siem:
     soc: { type: syslog, host: 127.0.0.1, port: ${rsyslog.port}, format: json }
@@ -136,28 +104,16 @@ bypass:
   alerts:
     summarySeconds: ${WINDOW}
     webhook: { url: "${pager.url}", secret: ${SECRET}, caFile: ${JSON.stringify(pki.caCert)} }
-upstreams:
-  db:
-    transport: http
-    url: http://127.0.0.1:1/mcp
 `,
-      {},
-    ).config;
-    db = await createDataSource(config);
-    await db.migrate();
-    const settings = { ...settingsFrom(config.bypass), checkMs: 3_600_000 };
-    cache = new GrantCache(db.dataSource, new LocalActivationBus(), settings, logger);
-    await cache.onModuleInit();
-    service = new BypassService(db.dataSource, cache, settings, config, logger);
-    writer = new AuditWriter(db.dataSource, { queueSize: 1000, batchSize: 100, flushMs: 0 });
+    );
+    service = fixture.service;
+    writer = new AuditWriter(fixture.db.dataSource, { queueSize: 1000, batchSize: 100, flushMs: 0 });
     await writer.start();
   });
   afterAll(async () => {
     for (const a of alerters) await a.beforeApplicationShutdown();
     await writer?.flush();
-    await cache?.onApplicationShutdown();
-    await db?.close();
-    await scratch?.drop();
+    await fixture?.close();
     await pager?.close();
     await rsyslog?.remove();
     pki?.remove();
@@ -265,7 +221,7 @@ upstreams:
     );
     await new Promise((r) => setTimeout(r, 1_100));
     // What the grant cache's sweep writes when a grant lapses.
-    await db.dataSource.query(
+    await fixture.db.dataSource.query(
       `WITH lapsed AS (UPDATE bypass_grant SET status = 'expired' WHERE id = $1 RETURNING id, expires_at)
        INSERT INTO bypass_event (grant_id, action, actor_subject, actor_name, at, comment)
        SELECT id, 'expire', 'system', 'Gatehouse', expires_at, NULL FROM lapsed`,

@@ -1,5 +1,6 @@
 import { escapeSdValue, formatSyslog, frameOctetCounted, syslogSeverity } from './syslog-message';
 import type { SecurityAlert, SiemEvent } from './types';
+import { sampleView } from './__tests__/sample-view';
 
 const alert: SecurityAlert = {
   id: 'bypass_opened-7',
@@ -49,38 +50,13 @@ describe('RFC 5424 message', () => {
   });
 
   it('leaves the arguments out of a JSON record that would exceed maxMessageBytes, keeping the id', () => {
-    const record = {
+    const record = sampleView({
       id: 'r-1',
-      kind: 'outcome',
       callId: 'c',
-      occurredAt: '2026-11-24T02:41:07.123456Z',
       outcome: 'ok',
-      principal: { subject: 'alice', name: null, email: null, groups: [], certificateSubject: null },
-      client: { name: null, version: null, bridgeVersion: null, ip: null },
-      session: null,
-      server: 'pg',
-      tool: 'query',
-      method: 'tools/call',
-      action: null,
       arguments: { sql: 'x'.repeat(10_000) },
       decision: null,
-      matchedRules: [],
-      policyVersion: null,
-      bypassId: null,
-      rateLimit: null,
-      touched: [],
-      errorCode: null,
-      errorMessage: null,
-      gatewayUs: null,
-      upstreamUs: null,
-      responseBytes: null,
-      traceId: null,
-      adminAction: null,
-      adminTarget: null,
-      writerId: null,
-      seq: null,
-      hash: null,
-    };
+    });
     const message = formatSyslog(
       { type: 'audit', record },
       { format: 'json', hostname: 'gw', maxMessageBytes: 2048 },
