@@ -2,19 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import {
-  AuditWriter,
-  ExportRuntime,
-  reconcileStates,
-  S3Archive,
-  verifyS3,
-  type ExportQuery,
-  type ReconcileState,
-} from '@gatehouse/audit';
+import { ExportRuntime, reconcileStates, verifyS3, type ReconcileState } from '@gatehouse/audit';
 import { createLogger } from '@gatehouse/observability';
 import { runAuditVerify } from '../../apps/cli/src/commands/audit.command';
-import { record, type AuditDb } from '../audit-store/helpers';
-import type { S3Server } from './s3-server';
+import { record } from '../audit-store/helpers';
 import {
   ed25519Pem,
   exportConfig,
@@ -36,20 +27,11 @@ describe('the export reconciler (R22)', () => {
   const prefix = queuePrefix('reconcile');
   const logs: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
   let fx: S3ExportFixture;
-  let store: AuditDb;
-  let s3: S3Server;
-  let writer: AuditWriter;
-  let runtime: ExportRuntime;
-  let archive: S3Archive;
-  const query: ExportQuery = (sql, params) => fx.query(sql, params);
-  const total = () => fx.total();
-  const caughtUp = () => fx.caughtUp();
-  const successfulPuts = (path: string) => fx.successfulPuts(path);
   /** Waits for a pass that began after `since` and satisfies `check`; returns its state. */
   const pass = async (what: string, since: number, check: (s: ReconcileState) => boolean) => {
     let found: ReconcileState | undefined;
     await waitFor(what, async () => {
-      const s = (await reconcileStates(query)).get('s3');
+      const s = (await reconcileStates(fx.query)).get('s3');
       if (s && s.periodTo.getTime() > since && check(s)) found = s;
       return found !== undefined;
     });
@@ -74,7 +56,6 @@ describe('the export reconciler (R22)', () => {
         lagAlertSeconds: 1,
       },
     });
-    ({ store, s3, writer, runtime, archive } = fx);
   });
   afterAll(() => fx.close());
 
@@ -82,8 +63,8 @@ describe('the export reconciler (R22)', () => {
     await pass('a pass with every record in the bucket', Date.now(), matching);
 
     const mark = logs.length;
-    s3.failing = true;
-    await writer.append(Array.from({ length: 20 }, () => record()));
+    fx.s3.failing = true;
+    await fx.writer.append(Array.from({ length: 20 }, () => record()));
     const down = await pass(
       'the gap alert while S3 refuses',
       Date.now(),
@@ -107,69 +88,69 @@ describe('the export reconciler (R22)', () => {
     expect(lagAlerts).toHaveLength(1);
     expect(lagAlerts[0]).toMatchObject({ sink: 's3', lastError: expect.stringMatching(/HTTP 503/) });
 
-    s3.failing = false;
+    fx.s3.failing = false;
     const back = await pass('the gap to close once S3 is back', Date.now(), matching);
-    const records = await total();
+    const records = await fx.total();
     expect(back).toMatchObject({ postgresRecords: records, heldRecords: records, gapSince: null });
     expect(logs.some((l) => l.level === 30 && /s3 gap closed/.test(l.msg))).toBe(true);
     expect(logs.slice(mark).some((l) => l.level === 30 && /audit export: s3 caught up/.test(l.msg))).toBe(
       true,
     );
-    const verified = await verifyS3(archive, query, { publicKey: key.publicPem });
+    const verified = await verifyS3(fx.archive, fx.query, { publicKey: key.publicPem });
     expect(verified.problems).toEqual([]);
     expect(verified.records).toBe(records);
   });
 
   it('finds an object removed from the bucket on its own schedule and ships it again under the same key', async () => {
-    await caughtUp();
-    const [object] = await archive.list('audit/');
+    await fx.caughtUp();
+    const [object] = await fx.archive.list('audit/');
     if (!object) throw new Error('no object in the bucket');
-    expect(successfulPuts(`/${s3.bucket}/${object}`)).toBe(1);
-    await archive.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: object }));
+    expect(fx.successfulPuts(`/${fx.s3.bucket}/${object}`)).toBe(1);
+    await fx.archive.client.send(new DeleteObjectCommand({ Bucket: fx.s3.bucket, Key: object }));
 
-    await waitFor('the object back in the bucket', async () => (await archive.head(object)) !== undefined);
-    expect(successfulPuts(`/${s3.bucket}/${object}`)).toBe(2);
+    await waitFor('the object back in the bucket', async () => (await fx.archive.head(object)) !== undefined);
+    expect(fx.successfulPuts(`/${fx.s3.bucket}/${object}`)).toBe(2);
     expect(logs.some((l) => l.level === 50 && l.key === object && /is not in the bucket/.test(l.msg))).toBe(
       true,
     );
-    await caughtUp();
+    await fx.caughtUp();
     const after = await pass('a pass with every record back', Date.now(), matching);
-    expect(after.heldRecords).toBe(await total());
-    expect((await verifyS3(archive, query, { publicKey: key.publicPem })).problems).toEqual([]);
+    expect(after.heldRecords).toBe(await fx.total());
+    expect((await verifyS3(fx.archive, fx.query, { publicKey: key.publicPem })).problems).toEqual([]);
   });
 
   it('alerts on records with no manifest in the bucket older than the threshold, from the bucket listing', async () => {
-    s3.failingPuts = true;
+    fx.s3.failingPuts = true;
     const old = Array.from({ length: 5 }, () => record({ occurredAt: new Date(Date.now() - 10_000) }));
-    await writer.append(old);
+    await fx.writer.append(old);
     const gap = await pass('the gap alert from the listing', Date.now(), (s) => s.gapAlert);
     // The bucket answered the listing: the comparison is against it, not against the acknowledgements.
     expect(gap).toMatchObject({ source: 'bucket', error: null, missingRecords: 5 });
     expect(gap.oldestMissingAt?.getTime()).toBeLessThan(Date.now() - 9_000);
     const alert = logs.filter((l) => l.level === 50 && /s3 lacks 5 record/.test(l.msg)).at(-1);
-    const seqs = await store.sql(`SELECT writer_id, seq FROM audit_event WHERE id = ANY($1::uuid[])`, [
+    const seqs = await fx.store.sql(`SELECT writer_id, seq FROM audit_event WHERE id = ANY($1::uuid[])`, [
       old.map((r) => r.id),
     ]);
     const first = alert?.firstMissing as { writerId: string; firstSeq: number; lastSeq: number };
     expect(seqs).toContainEqual({ writer_id: first.writerId, seq: String(first.firstSeq) });
 
-    s3.failingPuts = false;
+    fx.s3.failingPuts = false;
     const back = await pass('the gap to close once uploads work', Date.now(), matching);
-    expect(back.heldRecords).toBe(await total());
+    expect(back.heldRecords).toBe(await fx.total());
   });
 
   it('gatehouse audit verify --s3 --from/--to compares only the records of that period', async () => {
     const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
     const then = hoursAgo(3);
-    await writer.append(Array.from({ length: 6 }, () => record({ occurredAt: then })));
-    await caughtUp();
+    await fx.writer.append(Array.from({ length: 6 }, () => record({ occurredAt: then })));
+    await fx.caughtUp();
     // Stopped, so nothing ships the removed object again.
-    await runtime.stop();
-    const [lost] = (await archive.list('audit/')).filter((k) =>
+    await fx.runtime.stop();
+    const [lost] = (await fx.archive.list('audit/')).filter((k) =>
       k.startsWith(`audit/${then.toISOString().slice(0, 13).replace(/[-T]/g, '/')}/`),
     );
     if (!lost) throw new Error('no object from three hours ago');
-    await archive.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: lost }));
+    await fx.archive.client.send(new DeleteObjectCommand({ Bucket: fx.s3.bucket, Key: lost }));
 
     const dir = mkdtempSync(join(tmpdir(), 'verify-s3-period-'));
     writeFileSync(join(dir, 'public.pem'), key.publicPem);
@@ -178,10 +159,10 @@ describe('the export reconciler (R22)', () => {
       const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
       const code = await runAuditVerify(
         {
-          databaseUrl: store.url,
+          databaseUrl: fx.store.url,
           s3: true,
-          bucket: s3.bucket,
-          endpoint: s3.endpoint,
+          bucket: fx.s3.bucket,
+          endpoint: fx.s3.endpoint,
           pathStyle: true,
           publicKey: join(dir, 'public.pem'),
           ...period,
@@ -199,13 +180,13 @@ describe('the export reconciler (R22)', () => {
     expect(earlier.text).toContain(`S3  ${lost}: missing`);
     expect(earlier.code).toBe(1);
     expect((await verify({})).code).toBe(1);
-    runtime = new ExportRuntime({
-      dataSource: store.db.dataSource,
+    fx.runtime = new ExportRuntime({
+      dataSource: fx.store.db.dataSource,
       redisUrl: REDIS_URL,
-      config: exportConfig(s3, prefix, key.privatePem),
+      config: exportConfig(fx.s3, prefix, key.privatePem),
       logger: createLogger('silent'),
       roles: { relay: false, processors: false },
     });
-    await runtime.start();
+    await fx.runtime.start();
   });
 });

@@ -95,6 +95,7 @@ export interface S3ExportFixture {
   /** A client of the bucket for the test's own reads (list, get, delete behind the exporter's back). */
   archive: S3Archive;
   writer: AuditWriter;
+  /** The runtime under test; a test may stop it and put another in its place, which close() stops. */
   runtime: ExportRuntime;
   query: ExportQuery;
   /** Records in `audit_event`. */
@@ -136,8 +137,7 @@ export async function startS3Export(options: {
     deliveries: [new S3Delivery(new S3Archive(s3.options))],
   });
   await runtime.start();
-  const undelivered = async () => (await runtime.backlog()).find((b) => b.sink === 's3')?.undelivered ?? -1;
-  return {
+  const fixture: S3ExportFixture = {
     store,
     s3,
     archive,
@@ -145,12 +145,13 @@ export async function startS3Export(options: {
     runtime,
     query: (sql, params) => store.sql(sql, params),
     total: async () => Number((await store.sql(`SELECT count(*)::int AS n FROM audit_event`))[0]?.n),
-    undelivered,
-    caughtUp: () => waitFor('the export to catch up', async () => (await undelivered()) === 0),
+    undelivered: async () =>
+      (await fixture.runtime.backlog()).find((b) => b.sink === 's3')?.undelivered ?? -1,
+    caughtUp: () => waitFor('the export to catch up', async () => (await fixture.undelivered()) === 0),
     successfulPuts: (path) =>
       s3.seen.filter((r) => r.method === 'PUT' && r.path.split('?')[0] === path && r.status === 200).length,
     close: async () => {
-      await runtime.stop();
+      await fixture.runtime.stop();
       await writer.flush();
       archive.close();
       await s3.close();
@@ -158,4 +159,5 @@ export async function startS3Export(options: {
       await flushPrefix(options.prefix);
     },
   };
+  return fixture;
 }
