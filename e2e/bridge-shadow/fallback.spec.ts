@@ -2,25 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from '@gatehouse/db';
-
 import { gatewayKey } from '../../apps/cli/src/auth/credential-store';
 import { startHost, type Host } from '../../apps/cli/src/bridge/__tests__/host';
 import { cliVersion } from '../../apps/cli/src/bridge/version';
 import { identityOf } from '../../apps/cli/src/direct/identity';
 import { defaultSpoolDir, spoolPath } from '../../apps/cli/src/direct/spool';
-import { devUserToken, startDevIdp, type StartedDevIdp } from '../support/dev-idp';
-import { freePort } from '../transport/processes';
 import {
   claudeDesktopConfig,
-  MEMORY_POLICY,
-  runGateway,
   tempDir,
   trail,
-  type GatewayProcess,
   text,
   until,
-  type GatewaySetup,
+  startBridgeGateway,
+  type BridgeGateway,
 } from './support';
 
 interface SpoolLine {
@@ -60,31 +54,16 @@ function spooled(state: string): SpoolLine[] {
  * shows which side served it.
  */
 describe('gatehouse bridge --fallback', () => {
-  let idp: StartedDevIdp;
-  let db: ScratchDatabase;
-  let setup: GatewaySetup;
-  let gateway: GatewayProcess;
-  let token: string;
+  let fx: BridgeGateway;
   let host: Host | undefined;
 
   beforeAll(async () => {
-    const port = await freePort();
-    idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
-    db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_fallback');
-    const dir = tempDir('gatehouse-fallback-gw-');
-    const policyDir = join(dir, 'policy');
-    mkdirSync(policyDir);
-    writeFileSync(join(policyDir, 'memory.yaml'), MEMORY_POLICY);
-    setup = { port, databaseUrl: db.url, issuer: idp.issuer, policyDir, dir };
-    gateway = await runGateway(setup);
-    token = await devUserToken(idp, 'alice');
+    fx = await startBridgeGateway('fallback');
   });
 
   afterAll(async () => {
     await host?.close();
-    await gateway?.stop();
-    await idp?.close();
-    await db?.drop();
+    await fx?.close();
   });
 
   it('uses the gateway while it answers, the direct server only while it is unreachable, and uploads the spool when it is back', async () => {
@@ -92,15 +71,15 @@ describe('gatehouse bridge --fallback', () => {
     const directMemory = join(work, 'direct-memory.jsonl');
     const config = claudeDesktopConfig(work, directMemory);
     const state = join(work, 'state');
-    host = await startHost(`${gateway.url}/mcp`, {
+    host = await startHost(`${fx.gateway.url}/mcp`, {
       args: ['--fallback', config, '--retry-delay', '50'],
-      env: { GATEHOUSE_TOKEN: token, XDG_STATE_HOME: state },
+      env: { GATEHOUSE_TOKEN: fx.token, XDG_STATE_HOME: state },
     });
     const { client } = host;
 
     // Gateway up: calls go through it, under the aggregated names.
     expect(text(await client.callTool({ name: 'memory__read_graph', arguments: {} }))).toContain('entities');
-    const relayed = (await trail(db.url)).filter(
+    const relayed = (await trail(fx.databaseUrl)).filter(
       (row) => row.tool === 'read_graph' && row.outcome !== 'fallback',
     );
     expect(relayed).not.toEqual([]);
@@ -116,10 +95,10 @@ describe('gatehouse bridge --fallback', () => {
     expect(spooled(state)).toEqual([]);
 
     // The gateway goes away: calls are served by the direct server and spooled before the answer.
-    await gateway.stop('SIGKILL');
+    await fx.gateway.stop('SIGKILL');
     await until(
       () =>
-        fetch(`${gateway.url}/readyz`)
+        fetch(`${fx.gateway.url}/readyz`)
           .then(() => false)
           .catch(() => true),
       'the gateway to be gone',
@@ -141,9 +120,9 @@ describe('gatehouse bridge --fallback', () => {
     expect(host.stderr()).toMatch(/gateway unreachable; serving host requests from the direct server/);
 
     // The gateway is back on the same port and database: the spool is uploaded and emptied.
-    gateway = await runGateway(setup);
+    await fx.restart();
     await until(() => spooled(state).length === 0, 'the spool to be uploaded');
-    const uploaded = (await trail(db.url)).filter(
+    const uploaded = (await trail(fx.databaseUrl)).filter(
       (row) => row.outcome === 'fallback' && row.kind === 'intent',
     );
     expect(uploaded.map((row) => [row.call_id, row.tool, row.decision, row.at])).toEqual(
@@ -169,8 +148,8 @@ describe('gatehouse bridge --fallback', () => {
   it('uploads a spool left by an earlier run when any bridge starts, skipping a torn last line', async () => {
     const work = tempDir('gatehouse-leftover-');
     const state = join(work, 'state');
-    const url = new URL(`${gateway.url}/mcp`);
-    const file = spoolPath(defaultSpoolDir({ XDG_STATE_HOME: state }), gatewayKey(url), identityOf(token));
+    const url = new URL(`${fx.gateway.url}/mcp`);
+    const file = spoolPath(defaultSpoolDir({ XDG_STATE_HOME: state }), gatewayKey(url), identityOf(fx.token));
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const left = {
       id: randomUUID(),
@@ -186,10 +165,10 @@ describe('gatehouse bridge --fallback', () => {
     // The crash happened while the next line was being written.
     writeFileSync(file, `${JSON.stringify(left)}\n{"id":"torn","mo`, { mode: 0o600 });
 
-    const plain = await startHost(url.href, { env: { GATEHOUSE_TOKEN: token, XDG_STATE_HOME: state } });
+    const plain = await startHost(url.href, { env: { GATEHOUSE_TOKEN: fx.token, XDG_STATE_HOME: state } });
     try {
       await until(() => !existsSync(file), 'the leftover spool to be uploaded');
-      const rows = (await trail(db.url)).filter((row) => row.call_id === left.id);
+      const rows = (await trail(fx.databaseUrl)).filter((row) => row.call_id === left.id);
       expect(rows.map((row) => [row.kind, row.outcome, row.tool])).toEqual([
         ['intent', 'fallback', 'search_nodes'],
         ['outcome', 'fallback', 'search_nodes'],

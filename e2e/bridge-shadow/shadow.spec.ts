@@ -1,21 +1,17 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-import { createScratchDatabase, DEFAULT_SERVER_URL, type ScratchDatabase } from '@gatehouse/db';
 
 import { startHost, type Host } from '../../apps/cli/src/bridge/__tests__/host';
 import { cliVersion } from '../../apps/cli/src/bridge/version';
-import { devUserToken, startDevIdp, type StartedDevIdp } from '../support/dev-idp';
 import { freePort } from '../transport/processes';
 import {
   claudeDesktopConfig,
-  MEMORY_POLICY,
-  runGateway,
   tempDir,
   trail,
-  type GatewayProcess,
   text,
   until,
+  startBridgeGateway,
+  type BridgeGateway,
 } from './support';
 
 /**
@@ -25,38 +21,25 @@ import {
  * a policy that denies `create_entities`). The audit trail is read with SQL.
  */
 describe('gatehouse bridge --shadow', () => {
-  let idp: StartedDevIdp;
-  let db: ScratchDatabase;
-  let gateway: GatewayProcess;
-  let token: string;
+  let fx: BridgeGateway;
   const hosts: Host[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
-    db = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_shadow');
-    const dir = tempDir('gatehouse-shadow-gw-');
-    const policyDir = join(dir, 'policy');
-    mkdirSync(policyDir);
-    writeFileSync(join(policyDir, 'memory.yaml'), MEMORY_POLICY);
-    gateway = await runGateway({ port, databaseUrl: db.url, issuer: idp.issuer, policyDir, dir });
-    token = await devUserToken(idp, 'alice');
+    fx = await startBridgeGateway('shadow');
   });
 
   afterAll(async () => {
     for (const host of hosts) await host.close();
-    await gateway?.stop();
-    await idp?.close();
-    await db?.drop();
+    await fx?.close();
   });
 
   it('serves the host from the direct server and reports each call; a would-be deny is a warning', async () => {
     const work = tempDir('gatehouse-shadow-');
     const memoryFile = join(work, 'direct-memory.jsonl');
     const config = claudeDesktopConfig(work, memoryFile);
-    const host = await startHost(`${gateway.url}/mcp`, {
+    const host = await startHost(`${fx.gateway.url}/mcp`, {
       args: ['--shadow', '--direct', config],
-      env: { GATEHOUSE_TOKEN: token, XDG_STATE_HOME: join(work, 'state') },
+      env: { GATEHOUSE_TOKEN: fx.token, XDG_STATE_HOME: join(work, 'state') },
     });
     hosts.push(host);
 
@@ -76,10 +59,12 @@ describe('gatehouse bridge --shadow', () => {
     expect(text(graph)).toContain('shadow-probe');
 
     await until(
-      async () => (await trail(db.url)).filter((row) => row.outcome === 'shadow').length >= 4,
+      async () => (await trail(fx.databaseUrl)).filter((row) => row.outcome === 'shadow').length >= 4,
       'the two shadow calls in the audit trail',
     );
-    const rows = (await trail(db.url)).filter((row) => row.outcome === 'shadow' && row.kind === 'intent');
+    const rows = (await trail(fx.databaseUrl)).filter(
+      (row) => row.outcome === 'shadow' && row.kind === 'intent',
+    );
     expect(rows.map((row) => [row.tool, row.decision])).toEqual([
       ['create_entities', 'deny'],
       ['read_graph', 'allow'],
@@ -104,7 +89,7 @@ describe('gatehouse bridge --shadow', () => {
     const nowhere = `http://127.0.0.1:${await freePort()}/mcp`;
     const host = await startHost(nowhere, {
       args: ['--shadow', '--direct', config],
-      env: { GATEHOUSE_TOKEN: token, XDG_STATE_HOME: state },
+      env: { GATEHOUSE_TOKEN: fx.token, XDG_STATE_HOME: state },
     });
     hosts.push(host);
 

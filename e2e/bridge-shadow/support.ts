@@ -1,11 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Client } from 'pg';
 
+import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
+
+import { devUserToken, startDevIdp } from '../support/dev-idp';
 import { serverBin } from '../transport/helpers';
-import { startGatewayChild, type GatewayProcess } from '../transport/processes';
+import { freePort, startGatewayChild, type GatewayProcess } from '../transport/processes';
 
 export type { GatewayProcess };
 
@@ -138,4 +141,44 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A built gateway for the bridge suites: development IdP, scratch Postgres, the memory policy. */
+export interface BridgeGateway {
+  /** The gateway now running; {@link restart} replaces it. */
+  gateway: GatewayProcess;
+  /** What the gateway runs on: the same port, database and data directory across restarts. */
+  setup: GatewaySetup;
+  databaseUrl: string;
+  /** alice's access token for the gateway. */
+  token: string;
+  /** Starts the gateway again where it was (after the test stopped it). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startBridgeGateway(name: string): Promise<BridgeGateway> {
+  const port = await freePort();
+  const idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
+  const db = await createScratchDatabase(DEFAULT_SERVER_URL, `gatehouse_${name}`);
+  const dir = tempDir(`gatehouse-${name}-gw-`);
+  const policyDir = join(dir, 'policy');
+  mkdirSync(policyDir);
+  writeFileSync(join(policyDir, 'memory.yaml'), MEMORY_POLICY);
+  const setup = { port, databaseUrl: db.url, issuer: idp.issuer, policyDir, dir };
+  const fixture: BridgeGateway = {
+    gateway: await runGateway(setup),
+    setup,
+    databaseUrl: db.url,
+    token: await devUserToken(idp, 'alice'),
+    restart: async () => {
+      fixture.gateway = await runGateway(setup);
+    },
+    close: async () => {
+      await fixture.gateway.stop();
+      await idp.close();
+      await db.drop();
+    },
+  };
+  return fixture;
 }
