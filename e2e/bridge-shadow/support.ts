@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { createScratchDatabase, DEFAULT_SERVER_URL } from '@gatehouse/db';
 
 import { devUserToken, startDevIdp } from '../support/dev-idp';
+import { waitFor } from '../support/wait-for';
 import { serverBin } from '../transport/helpers';
 import { freePort, startGatewayChild, type GatewayProcess } from '../transport/processes';
 
@@ -130,17 +131,9 @@ export function text(result: unknown): string {
   return content.map((c) => c.text ?? '').join('');
 }
 
-/** Polls a check until it holds; fails with `what` if it never does within `timeoutMs`. */
-export async function until(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 40_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** {@link waitFor} with the check first, and 40 s: a bridge reconnecting to a restarted gateway is slow. */
+export function until(check: () => Promise<boolean> | boolean, what: string, ms = 40_000): Promise<void> {
+  return waitFor(what, check, ms);
 }
 
 /** A built gateway for the bridge suites: development IdP, scratch Postgres, the memory policy. */

@@ -4,7 +4,10 @@ import { AuditWriter, ExportRuntime, S3Archive, S3Delivery, type ExportQuery } f
 import { configSchema, type GatehouseConfig } from '@gatehouse/config';
 import { createLogger, type Logger } from '@gatehouse/observability';
 import { openAuditDb, type AuditDb } from '../audit-store/helpers';
+import { waitFor } from '../support/wait-for';
 import { startS3Server, type S3Server } from './s3-server';
+
+export { waitFor };
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -71,20 +74,6 @@ export async function flushPrefix(prefix: string): Promise<number> {
     return removed;
   } finally {
     redis.disconnect();
-  }
-}
-
-/** Polls `check` until it returns true (every 50 ms), or fails after `ms` naming `what`. */
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  ms = 30_000,
-): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 50));
   }
 }
 
