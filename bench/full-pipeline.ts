@@ -50,6 +50,11 @@ export interface FullPipeline {
   gateway: GatewayChild;
   /** `authorization` header value: an RS256 bearer token the gateway validates against the key set. */
   authorization: string;
+  /** The gateway's audit database, migrated by the gateway at start. */
+  databaseUrl: string;
+  redisUrl: string;
+  /** Every Redis key of this run starts with it; stop() removes them. */
+  keyPrefix: string;
   stop(): Promise<void>;
 }
 
@@ -121,6 +126,9 @@ export async function startFullPipeline(): Promise<FullPipeline> {
     return {
       gateway,
       authorization: `Bearer ${token}`,
+      databaseUrl: db.url,
+      redisUrl: REDIS_URL,
+      keyPrefix,
       stop: async () => {
         await gateway.stop();
         await idp.stop();

@@ -40,8 +40,8 @@ export function procCpuUs(pid: number): number | undefined {
 const CLOCK_TICKS = 100;
 
 /** Starts `script` (a sibling in dist/bench) and resolves with the first line it prints. */
-async function startPrinting(script: string): Promise<Child & { line: string }> {
-  const child = spawn(process.execPath, [join(__dirname, script)], {
+async function startPrinting(script: string, args: string[] = []): Promise<Child & { line: string }> {
+  const child = spawn(process.execPath, [join(__dirname, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -72,6 +72,19 @@ export async function startEchoHttp(): Promise<Child & { url: string }> {
 export async function startFloor(): Promise<Child & { port: number }> {
   const child = await startPrinting('floor-server.js');
   return { ...child, port: Number(child.line) };
+}
+
+/**
+ * Starts the pipeline floor (`pipeline-floor-server.ts`) on a migrated audit database and Redis,
+ * and resolves once it prints its MCP URL.
+ */
+export async function startPipelineFloor(
+  databaseUrl: string,
+  redisUrl: string,
+  keyPrefix: string,
+): Promise<Child & { url: string }> {
+  const child = await startPrinting('pipeline-floor-server.js', [databaseUrl, redisUrl, keyPrefix]);
+  return { ...child, url: child.line };
 }
 
 /** A gateway in its own process, driven over IPC. */

@@ -2,7 +2,7 @@ import type { PhaseResult } from './load';
 import type { ProfileSummary } from './profile';
 
 /** The paths one run measures. */
-export type TargetKey = 'direct' | 'gateway-stdio' | 'gateway-http' | 'gateway-full';
+export type TargetKey = 'direct' | 'gateway-stdio' | 'gateway-http' | 'gateway-full' | 'pipeline-floor';
 
 export const TARGET_LABELS: Record<TargetKey, string> = {
   direct: 'Direct: SDK Streamable HTTP server',
@@ -10,6 +10,8 @@ export const TARGET_LABELS: Record<TargetKey, string> = {
   'gateway-http': 'Gateway → HTTP echo (`/mcp/servers/echo-http`)',
   'gateway-full':
     'Full pipeline → stdio echo: bearer token + multi-rule policy + Redis limits + Postgres audit (`/mcp/servers/echo`)',
+  'pipeline-floor':
+    'Pipeline floor → stdio echo: bare `node:http` proxy, one Redis limit script + one durable intent INSERT, nothing else',
 };
 
 /** One measured phase with the CPU each server process spent on it. */
@@ -79,7 +81,7 @@ export interface BenchResult {
 }
 
 /** The gateway paths a profile can be taken on. */
-export type ProfiledPath = Exclude<TargetKey, 'direct'>;
+export type ProfiledPath = Exclude<TargetKey, 'direct' | 'pipeline-floor'>;
 
 /** Where the gateway spent its CPU on one path. */
 export interface GatewayProfile extends ProfileSummary {
@@ -135,13 +137,14 @@ export function verdicts(result: BenchResult): Verdict[] {
     met: added !== undefined && added <= TARGETS.addedLatencyP50Ms,
   });
   const full = addedP50(result, 'gateway-full', 1);
+  const floor = addedP50(result, 'pipeline-floor', 1);
   out.push({
     name: 'Full pipeline (auth + policy + limits + audit) added latency at p50, 1 client',
     limit: `≤ ${TARGETS.addedLatencyP50Ms} ms`,
     measured:
       full === undefined
         ? `not measured${result.fullPipelineSkipped ? `: ${result.fullPipelineSkipped}` : ''}`
-        : ms(full),
+        : `${ms(full)}${floor === undefined ? '' : ` (pipeline floor here: ${ms(floor)})`}`,
     met: full !== undefined && full <= TARGETS.addedLatencyP50Ms,
   });
   const perSession = (result.idle.rssAfterBytes - result.idle.rssBeforeBytes) / result.idle.sessions;
@@ -226,6 +229,20 @@ export function renderReport(result: BenchResult): string {
     if (result.durableCommitP50Ms !== undefined)
       push(
         `The durable intent costs at least one Postgres commit: a single-row INSERT committed from a plain \`pg\` client on the same server takes ${ms(result.durableCommitP50Ms)} at p50 here, a floor no gateway that writes its audit record before forwarding can go below.`,
+        '',
+      );
+    const floor = addedP50(result, 'pipeline-floor', 1);
+    const full = addedP50(result, 'gateway-full', 1);
+    if (floor !== undefined && full !== undefined)
+      push(
+        'The pipeline floor (`bench/pipeline-floor-server.ts`) is the least any gateway that keeps the rules can add on this machine, measured in the same rounds: ' +
+          "a bare `node:http` proxy that does only the serial work before forwarding that R26, R15 and the intent's rate-limit state require, with the gateway's own parts " +
+          '(its limit script in the same Redis, its record encoding and hash chain, its INSERT committed on a plain prepared connection to the same database), then the same stdio echo. ' +
+          'It has no identity, policy, session, outcome record, framework or validation, all of which only add. ' +
+          `At one client it adds ${ms(floor)} at p50; the full pipeline adds ${ms(full)}, ${ms(full - floor)} above the floor. ` +
+          (floor > TARGETS.addedLatencyP50Ms
+            ? `The ${TARGETS.addedLatencyP50Ms} ms target is below this floor, so no gateway that commits its intent before forwarding can meet it on this machine.`
+            : `The floor is within the ${TARGETS.addedLatencyP50Ms} ms target, so the gap is the gateway's own.`),
         '',
       );
   }

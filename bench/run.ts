@@ -31,7 +31,14 @@ import {
   type FullPipeline,
 } from './full-pipeline';
 import { gatewayYaml } from './gateway-yaml';
-import { procCpuUs, startEchoHttp, startFloor, startGatewayProcess, type Child } from './processes';
+import {
+  procCpuUs,
+  startEchoHttp,
+  startFloor,
+  startGatewayProcess,
+  startPipelineFloor,
+  type Child,
+} from './processes';
 import { summariseProfile } from './profile';
 import { printWarningsOnce } from './warnings';
 import {
@@ -86,6 +93,8 @@ interface Target {
   headers?: Record<string, string>;
   /** CPU µs the serving process has used so far (gateway or direct server). */
   cpuOf: () => Promise<number | undefined>;
+  /** Measured at this concurrency only. */
+  onlyAt?: number;
 }
 
 /**
@@ -243,6 +252,8 @@ async function main(args: string[]): Promise<void> {
   const floor = await measureFloor(500 * scale, 5000 * scale);
   const fullPipelineSkipped = await fullPipelineUnavailable();
   let full: FullPipeline | undefined;
+  /** Stopped before the full pipeline drops the database it writes to. */
+  let floorChild: Child | undefined;
   let commitFloorMs: number | undefined;
   try {
     const echo = await startEchoHttp();
@@ -274,18 +285,38 @@ async function main(args: string[]): Promise<void> {
           return s.userUs + s.systemUs;
         },
       });
+      // Measured in the same rounds, on the same database and Redis, against the same upstream.
+      const pipelineFloor = await startPipelineFloor(
+        full.databaseUrl,
+        full.redisUrl,
+        `${full.keyPrefix}floor:`,
+      );
+      floorChild = pipelineFloor;
+      targets.push({
+        key: 'pipeline-floor',
+        url: pipelineFloor.url,
+        cpuOf: async () => procCpuUs(pipelineFloor.pid),
+        // One connection, one commit per call: a floor for one client, not a server for twenty.
+        onlyAt: 1,
+      });
     } else {
       log(`full pipeline not measured: ${fullPipelineSkipped}`);
     }
     for (const clients of CONCURRENCY) {
       phases.push(
-        ...(await measureAll(targets, clients, warmup[clients] as number, {
-          calls: calls[clients] as number,
-          maxMs,
-        })),
+        ...(await measureAll(
+          targets.filter((t) => t.onlyAt === undefined || t.onlyAt === clients),
+          clients,
+          warmup[clients] as number,
+          {
+            calls: calls[clients] as number,
+            maxMs,
+          },
+        )),
       );
     }
   } finally {
+    await floorChild?.stop();
     await full?.stop();
     for (const child of children.reverse()) await child.stop();
   }

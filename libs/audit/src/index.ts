@@ -2,19 +2,21 @@ export type { AuditOutcome, AuditRecord, AuditSink } from './types';
 export { AUDIT_SINK } from './types';
 export { AUDIT_OUTCOMES } from './types';
 export { AuditModule } from './audit.module';
-export { AuditWriter } from './store/audit-writer';
+export { AuditWriter, AUDIT_INSERT } from './store/audit-writer';
 export type { AuditWriterOptions, AuditWriterStats } from './store/audit-writer';
 export { AUDIT_WRITER_PROVIDERS } from './store/audit-writer.provider';
 export { verifyChains } from './store/verify';
 export type { VerifyOptions, VerifyReport, BrokenLink } from './store/verify';
 export {
   canonical,
+  chainedRow,
   chainHash,
   contentRow,
   contentRowFromDb,
   GENESIS_HASH,
   CANONICAL_VERSION,
 } from './store/canonical';
+export type { ChainedRow } from './store/canonical';
 export { AuditStage } from './stage/audit.stage';
 export { redactArguments, REDACTED } from './stage/redact';
 export * from './query';

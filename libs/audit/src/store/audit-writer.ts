@@ -7,7 +7,7 @@ import type {
 import type { DataSource } from 'typeorm';
 import { preparedQuery } from '@gatehouse/db';
 import type { AppendOptions, AuditRecord, AuditSink } from '../types';
-import { chainHash, contentRow, GENESIS_HASH, type ContentRow } from './canonical';
+import { chainedRow, GENESIS_HASH, type ChainedRow } from './canonical';
 
 /** Sizes of {@link AuditWriter}; the gateway takes them from `audit.*` in the configuration. */
 export interface AuditWriterOptions {
@@ -55,9 +55,6 @@ interface Ticket {
   settle: (err?: Error) => void;
 }
 
-/** A row as the INSERT takes it: the content columns and the chain columns. */
-type StoredRow = ContentRow & { writer_id: string; seq: number; prev_hash: string; hash: string };
-
 /** One chain and the batch it is writing, if any. */
 interface Lane {
   writerId: string;
@@ -68,7 +65,8 @@ interface Lane {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const INSERT = `INSERT INTO audit_event SELECT * FROM jsonb_populate_recordset(NULL::audit_event, $1::jsonb)`;
+/** Appends rows to `audit_event`; `$1` is the JSON array of {@link ChainedRow}s. */
+export const AUDIT_INSERT = `INSERT INTO audit_event SELECT * FROM jsonb_populate_recordset(NULL::audit_event, $1::jsonb)`;
 
 /**
  * Appends audit records to `audit_event` with group commit: appends queue up (at most
@@ -293,21 +291,14 @@ export class AuditWriter
     await this.ensureMonths(records.map((r) => r.occurredAt));
     let seq = lane.seq;
     let prev = lane.lastHash;
-    const rows = records.map((record) => {
-      const row = contentRow(record);
+    const rows = records.map((record): ChainedRow => {
       seq += 1;
-      const hash = chainHash(prev, lane.writerId, seq, row);
-      // Adding the chain columns in place: copying the row into a new object costs more than the hash.
-      const stored = row as StoredRow;
-      stored.writer_id = lane.writerId;
-      stored.seq = seq;
-      stored.prev_hash = hex(prev);
-      stored.hash = hex(hash);
+      const { row, hash } = chainedRow(record, lane.writerId, seq, prev);
       prev = hash;
-      return stored;
+      return row;
     });
     try {
-      await preparedQuery(this.dataSource, 'gatehouse_audit_insert', INSERT, [JSON.stringify(rows)]);
+      await preparedQuery(this.dataSource, 'gatehouse_audit_insert', AUDIT_INSERT, [JSON.stringify(rows)]);
     } catch (err) {
       Object.assign(lane, newChain());
       throw err;
@@ -328,8 +319,4 @@ export class AuditWriter
 
 function newChain(): Lane {
   return { writerId: randomUUID(), seq: 0, lastHash: GENESIS_HASH, writing: 0 };
-}
-
-function hex(bytes: Buffer): string {
-  return `\\x${bytes.toString('hex')}`;
 }

@@ -146,6 +146,35 @@ export function chainHash(prevHash: Buffer, writerId: string, seq: number, row: 
     .digest();
 }
 
+/** A row as `audit_event` takes it: the content columns and the chain columns. */
+export type ChainedRow = ContentRow & { writer_id: string; seq: number; prev_hash: string; hash: string };
+
+/**
+ * `record` as the `seq`-th row of chain `writerId`, after the record whose hash is `prev`: its
+ * stored row (content and chain columns, hashes as bytea hex) and its own hash, which the next
+ * record chains after.
+ */
+export function chainedRow(
+  record: AuditRecord,
+  writerId: string,
+  seq: number,
+  prev: Buffer,
+): { row: ChainedRow; hash: Buffer } {
+  const content = contentRow(record);
+  const hash = chainHash(prev, writerId, seq, content);
+  // Adding the chain columns in place: copying the row into a new object costs more than the hash.
+  const row = content as ChainedRow;
+  row.writer_id = writerId;
+  row.seq = seq;
+  row.prev_hash = byteaHex(prev);
+  row.hash = byteaHex(hash);
+  return { row, hash };
+}
+
+function byteaHex(bytes: Buffer): string {
+  return `\\x${bytes.toString('hex')}`;
+}
+
 /** JSON text with object keys sorted at every depth; built by concatenation (it runs per record). */
 function stable(value: Json): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
