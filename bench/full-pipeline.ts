@@ -84,8 +84,8 @@ export async function fullPipelineUnavailable(): Promise<string | undefined> {
  * A gateway in the production shape, every pipeline stage doing its real work per call:
  * identity (RS256 bearer token checked against an IdP key set on loopback), a multi-rule policy,
  * rate limits in Redis (per user, per tool, the rule's limit, in-flight), and the audit trail in
- * Postgres (the intent committed before the upstream, the outcome group-committed after).
- * The upstream is the same stdio echo as the `gateway-stdio` path.
+ * Postgres (the intent committed before the upstream, the outcome record after the answer, off the
+ * call's path). The upstream is the same stdio echo as the `gateway-stdio` path.
  */
 export async function startFullPipeline(): Promise<FullPipeline> {
   const idp = await ForgedIdp.start();

@@ -209,7 +209,8 @@ export function renderReport(result: BenchResult): string {
     '',
     '"Gateway CPU / call" is user + system CPU of the gateway process (every thread, GC included; not its upstream children) over the measured phase, divided by the calls. ' +
       '"Server CPU / call" is the same for the direct echo server process (from /proc, 10 ms resolution), for scale. ' +
-      '"Client CPU / call" is the bench process itself (the SDK clients), the same work on every path.',
+      '"Client CPU / call" is the bench process itself (the SDK clients), the same work on every path. ' +
+      'On the pipeline floor\'s row, "Gateway CPU / call" is the floor proxy\'s own process (from /proc, 10 ms resolution).',
     '',
   );
 
@@ -220,7 +221,7 @@ export function renderReport(result: BenchResult): string {
       'The full-pipeline path is a second gateway process in the production shape, every stage doing its real work on every call: ' +
         'the bearer token (RS256, from an IdP key set on loopback) is validated (cached per token after the first call, as in production), ' +
         "a policy of four rules with globs, a deny rule and a CEL condition on the arguments decides, the rate limits (per user, per tool, the rule's limit and in-flight) are counted in Redis, " +
-        'and the audit intent is committed to Postgres before the upstream is called (the outcome is group-committed after the answer). ' +
+        "and the audit intent is committed to Postgres before the upstream is called (the outcome record is committed after the answer is written, off the call's path). " +
         'The other gateway paths run the same stages with no identity, one allow-all rule, in-process limits and the ' +
         (process.env.DATABASE_URL ? 'same external Postgres' : 'embedded PGlite') +
         ' for the audit.',
@@ -235,13 +236,13 @@ export function renderReport(result: BenchResult): string {
     const full = addedP50(result, 'gateway-full', 1);
     if (floor !== undefined && full !== undefined)
       push(
-        'The pipeline floor (`bench/pipeline-floor-server.ts`) is the least any gateway that keeps the rules can add on this machine, measured in the same rounds: ' +
+        'The pipeline floor (`bench/pipeline-floor-server.ts`) is the least a gateway on this stack that keeps the rules can add on this machine, measured in the same rounds: ' +
           "a bare `node:http` proxy that does only the serial work before forwarding that R26, R15 and the intent's rate-limit state require, with the gateway's own parts " +
           '(its limit script in the same Redis, its record encoding and hash chain, its INSERT committed on a plain prepared connection to the same database), then the same stdio echo. ' +
           'It has no identity, policy, session, outcome record, framework or validation, all of which only add. ' +
           `At one client it adds ${ms(floor)} at p50; the full pipeline adds ${ms(full)}, ${ms(full - floor)} above the floor. ` +
           (floor > TARGETS.addedLatencyP50Ms
-            ? `The ${TARGETS.addedLatencyP50Ms} ms target is below this floor, so no gateway that commits its intent before forwarding can meet it on this machine.`
+            ? `The ${TARGETS.addedLatencyP50Ms} ms target is below this floor: on this machine the rules' own round trips (the limits in Redis, then the durable intent in Postgres) cost more than the target before any other gateway work, so no gateway on this stack that keeps them can meet it here.`
             : `The floor is within the ${TARGETS.addedLatencyP50Ms} ms target, so the gap is the gateway's own.`),
         '',
       );
