@@ -70,19 +70,9 @@ export interface AuditRecord {
   adminTarget?: string;
 }
 
-/** How an append may be written. */
-export interface AppendOptions {
-  /**
-   * Nothing waits on these records (a call's outcome, after its answer): they may wait up to the
-   * writer's `lazyFlushMs` to ride in the INSERT of the next records somebody does wait for (the
-   * next call's intent), one commit instead of two.
-   */
-  lazy?: boolean;
-}
-
 /** Where records go; resolves once they are durable (committed), rejects when they cannot be. */
 export interface AuditSink {
-  append(records: AuditRecord[], options?: AppendOptions): Promise<void>;
+  append(records: AuditRecord[]): Promise<void>;
 }
 
 export const AUDIT_SINK = Symbol('AUDIT_SINK');

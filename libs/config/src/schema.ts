@@ -596,11 +596,6 @@ export const configSchema = z
          * (records arriving during a write join the next batch: group commit without added latency).
          */
         flushMs: z.number().int().nonnegative().default(0),
-        /**
-         * Longest a call's outcome record (nobody waits on it) waits to ride in the next call's
-         * intent INSERT, so a quiet gateway commits once per call instead of twice.
-         */
-        lazyFlushMs: z.number().int().nonnegative().max(1000).default(10),
       })
       .strict()
       .prefault({}),

@@ -76,11 +76,11 @@ export class AuditStage implements CallStage {
     done.gatewayUs = Math.max(0, totalUs - upstreamUs);
     if (facts.result !== undefined) done.responseBytes = Buffer.byteLength(JSON.stringify(facts.result));
     records.push(done);
-    // The client's answer does not wait for the outcome record: it is queued lazily, written with
-    // the next call's intent (or within the writer's lazyFlushMs), and flushed on shutdown (R25).
-    // A failure is logged; the intent is already durable.
+    // The client's answer does not wait for the outcome record: it is committed at once on a free
+    // lane, while the client reads the answer, and flushed on shutdown (R25). A failure is logged;
+    // the intent is already durable.
     this.sink
-      .append(records, { lazy: true })
+      .append(records)
       .catch((err: unknown) => this.logger.error({ err, callId: facts.callId }, 'audit outcome not written'));
   }
 

@@ -6,7 +6,7 @@ import type {
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { preparedQuery } from '@gatehouse/db';
-import type { AppendOptions, AuditRecord, AuditSink } from '../types';
+import type { AuditRecord, AuditSink } from '../types';
 import { chainedRow, GENESIS_HASH, type ChainedRow } from './canonical';
 
 /** Sizes of {@link AuditWriter}; the gateway takes them from `audit.*` in the configuration. */
@@ -17,12 +17,6 @@ export interface AuditWriterOptions {
   batchSize: number;
   /** Longest a record waits for its batch to fill. */
   flushMs: number;
-  /**
-   * Longest a lazy append (nobody waits on it) waits to join the next batch (default 10 ms): at
-   * low load a call's outcome then rides in the next call's intent INSERT instead of needing its
-   * own commit. Under load batches leave continuously and it changes nothing.
-   */
-  lazyFlushMs?: number;
   /**
    * Chains written in parallel, each one INSERT at a time (default 2): while one lane's INSERT
    * runs in Postgres the next lane hashes and encodes its batch.
@@ -88,8 +82,6 @@ export class AuditWriter
   private readonly lanes: Lane[];
   /** The pending flush: a timer for `flushMs` > 0, an immediate for 0. */
   private timer: { cancel(): void } | undefined;
-  /** The pending flush of lazy appends alone, at `lazyFlushMs`. */
-  private lazyTimer: NodeJS.Timeout | undefined;
   private readonly idle: Array<() => void> = [];
   private readonly months = new Set<string>();
 
@@ -124,7 +116,7 @@ export class AuditWriter
    * Resolves once `records` are committed; rejects when they cannot be: the INSERT failed, or
    * they were not committed within `timeoutMs`.
    */
-  append(records: AuditRecord[], options: AppendOptions = {}): Promise<void> {
+  append(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const bad = records.find((r) => !UUID.test(r.id) || Number.isNaN(r.occurredAt.getTime()));
     if (bad) return Promise.reject(new Error(`audit record ${bad.id} has an invalid id or occurredAt`));
@@ -145,7 +137,7 @@ export class AuditWriter
       // Records that fit are queued synchronously, so appends made together land in one batch.
       if (this.waiters.length === 0 && this.fits(records.length)) {
         this.enqueue(ticket);
-        this.schedule(options.lazy === true);
+        this.schedule();
       } else {
         this.waiters.push(ticket);
       }
@@ -210,21 +202,16 @@ export class AuditWriter
   /**
    * A pending flush() or a full batch is written now. Otherwise records wait up to flushMs: with 0,
    * for the end of this turn of the event loop (setImmediate), so appends made meanwhile share the
-   * batch (setTimeout(0) would add a whole millisecond to every call's intent). Lazy records wait up
-   * to lazyFlushMs instead, unless an earlier batch takes them.
+   * batch (setTimeout(0) would add a whole millisecond to every call's intent).
    */
-  private schedule(lazy = false): void {
+  private schedule(): void {
     if (this.idle.length > 0 || this.queuedRecords >= this.options.batchSize) {
       this.kick();
       return;
     }
-    // kick() clears both pending flushes, the one that fired included.
-    const fire = () => this.kick();
-    if (lazy) {
-      this.lazyTimer ??= setTimeout(fire, this.options.lazyFlushMs ?? 10);
-      return;
-    }
     if (this.timer) return;
+    // kick() clears the pending flush, the one that fired included.
+    const fire = () => this.kick();
     if (this.options.flushMs > 0) {
       const timeout = setTimeout(fire, this.options.flushMs);
       this.timer = { cancel: () => clearTimeout(timeout) };
@@ -238,8 +225,6 @@ export class AuditWriter
   private kick(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    clearTimeout(this.lazyTimer);
-    this.lazyTimer = undefined;
     for (const lane of this.lanes) {
       if (lane.writing > 0 || this.queue.length === 0) continue;
       const batch = this.take();
