@@ -9,6 +9,7 @@ import {
   AuditWriter,
   verifyChains,
   type AuditSink,
+  type AuditWriterOptions,
 } from '@gatehouse/audit';
 import { auditConfig, openAuditDb, record, type AuditDb } from './helpers';
 
@@ -23,19 +24,26 @@ describe('audit writer (real Postgres)', () => {
     await store.close();
   });
 
+  /** A started writer on the scratch database: one lane, small batches, unless `options` say otherwise. */
+  const startWriter = async (options: Partial<AuditWriterOptions> = {}) => {
+    const writer = new AuditWriter(store.db.dataSource, {
+      queueSize: 100,
+      batchSize: 10,
+      flushMs: 1,
+      lanes: 1,
+      ...options,
+    });
+    await writer.start();
+    return writer;
+  };
+
   const chainOf = async (writerId: string) =>
     store.sql(`SELECT call_id, seq, xmin::text AS tx FROM audit_event WHERE writer_id = $1 ORDER BY seq`, [
       writerId,
     ]);
 
   it('stores every field of a record and the chain verifies', async () => {
-    const writer = new AuditWriter(store.db.dataSource, {
-      queueSize: 100,
-      batchSize: 10,
-      flushMs: 5,
-      lanes: 1,
-    });
-    await writer.start();
+    const writer = await startWriter({ flushMs: 5 });
     const full = record({
       kind: 'intent',
       principal: {
@@ -82,13 +90,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('writes appends made together in batches of batchSize, in append order', async () => {
-    const writer = new AuditWriter(store.db.dataSource, {
-      queueSize: 1000,
-      batchSize: 20,
-      flushMs: 60_000,
-      lanes: 1,
-    });
-    await writer.start();
+    const writer = await startWriter({ queueSize: 1000, batchSize: 20, flushMs: 60_000 });
     const records = Array.from({ length: 50 }, () => record());
     await Promise.all(records.map((r) => writer.append([r])));
     const rows = await chainOf(writer.stats().chains[0]?.writerId ?? '');
@@ -100,13 +102,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('starts the INSERT of an append nobody else joins at the end of the event-loop turn, not later', async () => {
-    const writer = new AuditWriter(store.db.dataSource, {
-      queueSize: 100,
-      batchSize: 10,
-      flushMs: 0,
-      lanes: 1,
-    });
-    await writer.start();
+    const writer = await startWriter({ flushMs: 0 });
     // A call's outcome after its answer: nothing follows it, and nothing may hold it back (the
     // less time a record spends in memory, the less a crash can lose).
     const outcome = record({ kind: 'outcome' });
@@ -119,8 +115,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('makes appends wait while the queue is full, then writes them all in order', async () => {
-    const writer = new AuditWriter(store.db.dataSource, { queueSize: 3, batchSize: 1, flushMs: 1, lanes: 1 });
-    await writer.start();
+    const writer = await startWriter({ queueSize: 3, batchSize: 1 });
     const locker = new Client({ connectionString: store.url });
     await locker.connect();
     await locker.query('BEGIN');
@@ -143,14 +138,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('rejects appends not committed within timeoutMs when the database hangs, and never writes the queued ones', async () => {
-    const writer = new AuditWriter(store.db.dataSource, {
-      queueSize: 100,
-      batchSize: 1,
-      flushMs: 1,
-      lanes: 1,
-      timeoutMs: 300,
-    });
-    await writer.start();
+    const writer = await startWriter({ batchSize: 1, timeoutMs: 300 });
     const locker = new Client({ connectionString: store.url });
     await locker.connect();
     await locker.query('BEGIN');
@@ -184,13 +172,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('rejects appends while the database refuses connections, then starts a new chain that verifies', async () => {
-    const writer = new AuditWriter(store.db.dataSource, {
-      queueSize: 100,
-      batchSize: 10,
-      flushMs: 1,
-      lanes: 1,
-    });
-    await writer.start();
+    const writer = await startWriter();
     await writer.append([record(), record()]);
     const before = writer.stats().chains[0]?.writerId ?? '';
     const [{ name, pid } = {}] = await store.sql(
@@ -247,13 +229,7 @@ describe('audit writer (real Postgres)', () => {
   });
 
   it('writes two chains in parallel with two lanes, each in append order, and both verify', async () => {
-    const writer = new AuditWriter(store.db.dataSource, {
-      queueSize: 1000,
-      batchSize: 10,
-      flushMs: 1,
-      lanes: 2,
-    });
-    await writer.start();
+    const writer = await startWriter({ queueSize: 1000, lanes: 2 });
     const records = Array.from({ length: 200 }, () => record());
     await Promise.all(records.map((r) => writer.append([r])));
     const chains = writer.stats().chains;
