@@ -8,6 +8,7 @@ import { PolicyModule, PolicyStage } from '@gatehouse/policy';
 import { RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
+import { OpenApiFragmentsModule } from './openapi-fragments.module';
 
 /** The gateway's root module: every lib plugs in here, the call pipeline lives in transport. */
 @Module({})
@@ -19,6 +20,7 @@ export class AppModule {
         ConfigModule.forRoot(loaded),
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
+        OpenApiFragmentsModule,
         // The call pipeline and its stages, in order: policy (consulting the bypass grants when it
         // denies), rate limit, audit.
         TransportModule.forRoot({

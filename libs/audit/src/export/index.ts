@@ -61,3 +61,4 @@ export type {
   ReconcilerOptions,
   SinkReconciliation,
 } from './reconcile';
+export { EXPORT_OPENAPI } from './openapi';

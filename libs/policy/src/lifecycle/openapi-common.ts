@@ -1,6 +1,7 @@
 /**
- * Building blocks shared by the parts of the admin API's OpenAPI document (policy, console,
- * audit): each part is plain data written next to what it describes, merged in `openapi.ts`.
+ * Building blocks shared by the parts of the admin API's OpenAPI document (policy and console
+ * here, audit, export and break glass in their libs): each part is plain data written next to what
+ * it describes, merged by `openApiDocument`.
  */
 
 export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

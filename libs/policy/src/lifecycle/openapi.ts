@@ -2,20 +2,48 @@ import { POLICY_ACTIONS } from './policy-event.entity';
 import { PolicyErrorCode } from './policy-error';
 import { POLICY_STATUSES } from './policy-version.entity';
 import { MAX_FILES } from './dto';
-import { AUDIT_PATHS, AUDIT_SCHEMAS } from './openapi-audit';
-import { BYPASS_PATHS, BYPASS_SCHEMAS } from './openapi-bypass';
 import { AUDIT_UNAVAILABLE } from '@gatehouse/auth';
 import { AUDIT_UNAVAILABLE_DESCRIPTION, errorResponses, json, nullable, ref } from './openapi-common';
 import { CONSOLE_PATHS, CONSOLE_SCHEMAS } from './openapi-console';
-import { EXPORT_PATHS, EXPORT_SCHEMAS } from './openapi-export';
 
 /**
- * The OpenAPI 3.1 document of the admin API, written by hand: the policy part here next to the
- * controller it describes, the other areas in `openapi-<area>.ts` (console, audit, bypass, export),
- * merged below. e2e/policy-lifecycle checks the policy routes and
- * e2e/audit-admin that every route the gateway registers under `/api/v1` is documented. The
- * console generates its client from it.
+ * A part of the admin API's OpenAPI document, written by hand next to the routes it describes:
+ * policy and console here, audit and export in `@gatehouse/audit`, break glass in
+ * `@gatehouse/bypass`, so each part states its own lib's limits from that lib's constants.
  */
+export interface OpenApiFragment {
+  paths: Record<string, unknown>;
+  schemas: Record<string, unknown>;
+}
+
+/**
+ * The parts of the document that libs above policy contribute; the gateway app provides them
+ * (`OpenApiFragmentsModule`), and a policy module on its own serves its own part alone.
+ */
+export const OPENAPI_FRAGMENTS = Symbol('OPENAPI_FRAGMENTS');
+
+/**
+ * The OpenAPI 3.1 document of the admin API: the policy and console parts, merged with
+ * `fragments`. e2e/policy-lifecycle checks the policy routes and e2e/audit-admin that every route
+ * the gateway registers under `/api/v1` is documented. The console generates its client from it.
+ */
+export function openApiDocument(fragments: readonly OpenApiFragment[] = []) {
+  return {
+    ...BASE_DOCUMENT,
+    paths: Object.assign({}, BASE_DOCUMENT.paths, ...fragments.map((f) => f.paths)) as Record<
+      string,
+      unknown
+    >,
+    components: {
+      ...BASE_DOCUMENT.components,
+      schemas: Object.assign(
+        {},
+        BASE_DOCUMENT.components.schemas,
+        ...fragments.map((f) => f.schemas),
+      ) as Record<string, unknown>,
+    },
+  };
+}
 
 const errors = (...statuses: number[]) => errorResponses(ERROR_DESCRIPTIONS, ...statuses);
 
@@ -52,7 +80,7 @@ const write = (summary: string, description: string, body: 'comment' | 'reason')
   },
 });
 
-export const OPENAPI_DOCUMENT = {
+const BASE_DOCUMENT = {
   openapi: '3.1.0',
   info: {
     title: 'Gatehouse admin API',
@@ -190,9 +218,6 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     ...CONSOLE_PATHS,
-    ...AUDIT_PATHS,
-    ...BYPASS_PATHS,
-    ...EXPORT_PATHS,
   },
   components: {
     securitySchemes: {
@@ -360,9 +385,6 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       ...CONSOLE_SCHEMAS,
-      ...AUDIT_SCHEMAS,
-      ...BYPASS_SCHEMAS,
-      ...EXPORT_SCHEMAS,
     },
   },
 } as const;

@@ -1,49 +1,20 @@
-import { AUDIT_UNAVAILABLE_DESCRIPTION, errorResponses, json, nullable, ref } from './openapi-common';
+import { openApi, type OpenApiFragment } from '@gatehouse/policy';
+import {
+  INGEST_MAX_CALLS,
+  INGEST_MAX_DURATION_MS,
+  INGEST_MAX_ERROR_MESSAGE,
+  INGEST_METHODS,
+} from './ingest/contract';
+import { DEFAULT_LIMIT, MAX_LIMIT } from './query/filters';
+import { AUDIT_OUTCOMES } from './types';
 
 /**
- * The audit routes (issue 5 point 10), served by `@gatehouse/audit`. Described here as data
- * because the document is served by the policy lib and policy never imports audit (audit sits
- * above it); e2e/audit-admin checks that every route the gateway registers under `/api/v1` is
- * here and that the documented limits match the audit lib's constants.
+ * The audit routes' part of the admin API's OpenAPI document (issue 5 point 10), with the limits
+ * taken from the constants the routes enforce. The gateway merges it into the document;
+ * e2e/audit-admin checks that every route the gateway registers under `/api/v1` is documented.
  */
 
-/** `MAX_LIMIT` / `DEFAULT_LIMIT` of `libs/audit/src/query/filters.ts`. */
-export const DOCUMENTED_EVENT_LIMITS = { max: 1000, default: 100 } as const;
-/** The limits of `libs/audit/src/ingest/contract.ts` (`INGEST_MAX_CALLS`, `INGEST_METHODS`, …). */
-export const DOCUMENTED_INGEST = {
-  maxCalls: 500,
-  methods: [
-    'tools/call',
-    'prompts/get',
-    'resources/read',
-    'resources/subscribe',
-    'resources/unsubscribe',
-    'completion/complete',
-    'tools/list',
-    'prompts/list',
-    'resources/list',
-    'resources/templates/list',
-    'ping',
-    'logging/setLevel',
-  ],
-  maxDurationMs: 24 * 60 * 60 * 1000,
-  maxErrorMessage: 8192,
-} as const;
-
-/** `AUDIT_OUTCOMES` of `libs/audit/src/types.ts` (policy cannot import audit; a test holds them equal). */
-export const DOCUMENTED_OUTCOMES = [
-  'allowed',
-  'denied',
-  'shadow_denied',
-  'rate_limited',
-  'bypassed',
-  'policy_error',
-  'ok',
-  'error',
-  'aborted',
-  'shadow',
-  'fallback',
-] as const;
+const { AUDIT_UNAVAILABLE_DESCRIPTION, errorResponses, json, nullable, ref } = openApi;
 
 const ERRORS: Record<number, string> = {
   400: 'INVALID_REQUEST: an unknown parameter, a bad time, limit, cursor, time zone or period phrase (the message names it)',
@@ -70,7 +41,7 @@ const FILTERS = [
   query('server', 'Upstream server name'),
   query('tool', 'Tool name (without the server prefix)'),
   query('decision', 'Policy decision: allow, deny, shadow-deny'),
-  query('outcome', 'Record outcome', { type: 'string', enum: [...DOCUMENTED_OUTCOMES] }),
+  query('outcome', 'Record outcome', { type: 'string', enum: [...AUDIT_OUTCOMES] }),
   query('kind', 'Record kind', { type: 'string', enum: ['intent', 'outcome', 'admin'] }),
 ];
 
@@ -79,8 +50,8 @@ const PAGING = [
   query('limit', 'Page size', {
     type: 'integer',
     minimum: 1,
-    maximum: DOCUMENTED_EVENT_LIMITS.max,
-    default: DOCUMENTED_EVENT_LIMITS.default,
+    maximum: MAX_LIMIT,
+    default: DEFAULT_LIMIT,
   }),
 ];
 
@@ -103,7 +74,7 @@ const exportOf = (operationId: string, summary: string, mediaType: string, descr
   },
 });
 
-export const AUDIT_PATHS = {
+const AUDIT_PATHS = {
   '/api/v1/audit/events': {
     get: {
       tags: ['audit'],
@@ -166,7 +137,7 @@ export const AUDIT_PATHS = {
       operationId: 'ingestBridgeCalls',
       summary:
         "Calls a bridge ran on a direct server, reported in shadow or fallback mode (any authenticated caller: the bridge's token; the records are the caller's)",
-      description: `Shadow mode reports each call as it happens; fallback mode uploads the spool of calls made while the gateway was unreachable, oldest first, at most ${DOCUMENTED_INGEST.maxCalls} per request. The gateway decides each call with the active policy (never forwarding anything upstream) and records it with outcome shadow or fallback and the original times. A call id uploaded twice is stored once.`,
+      description: `Shadow mode reports each call as it happens; fallback mode uploads the spool of calls made while the gateway was unreachable, oldest first, at most ${INGEST_MAX_CALLS} per request. The gateway decides each call with the active policy (never forwarding anything upstream) and records it with outcome shadow or fallback and the original times. A call id uploaded twice is stored once.`,
       requestBody: { required: true, content: json(ref('IngestRequest')) },
       responses: {
         '200': {
@@ -176,7 +147,7 @@ export const AUDIT_PATHS = {
         ...errorResponses(
           {
             ...ERRORS,
-            400: `INVALID_REQUEST: the body breaks the contract (1 to ${DOCUMENTED_INGEST.maxCalls} calls, known methods, startedAt within 30 days and at most 60 s ahead, unknown fields refused); issues names each call index and field; nothing of the request is stored`,
+            400: `INVALID_REQUEST: the body breaks the contract (1 to ${INGEST_MAX_CALLS} calls, known methods, startedAt within 30 days and at most 60 s ahead, unknown fields refused); issues names each call index and field; nothing of the request is stored`,
             403: 'CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions only)',
             413: 'The body is over server.bodyLimitBytes (default 4 MiB): split the spool by size too',
             503: 'AUDIT_UNAVAILABLE: the records could not be committed; nothing was stored, upload again',
@@ -209,7 +180,7 @@ const summaryEntry = (extra: Record<string, object>) => ({
   },
 });
 
-export const AUDIT_SCHEMAS = {
+const AUDIT_SCHEMAS = {
   AuditEvent: {
     type: 'object',
     description:
@@ -220,7 +191,7 @@ export const AUDIT_SCHEMAS = {
       kind: { type: 'string', enum: ['intent', 'outcome', 'admin'] },
       callId: { type: 'string', format: 'uuid' },
       occurredAt: { type: 'string', description: 'UTC with microseconds, e.g. 2026-03-05T16:00:00.000000Z' },
-      outcome: { type: 'string', enum: [...DOCUMENTED_OUTCOMES] },
+      outcome: { type: 'string', enum: [...AUDIT_OUTCOMES] },
       principal: {
         type: 'object',
         required: ['subject', 'groups'],
@@ -310,13 +281,13 @@ export const AUDIT_SCHEMAS = {
         description:
           'The gateway upstream name the call would have gone to (an unknown one is stored and decided deny)',
       },
-      method: { type: 'string', enum: [...DOCUMENTED_INGEST.methods] },
+      method: { type: 'string', enum: [...INGEST_METHODS] },
       params: { type: 'object', description: 'As sent to the direct server (tool name without prefix)' },
       startedAt: { type: 'string', format: 'date-time' },
-      durationMs: { type: 'number', minimum: 0, maximum: DOCUMENTED_INGEST.maxDurationMs },
+      durationMs: { type: 'number', minimum: 0, maximum: INGEST_MAX_DURATION_MS },
       status: { type: 'string', enum: ['ok', 'error'] },
       errorCode: { type: 'integer', description: 'JSON-RPC error code, or -32603 for a transport failure' },
-      errorMessage: { type: 'string', maxLength: DOCUMENTED_INGEST.maxErrorMessage },
+      errorMessage: { type: 'string', maxLength: INGEST_MAX_ERROR_MESSAGE },
       responseBytes: { type: 'integer', minimum: 0 },
     },
   },
@@ -327,7 +298,7 @@ export const AUDIT_SCHEMAS = {
       mode: { type: 'string', enum: ['shadow', 'fallback'] },
       client: { type: 'object', properties: { name: str, version: str } },
       bridgeVersion: str,
-      calls: { type: 'array', minItems: 1, maxItems: DOCUMENTED_INGEST.maxCalls, items: ref('IngestCall') },
+      calls: { type: 'array', minItems: 1, maxItems: INGEST_MAX_CALLS, items: ref('IngestCall') },
     },
   },
   IngestResponse: {
@@ -354,3 +325,5 @@ export const AUDIT_SCHEMAS = {
     },
   },
 };
+
+export const AUDIT_OPENAPI: OpenApiFragment = { paths: AUDIT_PATHS, schemas: AUDIT_SCHEMAS };

@@ -1,10 +1,12 @@
-import { AUDIT_UNAVAILABLE_DESCRIPTION, errorResponses, json, nullable, ref } from './openapi-common';
+import { openApi, type OpenApiFragment } from '@gatehouse/policy';
+import { MIN_DURATION_SECONDS, MIN_REASON_DISTINCT, MIN_REASON_LENGTH, MIN_REASON_WORDS } from './dto';
 
 /**
- * The break-glass part of the admin API's OpenAPI document (issue 7, `libs/bypass`), merged in
- * `openapi.ts`. It lives here because the document is assembled in the policy lib, which the
- * bypass lib sits above; the limits are repeated from `libs/bypass/src/dto.ts` and its settings.
+ * The break-glass part of the admin API's OpenAPI document (issue 7); the gateway merges it in.
+ * The named minimums come from `dto.ts`; the maximums mirror its zod schemas next door.
  */
+
+const { AUDIT_UNAVAILABLE_DESCRIPTION, errorResponses, json, nullable, ref } = openApi;
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field',
@@ -55,7 +57,7 @@ const actor = {
 const time = { type: 'string', format: 'date-time' };
 const strings = { type: 'array', items: { type: 'string' } };
 
-export const BYPASS_PATHS = {
+const BYPASS_PATHS = {
   '/api/v1/bypass/grants': {
     get: {
       tags: ['bypass'],
@@ -149,7 +151,7 @@ export const BYPASS_PATHS = {
   },
 } as const;
 
-export const BYPASS_SCHEMAS = {
+const BYPASS_SCHEMAS = {
   OpenBypassGrant: {
     type: 'object',
     additionalProperties: false,
@@ -157,10 +159,9 @@ export const BYPASS_SCHEMAS = {
     properties: {
       reason: {
         type: 'string',
-        minLength: 20,
+        minLength: MIN_REASON_LENGTH,
         maxLength: 2000,
-        description:
-          'What is broken and why the policy is in the way: 20 characters, 8 different, 3 words at least',
+        description: `What is broken and why the policy is in the way: ${MIN_REASON_LENGTH} characters, ${MIN_REASON_DISTINCT} different, ${MIN_REASON_WORDS} words at least`,
       },
       incident: { type: 'string', maxLength: 200, description: 'The incident reference, e.g. INC-4711' },
       servers: { ...strings, minItems: 1, description: 'Server name globs (default every server)' },
@@ -171,8 +172,7 @@ export const BYPASS_SCHEMAS = {
       liftRateLimits: { type: 'boolean', default: false },
       durationSeconds: {
         type: 'integer',
-        minimum: 10,
-        maximum: 28800,
+        minimum: MIN_DURATION_SECONDS,
         default: 3600,
         description: 'From activation; at most the configured maximum (8 h by default)',
       },
@@ -297,3 +297,5 @@ export const BYPASS_SCHEMAS = {
     },
   },
 } as const;
+
+export const BYPASS_OPENAPI: OpenApiFragment = { paths: BYPASS_PATHS, schemas: BYPASS_SCHEMAS };

@@ -1,4 +1,6 @@
-import { errorResponses, json, nullable, ref } from './openapi-common';
+import { openApi, type OpenApiFragment } from '@gatehouse/policy';
+
+const { errorResponses, json, nullable, ref } = openApi;
 
 /**
  * The audit export's health route (issue 6, served by `@gatehouse/audit`'s export module): the
@@ -10,7 +12,7 @@ const ERRORS: Record<number, string> = {
   403: 'ROLE_REQUIRED: needs the console role auditor or admin',
 };
 
-export const EXPORT_PATHS = {
+const EXPORT_PATHS = {
   '/api/v1/export/health': {
     get: {
       tags: ['audit'],
@@ -29,7 +31,7 @@ export const EXPORT_PATHS = {
 
 const time = { type: 'string', format: 'date-time' };
 
-export const EXPORT_SCHEMAS = {
+const EXPORT_SCHEMAS = {
   ExportHealth: {
     type: 'object',
     required: ['enabled', 'lagAlertSeconds', 'gapAlertSeconds', 'sinks'],
@@ -137,3 +139,6 @@ export const EXPORT_SCHEMAS = {
     },
   },
 };
+
+/** The export's part of the admin API's OpenAPI document; the gateway merges it in. */
+export const EXPORT_OPENAPI: OpenApiFragment = { paths: EXPORT_PATHS, schemas: EXPORT_SCHEMAS };
