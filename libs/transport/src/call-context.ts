@@ -19,6 +19,11 @@ export interface CallContext {
   /** Upstream chosen by routing, and the params as that upstream will see them. */
   server?: string;
   upstreamParams?: Record<string, unknown>;
+  /**
+   * tasks/get, tasks/result, tasks/cancel: the caller's own task (nobody else's ever gets this
+   * far) and the request that created it, which the policy decides again for every task call.
+   */
+  task?: { taskId: string; createdBy: { method: string; params: Record<string, unknown> } };
   /** Request headers (lower-case) for the identity stage; never forwarded upstream. */
   headers: Record<string, string | string[] | undefined>;
   remoteAddress: string | undefined;

@@ -17,6 +17,7 @@ import {
 } from './jsonrpc';
 import { AGGREGATED_METHODS, AggregateRouter } from './router';
 import { newSessionId, type SessionRecord, type SessionStore } from './session/session-store';
+import { TASK_LOOKUPS, TaskOwnership } from './tasks';
 import { UpstreamRpcError } from './upstream/upstream-connection';
 import { UpstreamPool } from './upstream/upstream-pool';
 
@@ -111,6 +112,7 @@ export class McpGateway {
   private readonly unsubscribers: Array<() => Promise<void>> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  private readonly tasks: TaskOwnership;
 
   constructor(
     private readonly config: GatehouseConfig,
@@ -119,6 +121,7 @@ export class McpGateway {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
+    this.tasks = new TaskOwnership(store.tasks, logger);
     this.pool = new UpstreamPool(
       config,
       {
@@ -272,7 +275,13 @@ export class McpGateway {
     let upstreamStart = 0n;
     try {
       const aggregated = call.target === '*';
-      if (aggregated && (AggregateRouter.isList(request.method) || request.method === 'logging/setLevel')) {
+      if (TASK_LOOKUPS.has(request.method)) {
+        // Routed by the task's recorded owner and server, never by what the client says (13.3).
+        await this.tasks.route(call);
+      } else if (
+        aggregated &&
+        (AggregateRouter.isList(request.method) || request.method === 'logging/setLevel')
+      ) {
         call.server = '*';
       } else if (aggregated) {
         if (!AGGREGATED_METHODS.has(request.method)) {
@@ -296,6 +305,7 @@ export class McpGateway {
       upstreamStart = process.hrtime.bigint();
       let result = await this.forward(call, sink, abort.signal);
       outcome.upstreamNs = process.hrtime.bigint() - upstreamStart;
+      result = await this.tasks.settle(call, result);
       for (const stage of this.stages) if (stage.result) result = stage.result(call, result);
       // 2026-07-28 clients require resultType; a legacy upstream's result is by definition complete.
       if (call.era === 'modern') modernize(request.method, result);

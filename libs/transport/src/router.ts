@@ -5,12 +5,16 @@ import type { ForwardOptions, UpstreamConnection } from './upstream/upstream-con
 type Params = Record<string, unknown> | undefined;
 type Result = Record<string, unknown>;
 
-/** List methods, the capability an upstream must declare for them, and the array they page over. */
-const LISTS: Record<string, { capability: string; field: string }> = {
+/**
+ * List methods, the capability an upstream must declare for them (`tasks.list`: a key inside a
+ * capability), and the array they page over.
+ */
+const LISTS: Record<string, { capability: string; sub?: string; field: string }> = {
   'tools/list': { capability: 'tools', field: 'tools' },
   'prompts/list': { capability: 'prompts', field: 'prompts' },
   'resources/list': { capability: 'resources', field: 'resources' },
   'resources/templates/list': { capability: 'resources', field: 'resourceTemplates' },
+  'tasks/list': { capability: 'tasks', sub: 'list', field: 'tasks' },
 };
 
 /** Methods the aggregated endpoint understands; anything else is refused with -32601 and a reason. */
@@ -23,6 +27,10 @@ export const AGGREGATED_METHODS = new Set([
   'resources/unsubscribe',
   'completion/complete',
   'logging/setLevel',
+  // Routed by the task's recorded owner (TaskOwnership), not by this router.
+  'tasks/get',
+  'tasks/result',
+  'tasks/cancel',
 ]);
 
 /** A request's upstream and the name/URI as that upstream knows it. */
@@ -86,13 +94,14 @@ export class AggregateRouter {
     capabilitiesOf: (server: string) => Promise<Record<string, unknown> | undefined>,
     options: ForwardOptions,
   ): Promise<Result> {
-    const spec = LISTS[method] as { capability: string; field: string };
+    const spec = LISTS[method] as { capability: string; sub?: string; field: string };
     const servers = [...upstreams.servers].sort();
     let { index, cursor } = decodeCursor(params?.cursor, method, servers.length);
     while (index < servers.length) {
       const server = servers[index] as string;
       const caps = await capabilitiesOf(server).catch(() => undefined);
-      if (caps?.[spec.capability] !== undefined) {
+      const capability = caps?.[spec.capability] as Record<string, unknown> | undefined;
+      if (capability !== undefined && (spec.sub === undefined || capability[spec.sub] !== undefined)) {
         const conn = await upstreams.connection(server);
         const page = await conn.request(
           method,
@@ -183,6 +192,8 @@ function qualifyItem(method: string, server: string, item: Result): Result {
       return { ...item, uri: qualifyUri(server, String(item.uri)) };
     case 'resources/templates/list':
       return { ...item, uriTemplate: qualifyUri(server, String(item.uriTemplate)) };
+    case 'tasks/list':
+      return { ...item, taskId: qualify(server, String(item.taskId)) };
     default:
       return item;
   }

@@ -113,7 +113,7 @@ export class AuditStage implements CallStage {
       ...(call.session ? { sessionId: call.session.id } : {}),
       ...(call.server !== undefined ? { server: call.server } : {}),
       method: call.request.method,
-      params: call.upstreamParams ?? params,
+      params: auditedParams(call),
       ...(call.facts.policy ? { decision: call.facts.policy } : {}),
       ...(call.facts.rateLimit ? { rateLimit: call.facts.rateLimit as Record<string, unknown> } : {}),
       ...(bypass?.grantId ? { bypassId: bypass.grantId } : {}),
@@ -130,6 +130,19 @@ export class AuditStage implements CallStage {
 function bridgeVersion(call: CallContext): string | undefined {
   const value = call.headers[BRIDGE_VERSION_HEADER];
   return typeof value === 'string' && /^[\x21-\x7e]{1,100}$/.test(value) ? value : undefined;
+}
+
+/**
+ * What the record says the call was about. A task call (13.3) is about a task: the record names
+ * the tool that created it (when the caller owns it) and the task id as the client sent it, so a
+ * task's result read later is found beside the call that started it.
+ */
+function auditedParams(call: CallContext): Record<string, unknown> {
+  const params = call.upstreamParams ?? call.request.params ?? {};
+  const taskId = call.request.params?.taskId;
+  if (!call.request.method.startsWith('tasks/') || typeof taskId !== 'string') return params;
+  const tool = call.task?.createdBy.params.name;
+  return { ...(typeof tool === 'string' ? { name: tool } : {}), arguments: { taskId } };
 }
 
 /** What was decided before forwarding. */

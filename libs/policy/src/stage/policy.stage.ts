@@ -78,10 +78,16 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
   }
 
   async before(call: CallContext): Promise<void> {
-    const evaluation = this.evaluate(call.principal, call.server, {
-      method: call.request.method,
-      params: call.upstreamParams ?? call.request.params ?? {},
-    });
+    // A task call (13.3) is decided as the request that created the task, asked again now: it
+    // proceeds only while the policy still allows that request to this principal.
+    const evaluation = this.evaluate(
+      call.principal,
+      call.server,
+      call.task?.createdBy ?? {
+        method: call.request.method,
+        params: call.upstreamParams ?? call.request.params ?? {},
+      },
+    );
     if (!evaluation) return;
     const { decision, target: governed } = evaluation;
     call.facts.classification = evaluation.classification;

@@ -10,7 +10,10 @@ export interface GovernedTarget {
 
 /**
  * Which calls the policy decides, and on what. Lists are filtered instead (R12); ping, logging
- * levels, unsubscribing and task bookkeeping carry no data of their own and are not governed.
+ * levels and unsubscribing carry no data of their own and are not governed. Task calls
+ * (tasks/get, tasks/result, tasks/cancel) are decided as the request that created the task, which
+ * the gateway recorded with the task's owner (`CallContext.task`); tasks/list is a list, narrowed
+ * by the gateway to the caller's own tasks.
  * Takes the call's parts rather than a live call, so calls a bridge ran itself are decided the
  * same way: `params` as the upstream sees them (tool names without the `server__` prefix).
  */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { MemoryTaskOwners, RedisTaskOwners, type TaskOwners } from './task-owners';
 
 /** What every replica needs to serve a client session; kept in Redis so no replica is special. */
 export interface SessionRecord {
@@ -37,11 +38,14 @@ export interface SessionStore {
   ping(): Promise<void>;
   close(): Promise<void>;
   readonly shared: boolean;
+  /** Who owns each upstream task, on the same storage (and so the same replicas) as the sessions. */
+  readonly tasks: TaskOwners;
 }
 
 /** One replica only (embedded start): records and bus live in this process. */
 export class MemorySessionStore implements SessionStore {
   readonly shared = false;
+  readonly tasks = new MemoryTaskOwners();
   private readonly records = new Map<string, { record: SessionRecord; expires: number }>();
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
   private readonly sweeper: NodeJS.Timeout;
@@ -112,6 +116,7 @@ export class MemorySessionStore implements SessionStore {
     clearInterval(this.sweeper);
     this.records.clear();
     this.listeners.clear();
+    this.tasks.close();
   }
 }
 
@@ -133,6 +138,7 @@ const CHANGED_CHANNEL = 'session-changed';
  */
 export class RedisSessionStore implements SessionStore {
   readonly shared = true;
+  readonly tasks: TaskOwners;
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
   private readonly cache = new Map<string, { record: SessionRecord; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
@@ -145,6 +151,7 @@ export class RedisSessionStore implements SessionStore {
     private readonly ttlSeconds: number,
     private readonly cacheMs = SESSION_CACHE_MS,
   ) {
+    this.tasks = new RedisTaskOwners(redis, prefix);
     subscriber.on('message', (channel: string, payload: string) => {
       for (const listener of this.listeners.get(channel) ?? []) listener(payload);
     });
