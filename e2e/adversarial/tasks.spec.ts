@@ -45,6 +45,8 @@ type Caller = (method: string, params?: Record<string, unknown>) => Promise<Answ
 describe('13.3 tasks are their creator’s', () => {
   let idp: StartedDevIdp;
   let gw: Awaited<ReturnType<typeof gatewayWith>>;
+  /** A second replica on the same Redis (its own database, the same policy). */
+  let gw2: Awaited<ReturnType<typeof gatewayWith>>;
   let dir: string;
   const prefix = `gh-adv-tasks-${process.pid}-${Date.now()}:`;
   const tokens = new Map<string, string>();
@@ -56,12 +58,16 @@ describe('13.3 tasks are their creator’s', () => {
   };
 
   /** A 2026-07-28 client: no session, the version in every request's _meta. */
-  const modern = async (user: string, path = '/mcp/servers/everything'): Promise<Caller> => {
+  const modern = async (
+    user: string,
+    path = '/mcp/servers/everything',
+    base = (): string => gw.url,
+  ): Promise<Caller> => {
     const auth = { authorization: `Bearer ${await token(user)}`, 'mcp-protocol-version': MODERN };
     let id = 0;
     return (method, params = {}) =>
       rawPost(
-        `${gw.url}${path}`,
+        `${base()}${path}`,
         JSON.stringify({
           jsonrpc: '2.0',
           id: ++id,
@@ -117,8 +123,8 @@ describe('13.3 tasks are their creator’s', () => {
   /** What a caller learns about a task id: the error, without the request's own id. */
   const errorOf = (res: Answer) => ({ status: res.status, error: res.json?.error });
 
-  const auditRows = async (sql: string, values: unknown[], atLeast: number) => {
-    const db = new Client({ connectionString: gw.databaseUrl });
+  const auditRows = async (sql: string, values: unknown[], atLeast: number, databaseUrl = gw.databaseUrl) => {
+    const db = new Client({ connectionString: databaseUrl });
     await db.connect();
     try {
       const deadline = Date.now() + 10_000;
@@ -136,9 +142,9 @@ describe('13.3 tasks are their creator’s', () => {
     dir = policyDir({ 'tasks.yaml': POLICY_V1 });
     const port = await freePort();
     idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
-    gw = await gatewayWith(
-      `auth:
+    const yaml = (audience: string) => `auth:
   issuer: ${idp.issuer}
+  audience: ${audience}
 ${ROLES}policy:
   dir: ${JSON.stringify(dir)}
 redis:
@@ -150,13 +156,14 @@ upstreams:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-everything'))}, stdio]
     sharing: shared
-`,
-      {},
-      [`port: ${port}`],
-    );
+`;
+    gw = await gatewayWith(yaml(idp.resource), {}, [`port: ${port}`]);
+    // The same resource: one token is good on both replicas, as behind one load balancer.
+    gw2 = await gatewayWith(yaml(idp.resource));
   });
 
   afterAll(async () => {
+    await gw2?.close();
     await gw?.close();
     await idp?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -291,6 +298,32 @@ upstreams:
     const limited = await erin('tasks/get', { taskId: id });
     expect(limited.json.error).toMatchObject({ code: -32029, data: { limit: { name: 'rule' } } });
     expect((await erin('tasks/result', { taskId: id })).json.error).toMatchObject({ code: -32029 });
+  });
+
+  it('13.3: another replica checks the owner recorded by the first (Redis), before its own upstream is asked', async () => {
+    const alice = await modern('alice');
+    const id = await research(alice);
+    const aliceThere = await modern('alice', '/mcp/servers/everything', () => gw2.url);
+    const bobThere = await modern('bob', '/mcp/servers/everything', () => gw2.url);
+    const unknown = errorOf(await bobThere('tasks/get', { taskId: 'f'.repeat(32) }));
+    expect(errorOf(await bobThere('tasks/get', { taskId: id }))).toEqual(unknown);
+    // The second replica found alice's record and let her call through, decided as her
+    // research call; its own stdio upstream process does not hold the task, and says so.
+    const hers = await aliceThere('tasks/get', { taskId: id });
+    expect(hers.json.error?.message).not.toEqual(unknown.error.message);
+    const rows = await auditRows(
+      `SELECT principal_subject, tool, matched_rules FROM audit_event
+         WHERE kind = 'intent' AND method = 'tasks/get' AND arguments->>'taskId' = $1`,
+      [id],
+      2,
+      gw2.databaseUrl,
+    );
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { principal_subject: 'alice', tool: RESEARCH, matched_rules: ['everyone-uses-everything'] },
+        { principal_subject: 'bob', tool: null, matched_rules: [] },
+      ]),
+    );
   });
 
   // Last: it activates a policy version that changes what alice may do.
