@@ -81,9 +81,12 @@ describe('front door', () => {
   });
 
   it('answers an unknown method on the aggregated endpoint with -32601 and where to go instead', async () => {
-    const res = await rawPost(mcp, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tasks/list' }), {
-      'mcp-session-id': session,
-    });
+    // tasks/* are served here since 13.3; subscriptions/listen is still pass-through only.
+    const res = await rawPost(
+      mcp,
+      JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscriptions/listen', params: {} }),
+      { 'mcp-session-id': session },
+    );
     expect(res.json.id).toBe(7);
     expect(res.json.error.code).toBe(-32601);
     expect(res.json.error.message).toMatch(/\/mcp\/servers/);
