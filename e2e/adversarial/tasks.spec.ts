@@ -41,6 +41,8 @@ const POLICY_V2 = `${POLICY_V1}  - id: alice-no-research
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON-RPC shapes
 type Answer = { status: number; json: any };
 type Caller = (method: string, params?: Record<string, unknown>) => Promise<Answer>;
+/** A session's GET stream: every message it received so far. */
+type Stream = { messages: Array<Record<string, unknown>>; close(): void };
 
 describe('13.3 tasks are their creator’s', () => {
   let idp: StartedDevIdp;
@@ -86,7 +88,10 @@ describe('13.3 tasks are their creator’s', () => {
   };
 
   /** A 2025-11-25 session (the first era with tasks). */
-  const legacy = async (user: string, path = '/mcp/servers/everything'): Promise<Caller> => {
+  const legacy = async (
+    user: string,
+    path = '/mcp/servers/everything',
+  ): Promise<Caller & { listen(): Promise<Stream> }> => {
     const auth = { authorization: `Bearer ${await token(user)}` };
     const init = await rawPost(
       `${gw.url}${path}`,
@@ -105,11 +110,39 @@ describe('13.3 tasks are their creator’s', () => {
     if (init.status !== 200) throw new Error(`initialize failed: ${JSON.stringify(init.json)}`);
     const sid = init.headers.get('mcp-session-id') as string;
     let id = 1;
-    return (method, params = {}) =>
+    const call: Caller = (method, params = {}) =>
       rawPost(`${gw.url}${path}`, JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }), {
         ...auth,
         'mcp-session-id': sid,
       });
+    /** Opens the session's GET stream; resolves once the gateway answered it. */
+    const listen = async (): Promise<Stream> => {
+      const abort = new AbortController();
+      const res = await fetch(`${gw.url}${path}`, {
+        headers: { ...auth, 'mcp-session-id': sid, accept: 'text/event-stream' },
+        signal: abort.signal,
+      });
+      if (res.status !== 200 || !res.body) throw new Error(`GET stream refused: ${res.status}`);
+      const messages: Array<Record<string, unknown>> = [];
+      const decoder = new TextDecoder();
+      let buffer = '';
+      void (async () => {
+        try {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            buffer += decoder.decode(chunk, { stream: true });
+            const lines = buffer.split('\n');
+            buffer = lines.pop() ?? '';
+            for (const line of lines) {
+              if (line.startsWith('data: ')) messages.push(JSON.parse(line.slice(6)));
+            }
+          }
+        } catch {
+          // closed by the test
+        }
+      })();
+      return { messages, close: () => abort.abort() };
+    };
+    return Object.assign(call, { listen });
   };
 
   /** Starts a research task and returns its id as the caller sees it. */
@@ -242,6 +275,35 @@ upstreams:
       expect(JSON.stringify(result.json.result.content)).toContain('Research Report: gateways');
       expect(result.json.result._meta?.['io.modelcontextprotocol/related-task']?.taskId).toBe(id);
     });
+  });
+
+  it('13.3: a task’s status notifications reach only its owner’s streams, not every stream on a shared upstream', async () => {
+    const alice = await legacy('alice');
+    const aliceAggregated = await legacy('alice', '/mcp');
+    const bob = await legacy('bob');
+    const bobAggregated = await legacy('bob', '/mcp');
+    const streams = {
+      alice: await alice.listen(),
+      aliceAggregated: await aliceAggregated.listen(),
+      bob: await bob.listen(),
+      bobAggregated: await bobAggregated.listen(),
+    };
+    try {
+      const id = await research(alice);
+      // tasks/result answers once the task is done: every status change has been sent by then.
+      await alice('tasks/result', { taskId: id });
+      await new Promise((r) => setTimeout(r, 300));
+      const statuses = (messages: Array<Record<string, unknown>>) =>
+        messages
+          .filter((m) => m.method === 'notifications/tasks/status')
+          .map((m) => (m.params as { taskId: string }).taskId);
+      expect(statuses(streams.alice.messages)).toContain(id);
+      expect(statuses(streams.aliceAggregated.messages)).toContain(`everything__${id}`);
+      expect(statuses(streams.bob.messages)).toEqual([]);
+      expect(statuses(streams.bobAggregated.messages)).toEqual([]);
+    } finally {
+      for (const stream of Object.values(streams)) stream.close();
+    }
   });
 
   it('13.3: a task id the gateway never saw created is refused like an unknown one, on both endpoints', async () => {

@@ -635,6 +635,8 @@ export class McpGateway {
     if (method === 'notifications/resources/updated' && !this.pool.isPerSession(server)) {
       if (!(session.subscriptions[server] ?? []).includes(String(params?.uri))) return;
     }
+    if (method === 'notifications/tasks/status' && !(await this.tasks.mayHear(session.owner, server, params)))
+      return;
     const message: JsonRpcNotification = {
       jsonrpc: '2.0',
       method,

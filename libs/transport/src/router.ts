@@ -162,6 +162,9 @@ export class AggregateRouter {
     if (method === 'notifications/resources/updated' && typeof params?.uri === 'string') {
       return { ...params, uri: qualifyUri(server, params.uri) };
     }
+    if (method === 'notifications/tasks/status' && typeof params?.taskId === 'string') {
+      return { ...params, taskId: qualify(server, params.taskId) };
+    }
     if (method === 'notifications/message' && params) {
       return {
         ...params,

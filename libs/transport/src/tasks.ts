@@ -105,6 +105,17 @@ export class TaskOwnership {
     }
   }
 
+  /**
+   * `notifications/tasks/status` carries a task's status and message: only sessions of the
+   * task's owner hear it (a shared upstream sends it unasked, to nobody in particular).
+   */
+  async mayHear(sessionOwner: string, server: string, params: Result | undefined): Promise<boolean> {
+    const taskId = params?.taskId;
+    if (typeof taskId !== 'string') return false;
+    const record = await this.owners.get(server, taskId).catch(() => undefined);
+    return record?.owner === sessionOwner;
+  }
+
   /** tasks/list: the upstream lists every task on the connection; the caller sees only their own. */
   private async ownOnly(call: CallContext, result: Result): Promise<Result> {
     const tasks = result.tasks;
