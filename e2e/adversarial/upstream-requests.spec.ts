@@ -43,6 +43,7 @@ describe('13.1 and 13.7: upstream requests and notifications reach only their ca
     allowed = join(dir, 'allowed');
     mkdirSync(join(allowed, 'pinned'), { recursive: true });
     writeFileSync(join(allowed, 'inside.txt'), 'inside the allowed directory');
+    writeFileSync(join(allowed, 'big.txt'), 'x'.repeat(64 * 1024));
     outside = join(dir, 'outside.txt');
     writeFileSync(outside, 'OUTSIDE-SECRET');
     // A read of a FIFO stays in flight until the test writes to it: bob's long call.
@@ -66,6 +67,7 @@ describe('13.1 and 13.7: upstream requests and notifications reach only their ca
   issuer: ${idp.issuer}
 upstreams:
   fs:${fs('shared')}
+  fsrestart:${fs('shared', '\n    limits: { maxMessageBytes: 4096 }')}
   fsps:${fs('per-session')}
   fspinned:${fs('per-session', `\n    roots: [${JSON.stringify(`file://${join(allowed, 'pinned')}`)}]`)}
   everything:${everything('shared')}
@@ -168,6 +170,32 @@ upstreams:
       await release();
     }
     const alice = await session('alice', 'fs', {});
+    const read = await alice.callTool({ name: 'read_text_file', arguments: { path: outside } });
+    expect(textOf(read)).not.toContain('OUTSIDE-SECRET');
+  }, 30_000);
+
+  it('13.1 R43: a shared filesystem server that bob restarts with an oversized result does not come back with his roots', async () => {
+    const bob = await bobWithRoots('fsrestart');
+    await bob.client.callTool({ name: 'read_text_file', arguments: { path: join(allowed, 'inside.txt') } });
+    // Over the message cap: the gateway kills the process and restarts it with backoff.
+    await bob.client
+      .callTool({ name: 'read_text_file', arguments: { path: join(allowed, 'big.txt') } })
+      .catch(() => undefined);
+    // Bob keeps calls in flight while the new process starts and asks whoever it can for roots.
+    const deadline = Date.now() + 4000;
+    while (Date.now() < deadline) {
+      await Promise.all(
+        Array.from({ length: 3 }, () =>
+          bob.client.callTool({ name: 'list_allowed_directories', arguments: {} }).catch(() => undefined),
+        ),
+      );
+      await sleep(20);
+    }
+    await sleep(500);
+    expect(bob.asked()).toBe(0);
+    const alice = await session('alice', 'fsrestart', {});
+    const dirs = await alice.callTool({ name: 'list_allowed_directories', arguments: {} });
+    expect(textOf(dirs)).toContain(allowed);
     const read = await alice.callTool({ name: 'read_text_file', arguments: { path: outside } });
     expect(textOf(read)).not.toContain('OUTSIDE-SECRET');
   }, 30_000);
