@@ -108,19 +108,19 @@ upstreams:
     return client;
   }
 
-  /** A 2026-07-28 tools/call of `user` (no session); resolves with the JSON-RPC response. */
-  async function modernCall(user: string, server: string, name: string, args: Record<string, unknown>) {
+  /** A 2026-07-28 request of `user` (no session); resolves with the JSON-RPC response. */
+  async function modernRpc(user: string, server: string, method: string, params: Record<string, unknown>) {
     const res = await rawPost(
       `${gw.url}/mcp/servers/${server}`,
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name, arguments: args, _meta: MODERN_META },
-      }),
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: MODERN_META } }),
       { authorization: `Bearer ${tokens[user]}` },
     );
     return res.json as { result?: unknown; error?: { code: number; message: string } };
+  }
+
+  /** A 2026-07-28 tools/call of `user`. */
+  function modernCall(user: string, server: string, name: string, args: Record<string, unknown>) {
+    return modernRpc(user, server, 'tools/call', { name, arguments: args });
   }
 
   /** Bob holds one 2025 call in flight (a read of the FIFO) until the returned release runs. */
@@ -339,4 +339,28 @@ upstreams:
     expect(aliceLogs.length).toBeGreaterThan(0);
     expect(bobLogs).toEqual([]);
   }, 40_000);
+
+  it('13.7 R43: resource updates for alice’s 2026-07-28 subscription on a per-session server never reach bob’s GET stream', async () => {
+    const bobHeard: string[] = [];
+    const bob = await session('bob', 'everyps', {}, (c) => {
+      c.setNotificationHandler('notifications/resources/updated', (n) => {
+        bobHeard.push(JSON.stringify(n.params));
+      });
+      c.setNotificationHandler('notifications/message', (n) => {
+        bobHeard.push(JSON.stringify(n.params));
+      });
+    });
+    await bob.setLoggingLevel('debug');
+    const uri = 'demo://resource/static/document/architecture.md';
+    expect((await modernRpc('alice', 'everyps', 'resources/subscribe', { uri })).error).toBeUndefined();
+    await modernCall('alice', 'everyps', 'toggle-subscriber-updates', {});
+    try {
+      // The upstream announces updates of subscribed resources every 5 s.
+      await sleep(6500);
+    } finally {
+      await modernCall('alice', 'everyps', 'toggle-subscriber-updates', {});
+      await modernRpc('alice', 'everyps', 'resources/unsubscribe', { uri });
+    }
+    expect(bobHeard).toEqual([]);
+  }, 30_000);
 });
