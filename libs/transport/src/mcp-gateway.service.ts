@@ -89,11 +89,13 @@ export interface PostOutcome {
 interface InFlight {
   abort: AbortController;
 }
-const CAPABILITY_FOR = {
+
+/** The client capability each server-to-client request needs. */
+const CAPABILITY_FOR: Record<string, string | undefined> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
   'roots/list': 'roots',
-} as Record<string, string | undefined>;
+};
 
 /**
  * The call pipeline, top to bottom: frame → session or per-request version → route →
