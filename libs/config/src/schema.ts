@@ -53,6 +53,15 @@ const upstreamCommon = {
   /** Tools an admin attests read-only (name globs); every other tool counts as a write. */
   readOnlyTools: z.array(z.string().min(1)).default([]),
   /**
+   * Roots (file URIs) the gateway answers the upstream's `roots/list` with, on every connection.
+   * Set, no client's roots ever reach the upstream; unset, a shared connection is offered no
+   * roots and a per-session one is offered its own 2025-era client's.
+   */
+  roots: z
+    .array(z.url({ protocol: /^file$/ }))
+    .min(1)
+    .optional(),
+  /**
    * SQL inspection (servers tagged `kind: postgres`): which tools carry SQL in which argument,
    * and the search_path unqualified names resolve against.
    */

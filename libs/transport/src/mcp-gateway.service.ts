@@ -18,7 +18,7 @@ import {
 import { AGGREGATED_METHODS, AggregateRouter } from './router';
 import { newSessionId, type SessionRecord, type SessionStore } from './session/session-store';
 import { TASK_LOOKUPS, TaskOwnership } from './tasks';
-import { UpstreamRpcError } from './upstream/upstream-connection';
+import { type CallOwner, UpstreamRpcError } from './upstream/upstream-connection';
 import { UpstreamPool } from './upstream/upstream-pool';
 
 export const MODERN_VERSION = '2026-07-28';
@@ -89,9 +89,14 @@ export interface PostOutcome {
 
 interface InFlight {
   abort: AbortController;
-  sink: ClientSink;
-  server?: string;
 }
+
+/** The client capability each server-to-client request needs. */
+const CAPABILITY_FOR: Record<string, string | undefined> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
 
 /**
  * The call pipeline, top to bottom: frame → session or per-request version → route →
@@ -125,10 +130,10 @@ export class McpGateway {
     this.pool = new UpstreamPool(
       config,
       {
-        notification: (server, sessionId, method, params) =>
-          this.onUpstreamNotification(server, sessionId, method, params),
-        request: (server, sessionId, method, params, signal) =>
-          this.onUpstreamRequest(server, sessionId, method, params, signal),
+        notification: (server, sessionId, method, params, caller) =>
+          this.onUpstreamNotification(server, sessionId, method, params, caller),
+        request: (server, sessionId, method, params, signal, caller) =>
+          this.onUpstreamRequest(server, sessionId, method, params, signal, caller),
       },
       logger,
       metrics,
@@ -269,8 +274,7 @@ export class McpGateway {
     const sessionKey = call.session?.id ?? '';
     let calls = this.inflight.get(sessionKey);
     if (!calls) this.inflight.set(sessionKey, (calls = new Map()));
-    const entry: InFlight = { abort, sink };
-    calls.set(key, entry);
+    calls.set(key, { abort });
     let outcome: CallOutcome = { status: 'ok' };
     let upstreamStart = 0n;
     try {
@@ -298,7 +302,6 @@ export class McpGateway {
         call.server = call.target;
         call.upstreamParams = request.params;
       }
-      entry.server = call.server;
 
       for (const stage of this.stages) await stage.before(call);
 
@@ -356,10 +359,28 @@ export class McpGateway {
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const { request, session } = call;
-    const owner = { era: call.era, session: call.era === 'legacy' ? session : undefined };
+    const owner = {
+      era: call.era,
+      session: call.era === 'legacy' ? session : undefined,
+      principal: principalKey(call.principal),
+    };
     const progressToken = (request.params?._meta as Record<string, unknown> | undefined)?.progressToken;
+    // What an upstream asks or says while this request is its only one in flight comes back here.
+    const caller: CallOwner = {
+      sessionId: call.era === 'legacy' ? session?.id : undefined,
+      sink,
+      notify: (server, method, params) => {
+        if (!sink.canStream) return;
+        sink.send({
+          jsonrpc: '2.0',
+          method,
+          params: call.target === '*' ? AggregateRouter.qualifyNotification(server, method, params) : params,
+        });
+      },
+    };
     const options = {
       signal,
+      owner: caller,
       allowInputRequired: call.era === 'modern',
       onProgress:
         progressToken === undefined
@@ -446,7 +467,11 @@ export class McpGateway {
       };
     } else {
       // Passthrough: the client sees the upstream's own capabilities and identity.
-      const conn = await this.pool.get(input.target, { era: 'legacy', session });
+      const conn = await this.pool.get(input.target, {
+        era: 'legacy',
+        session,
+        principal: session.owner,
+      });
       const info = conn.info();
       result = {
         protocolVersion,
@@ -583,8 +608,12 @@ export class McpGateway {
       case 'notifications/roots/list_changed': {
         const session = await this.loadSession(input);
         for (const server of session.target === '*' ? this.pool.servers : [session.target]) {
-          if (this.pool.upstreamConfig(server).sharing !== 'per-session') continue;
-          const conn = await this.pool.get(server, { era: 'legacy', session }).catch(() => undefined);
+          // Roots fixed in config are the gateway's answer; the client's changes do not concern them.
+          const cfg = this.pool.upstreamConfig(server);
+          if (cfg.sharing !== 'per-session' || cfg.roots) continue;
+          const conn = await this.pool
+            .get(server, { era: 'legacy', session, principal: session.owner })
+            .catch(() => undefined);
           await conn?.notify(n.method, n.params);
         }
         return;
@@ -613,15 +642,38 @@ export class McpGateway {
 
   // ---- upstream → client --------------------------------------------------------------------
 
+  /**
+   * What an upstream says reaches only those it concerns. A per-session connection speaks to its
+   * own session. On a shared (or per-principal) connection: list_changed carries no data and goes
+   * to every session of the server on this replica; resources/updated to the sessions subscribed
+   * to that URI; anything else (log messages, stray progress) is tied to a request, so it goes to
+   * the caller of the one request in flight, or nowhere.
+   */
   private onUpstreamNotification(
     server: string,
     sessionId: string | undefined,
     method: string,
     params: Record<string, unknown> | undefined,
+    caller: CallOwner | undefined,
   ): void {
-    // A shared upstream's notifications go to the sessions on this replica that can hear it.
-    const targets = sessionId ? [sessionId] : [...this.streams.keys()];
-    for (const id of targets) void this.deliverToSession(id, server, method, params);
+    if (sessionId) {
+      void this.deliverToSession(sessionId, server, method, params, true);
+      return;
+    }
+    // A task's status names its task, so it goes to the streams of the task's owner (checked in
+    // deliverToSession), never to whoever happens to have a call in flight.
+    const broadcast =
+      method.endsWith('/list_changed') ||
+      method === 'notifications/resources/updated' ||
+      method === 'notifications/tasks/status';
+    // Sessions of a per-session server hear those from their own connection.
+    if (broadcast && !this.pool.isPerSession(server)) {
+      for (const id of this.streams.keys()) void this.deliverToSession(id, server, method, params, false);
+    } else if (!broadcast && caller) {
+      caller.notify(server, method, params);
+    } else {
+      this.logger.debug({ server, method }, 'upstream notification with no one to deliver it to; dropped');
+    }
   }
 
   private async deliverToSession(
@@ -629,10 +681,11 @@ export class McpGateway {
     server: string,
     method: string,
     params: Record<string, unknown> | undefined,
+    ownConnection: boolean,
   ): Promise<void> {
     const session = await this.store.peek(sessionId).catch(() => undefined);
     if (!session || (session.target !== '*' && session.target !== server)) return;
-    if (method === 'notifications/resources/updated' && !this.pool.isPerSession(server)) {
+    if (method === 'notifications/resources/updated' && !ownConnection) {
       if (!(session.subscriptions[server] ?? []).includes(String(params?.uri))) return;
     }
     if (method === 'notifications/tasks/status' && !(await this.tasks.mayHear(session.owner, server, params)))
@@ -647,44 +700,58 @@ export class McpGateway {
     else if (this.store.shared) await this.store.publish(`out:${sessionId}`, JSON.stringify(message));
   }
 
+  /**
+   * A server-to-client request goes to the one client whose call caused it: the session of a
+   * per-session connection, or on a shared connection the caller of the one request in flight
+   * (nothing on a stdio wire says which request it belongs to, so with several in flight nobody
+   * can be sure and it is refused). 2026-07-28 callers are never asked.
+   */
   private async onUpstreamRequest(
     server: string,
     sessionId: string | undefined,
     method: string,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    caller: CallOwner | undefined,
   ): Promise<Record<string, unknown>> {
-    // A shared upstream cannot say which client it means: it is the one session on this replica
-    // with a 2025-era call in flight to it, or nobody (2026-07-28 clients have no such channel).
-    const candidates = sessionId
-      ? [sessionId]
-      : [...this.inflight.entries()]
-          .filter(([id, calls]) => id !== '' && [...calls.values()].some((c) => c.server === server))
-          .map(([id]) => id);
-    if (candidates.length !== 1) {
+    const refuse = (reason: string): never => {
+      this.logger.warn(
+        { server, method, session: (sessionId ?? caller?.sessionId)?.slice(0, 8), reason },
+        'upstream request refused',
+      );
       throw new TransportError(
         TransportErrorCode.CLIENT_CANNOT_ANSWER,
-        candidates.length === 0
-          ? `upstream "${server}" asked for ${method} but no 2025-era client call is waiting on it`
-          : `upstream "${server}" asked for ${method} but is shared by several busy sessions; configure sharing: per-session`,
+        `upstream "${server}" asked for ${method} but ${reason}`,
       );
-    }
-    const target = candidates[0] as string;
-    const session = sessionId ? undefined : await this.store.peek(target);
-    const needed = {
-      'sampling/createMessage': 'sampling',
-      'elicitation/create': 'elicitation',
-      'roots/list': 'roots',
-    }[method];
-    if (session && needed && session.clientCapabilities[needed] === undefined) {
-      throw new TransportError(
-        TransportErrorCode.CLIENT_CANNOT_ANSWER,
-        `the client did not declare the ${needed} capability`,
+    };
+    let target: string;
+    let onCall: CallOwner['sink'] | undefined;
+    if (sessionId) {
+      target = sessionId;
+      onCall = caller?.sessionId === sessionId ? caller.sink : undefined;
+    } else if (!caller) {
+      return refuse(
+        'the gateway cannot tell whose call caused it (not exactly one call in flight on the shared connection); configure sharing: per-session',
       );
+    } else if (caller.sessionId === undefined) {
+      return refuse(
+        'the call that caused it uses protocol 2026-07-28, which takes no server-to-client requests',
+      );
+    } else {
+      target = caller.sessionId;
+      onCall = caller.sink;
     }
-    const calls = [...(this.inflight.get(target)?.values() ?? [])].filter((c) => c.sink.canStream);
+    const session = await this.store.peek(target).catch(() => undefined);
+    if (!session) return refuse('the client session that caused it is gone');
+    const needed = CAPABILITY_FOR[method];
+    if (needed && session.clientCapabilities[needed] === undefined) {
+      return refuse(`the client did not declare the ${needed} capability`);
+    }
     const id = `gh-${this.replicaId}-${++this.nextClientRequestId}`;
     const message: JsonRpcRequest = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
+    const stream = this.streams.get(target);
+    if (!onCall?.canStream && !stream && !this.store.shared)
+      return refuse('the client has no open stream to receive it');
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pendingClientRequests.set(id, { sessionId: target, resolve, reject });
       signal.addEventListener('abort', () => {
@@ -693,20 +760,9 @@ export class McpGateway {
           new TransportError(TransportErrorCode.UPSTREAM_UNAVAILABLE, 'the upstream withdrew its request'),
         );
       });
-      const onCall = calls.length === 1 ? calls[0] : undefined;
-      const stream = this.streams.get(target);
-      if (onCall) onCall.sink.send(message);
+      if (onCall?.canStream) onCall.send(message);
       else if (stream) stream.send(message);
-      else if (this.store.shared) void this.store.publish(`out:${target}`, JSON.stringify(message));
-      else {
-        this.pendingClientRequests.delete(id);
-        reject(
-          new TransportError(
-            TransportErrorCode.CLIENT_CANNOT_ANSWER,
-            `no open stream to the client for ${method}`,
-          ),
-        );
-      }
+      else void this.store.publish(`out:${target}`, JSON.stringify(message));
     });
   }
 

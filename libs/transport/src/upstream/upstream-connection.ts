@@ -10,7 +10,7 @@ import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotoc
 import type { ChildProcess } from 'node:child_process';
 import type { UpstreamConfig } from '@gatehouse/config';
 import type { Logger } from '@gatehouse/observability';
-import { TransportError, TransportErrorCode } from '../jsonrpc';
+import { type JsonRpcMessage, TransportError, TransportErrorCode } from '../jsonrpc';
 import { cappedFetch, guardStdout } from './stream-limits';
 
 /** Result objects are forwarded as the upstream sent them: no schema may strip fields (fidelity). */
@@ -30,14 +30,36 @@ export interface UpstreamClientIdentity {
   era: 'legacy' | 'modern';
 }
 
-/** Server-to-client traffic from the upstream, handed to whoever owns this connection. */
+/**
+ * The client call a forwarded request was made for. What the upstream says while that request
+ * runs may go back to it, but only when it is the one request in flight on the connection:
+ * nothing on the wire (stdio) says which request an upstream's message belongs to.
+ */
+export interface CallOwner {
+  /** The caller's 2025-era session; undefined for a 2026-07-28 call, which is never asked anything. */
+  readonly sessionId: string | undefined;
+  /** The call's own response stream. */
+  readonly sink: { readonly canStream: boolean; send(message: JsonRpcMessage): void };
+  /** Sends `server`'s notification on the call's stream, in the shape its endpoint speaks. */
+  notify(server: string, method: string, params: Record<string, unknown> | undefined): void;
+}
+
+/**
+ * Server-to-client traffic from the upstream, handed to whoever owns this connection with the
+ * owner of the one request in flight on it when it arrived (undefined when there were none or several).
+ */
 export interface UpstreamHandlers {
-  onNotification(method: string, params: Record<string, unknown> | undefined): void;
+  onNotification(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    caller: CallOwner | undefined,
+  ): void;
   /** A server-to-client request (sampling, elicitation, roots); resolves with the client's result. */
   onRequest(
     method: string,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    caller: CallOwner | undefined,
   ): Promise<Record<string, unknown>>;
   /** The connection ended unexpectedly (process exit, HTTP failure). */
   onClose(): void;
@@ -48,6 +70,8 @@ export interface ForwardOptions {
   onProgress?: (progress: Record<string, unknown>) => void;
   /** Hand 2026-07-28 `input_required` results back instead of fulfilling them here. */
   allowInputRequired?: boolean;
+  /** The client call this request serves; none for the gateway's own requests. */
+  owner?: CallOwner;
 }
 
 /**
@@ -63,6 +87,8 @@ export class UpstreamConnection {
   /** Feeds a message to the SDK as if the upstream had sent it. */
   private inject: ((message: unknown) => void) | undefined;
   private progressSeq = 0;
+  /** Requests at the upstream now, each with its caller (or null for the gateway's own). */
+  private readonly inFlight = new Set<{ owner: CallOwner | null }>();
   pid: number | undefined;
 
   constructor(
@@ -77,6 +103,18 @@ export class UpstreamConnection {
     return this.client !== undefined;
   }
 
+  /** True while any request is at the upstream or waiting for a slot. */
+  get busy(): boolean {
+    return this.active > 0 || this.waiting.length > 0;
+  }
+
+  /** The caller of the one request in flight, if there is exactly one and it has a caller. */
+  private soleCaller(): CallOwner | undefined {
+    if (this.inFlight.size !== 1) return undefined;
+    const [only] = this.inFlight;
+    return only?.owner ?? undefined;
+  }
+
   /** Starts the process or opens the HTTP session and completes the handshake. */
   async connect(): Promise<void> {
     const client = new Client(this.identity.clientInfo, {
@@ -84,7 +122,7 @@ export class UpstreamConnection {
       versionNegotiation: negotiation(this.config.protocol, this.identity.era),
     });
     client.fallbackNotificationHandler = async (n) => {
-      this.handlers.onNotification(n.method, n.params);
+      this.handlers.onNotification(n.method, n.params, this.soleCaller());
     };
     const offered = {
       'sampling/createMessage': 'sampling',
@@ -96,7 +134,7 @@ export class UpstreamConnection {
       if (this.identity.capabilities[capability] === undefined) continue;
       client.setRequestHandler(method, async (request, ctx) => {
         const signal = (ctx as { signal?: AbortSignal } | undefined)?.signal ?? new AbortController().signal;
-        return (await this.handlers.onRequest(method, request.params, signal)) as never;
+        return (await this.handlers.onRequest(method, request.params, signal, this.soleCaller())) as never;
       });
     }
     client.onclose = () => {
@@ -243,6 +281,8 @@ export class UpstreamConnection {
         _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: token },
       };
     }
+    const mark = { owner: options.owner ?? null };
+    this.inFlight.add(mark);
     try {
       return (await client.request({ method, params } as never, PASSTHROUGH, {
         signal: options.signal,
@@ -252,6 +292,7 @@ export class UpstreamConnection {
     } catch (err) {
       throw translateError(this.server, this.config.timeouts.requestMs, err);
     } finally {
+      this.inFlight.delete(mark);
       if (token) this.progress.delete(token);
       this.release();
     }

@@ -3,9 +3,11 @@ import type { Logger, Metrics } from '@gatehouse/observability';
 import { TransportError, TransportErrorCode } from '../jsonrpc';
 import type { ProtocolEra } from '../call-context';
 import type { SessionRecord } from '../session/session-store';
-import { UpstreamConnection, type UpstreamHandlers } from './upstream-connection';
+import { type CallOwner, UpstreamConnection, type UpstreamHandlers } from './upstream-connection';
 
 const GATEWAY_INFO = { name: 'gatehouse', version: '0.1.0' };
+/** A principal's own connection to a per-session server (2026-07-28 calls) closes after this long unused. */
+export const PRINCIPAL_CONNECTION_IDLE_MS = 5 * 60_000;
 
 /**
  * Who a connection serves. Each hop negotiates its own revision: a 2025-era client session is
@@ -16,10 +18,16 @@ export interface ConnectionOwner {
   era: ProtocolEra;
   /** The client session, for per-session upstreams (2025 era only: 2026-07-28 has no sessions). */
   session?: SessionRecord;
+  /** principalKey of the caller: a per-session upstream serves 2026-07-28 calls one principal at a time. */
+  principal: string;
 }
 
-/** Everything a shared upstream may ask of a client; the gateway then finds the client to ask. */
-const ALL_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+/**
+ * What a shared 2025-era connection may ask of a client: the gateway asks the caller of the one
+ * request in flight, or refuses. Never `roots`: roots describe one client, and whatever one client
+ * answered would bind the process for everyone (unless the admin fixes them with `roots:`).
+ */
+const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: {} };
 
 /** Where the pool sends what upstreams say to clients. */
 export interface UpstreamEvents {
@@ -28,6 +36,7 @@ export interface UpstreamEvents {
     sessionId: string | undefined,
     method: string,
     params: Record<string, unknown> | undefined,
+    caller: CallOwner | undefined,
   ): void;
   request(
     server: string,
@@ -35,6 +44,7 @@ export interface UpstreamEvents {
     method: string,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    caller: CallOwner | undefined,
   ): Promise<Record<string, unknown>>;
 }
 
@@ -42,11 +52,13 @@ export interface UpstreamEvents {
  * Owns every upstream connection on this replica. Shared upstreams get one connection,
  * started at boot and restarted with backoff when it dies. Per-session upstreams get one
  * connection per client session, opened on first use on whichever replica serves the session,
- * so a session that moves between replicas is re-established transparently.
+ * so a session that moves between replicas is re-established transparently; 2026-07-28 calls,
+ * which have no session, get one connection per principal, closed once idle.
  */
 export class UpstreamPool {
   private readonly shared = new Map<string, Promise<UpstreamConnection>>();
   private readonly perSession = new Map<string, Promise<UpstreamConnection>>();
+  private readonly perPrincipal = new Map<string, { conn: Promise<UpstreamConnection>; lastUsed: number }>();
   private readonly restartDelay = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -80,9 +92,9 @@ export class UpstreamPool {
   /** The connection that serves `server` for this session (or for a session-less request). */
   async get(server: string, owner: ConnectionOwner): Promise<UpstreamConnection> {
     const cfg = this.upstreamConfig(server);
-    if (cfg.sharing === 'shared' || !owner.session || owner.era === 'modern')
-      return this.sharedConnection(server, owner.era);
-    return this.sessionConnection(server, owner.session);
+    if (cfg.sharing === 'shared') return this.sharedConnection(server, owner.era);
+    if (owner.era === 'legacy' && owner.session) return this.sessionConnection(server, owner.session);
+    return this.principalConnection(server, owner.principal);
   }
 
   /** Closes the per-session connections of a session (DELETE, expiry). */
@@ -110,7 +122,7 @@ export class UpstreamPool {
     const key = `${server}\u0001${era}`;
     let conn = this.shared.get(key);
     if (!conn) {
-      conn = this.open(server, era, undefined);
+      conn = this.open(server, era, undefined, () => this.scheduleRestart(server, era));
       this.shared.set(key, conn);
       conn.then(
         () => {
@@ -147,7 +159,7 @@ export class UpstreamPool {
     const key = `${session.id}\u0000${server}`;
     let conn = this.perSession.get(key);
     if (!conn) {
-      conn = this.open(server, 'legacy', session).then(async (c) => {
+      conn = this.open(server, 'legacy', session, () => this.perSession.delete(key)).then(async (c) => {
         await this.replaySessionState(c, server, session);
         return c;
       });
@@ -155,6 +167,40 @@ export class UpstreamPool {
       conn.catch(() => this.perSession.delete(key));
     }
     return conn;
+  }
+
+  private principalConnection(server: string, principal: string): Promise<UpstreamConnection> {
+    const key = `${principal}\u0000${server}`;
+    let entry = this.perPrincipal.get(key);
+    if (!entry) {
+      const created = {
+        conn: this.open(server, 'modern', undefined, () => this.perPrincipal.delete(key)),
+        lastUsed: 0,
+      };
+      this.perPrincipal.set(key, created);
+      created.conn.then(
+        () => this.closeWhenIdle(key, created),
+        () => this.perPrincipal.delete(key),
+      );
+      entry = created;
+    }
+    entry.lastUsed = Date.now();
+    return entry.conn;
+  }
+
+  private closeWhenIdle(key: string, entry: { conn: Promise<UpstreamConnection>; lastUsed: number }): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closing || this.perPrincipal.get(key) !== entry) return;
+      void entry.conn.then((c) => {
+        if (c.busy || Date.now() - entry.lastUsed < PRINCIPAL_CONNECTION_IDLE_MS)
+          return this.closeWhenIdle(key, entry);
+        this.perPrincipal.delete(key);
+        return c.close();
+      });
+    }, PRINCIPAL_CONNECTION_IDLE_MS);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   /** A session that arrives from another replica gets its subscriptions and log level back. */
@@ -170,24 +216,32 @@ export class UpstreamPool {
     }
   }
 
+  /** `gone` runs when the connection dies on its own, so its owner can forget or restart it. */
   private async open(
     server: string,
     era: ProtocolEra,
     session: SessionRecord | undefined,
+    gone: () => void,
   ): Promise<UpstreamConnection> {
     if (this.closing)
       throw new TransportError(TransportErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
     const cfg = this.upstreamConfig(server);
     const sessionId = session?.id;
-    const key = sessionId ? `${sessionId}\u0000${server}` : undefined;
     const handlers: UpstreamHandlers = {
-      onNotification: (method, params) => this.events.notification(server, sessionId, method, params),
-      onRequest: (method, params, signal) => this.events.request(server, sessionId, method, params, signal),
+      onNotification: (method, params, caller) =>
+        this.events.notification(server, sessionId, method, params, caller),
+      onRequest: async (method, params, signal, caller) => {
+        // Roots fixed by the admin are answered here, whoever asks and whoever is calling.
+        if (method === 'roots/list' && cfg.roots) return { roots: cfg.roots.map((uri) => ({ uri })) };
+        return this.events.request(server, sessionId, method, params, signal, caller);
+      },
       onClose: () => {
-        this.logger.warn({ server, session: sessionId }, 'upstream connection closed unexpectedly');
+        this.logger.warn(
+          { server, session: sessionId?.slice(0, 8) },
+          'upstream connection closed unexpectedly',
+        );
         this.metrics.upstreamUp.set({ server }, 0);
-        if (key) this.perSession.delete(key);
-        else this.scheduleRestart(server, era);
+        gone();
       },
     };
     const conn = new UpstreamConnection(
@@ -195,11 +249,7 @@ export class UpstreamPool {
       cfg,
       {
         clientInfo: GATEWAY_INFO,
-        // A per-session upstream is offered what its client offers. A shared one is offered
-        // everything; the gateway finds the client each request belongs to, or refuses it.
-        capabilities: session
-          ? clientCapabilitiesForUpstream(session.clientCapabilities)
-          : ALL_CLIENT_CAPABILITIES,
+        capabilities: offeredCapabilities(cfg, era, session),
         era,
       },
       handlers,
@@ -207,7 +257,12 @@ export class UpstreamPool {
     );
     await conn.connect();
     this.logger.info(
-      { server, session: sessionId, protocolVersion: conn.info().protocolVersion, pid: conn.pid },
+      {
+        server,
+        session: sessionId?.slice(0, 8),
+        protocolVersion: conn.info().protocolVersion,
+        pid: conn.pid,
+      },
       'upstream connected',
     );
     return conn;
@@ -216,17 +271,40 @@ export class UpstreamPool {
   async close(): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearTimeout(t);
-    const all = [...this.shared.values(), ...this.perSession.values()];
+    const all = [
+      ...this.shared.values(),
+      ...this.perSession.values(),
+      ...[...this.perPrincipal.values()].map((e) => e.conn),
+    ];
     this.shared.clear();
     this.perSession.clear();
+    this.perPrincipal.clear();
     await Promise.all(all.map((c) => c.then((x) => x.close()).catch(() => undefined)));
   }
 }
 
-function clientCapabilitiesForUpstream(caps: Record<string, unknown>): Record<string, unknown> {
+/**
+ * What a connection offers its upstream. A per-session connection offers what its own client
+ * declared. A shared 2025-era one offers sampling and elicitation, which the gateway routes to
+ * the one caller in flight or refuses. 2026-07-28 callers are never sent server-to-client
+ * requests (they answer `input_required` results instead), so their connections offer none.
+ * Roots fixed in config replace the client's on every connection.
+ */
+function offeredCapabilities(
+  cfg: UpstreamConfig,
+  era: ProtocolEra,
+  session: SessionRecord | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of ['sampling', 'elicitation', 'roots'] as const) {
-    if (caps[key] !== undefined) out[key] = caps[key];
+  if (session) {
+    for (const key of ['sampling', 'elicitation', 'roots'] as const) {
+      const declared = session.clientCapabilities[key];
+      if (declared !== undefined) out[key] = declared;
+    }
+  } else if (era === 'legacy') {
+    Object.assign(out, SHARED_CLIENT_CAPABILITIES);
   }
+  if (cfg.roots) out.roots = {};
+  else if (!session) delete out.roots;
   return out;
 }
