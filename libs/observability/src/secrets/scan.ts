@@ -27,7 +27,7 @@ export interface RedactLimits {
 export const AUDIT_REDACT_LIMITS: Readonly<RedactLimits> = {
   maxDepth: 32,
   maxStringScan: 64 * 1024,
-  maxTotalScan: 1024 * 1024,
+  maxTotalScan: 512 * 1024,
 };
 
 /** Log lines: smaller, since a line is written for many things and read by people. */
@@ -38,7 +38,7 @@ export const LOG_REDACT_LIMITS: Readonly<RedactLimits> = {
 };
 
 /** Scan budget a container element or key costs besides its text, so a huge array is bounded too. */
-const NODE_COST = 8;
+const NODE_COST = 32;
 
 /**
  * How far past a cut the text is still scanned, so a secret that starts before the cut is found
@@ -60,8 +60,10 @@ function replacer(...args: unknown[]): string {
 
 /** `text` with every span a rule finds replaced by {@link REDACTED}; unbounded, see {@link redactBoundedText}. */
 export function redactText(text: string, rules: readonly SecretRule[] = SECRET_RULES): string {
+  const lower = text.toLowerCase();
   let out = text;
   for (const rule of rules) {
+    if (!rule.keywords.some((k) => lower.includes(k))) continue;
     rule.pattern.lastIndex = 0;
     out = out.replace(rule.pattern, replacer);
   }
