@@ -64,8 +64,9 @@ describe('13.6 R20: contentRow redacts the texts a client or an upstream chose',
         tool: 'https://files.example/r.pdf?access_token=uri-tok-1&page=2',
         errorMessage: 'connect failed: postgres://app:err-pw-2@db:5432/x (password=err-pw-3)',
         touched: ['s3://bucket/key?X-Amz-Signature=touch-sig-4'],
-        client: { name: 'cli Bearer client-tok-5xyz' },
+        client: { name: 'cli Bearer client-tok-5xyz', bridgeVersion: 'v1;password=bridge-pw-7' },
         adminTarget: 'grants/x?token=target-tok-6',
+        traceId: 'not-a-traceparent-token=trace-tok-8',
       }),
     );
     const stored = JSON.stringify(row);

@@ -69,7 +69,8 @@ const INTEGER_COLUMNS = new Set<ContentColumn>([
  * Every string in it, JSON keys included, is made storable here ({@link storableText}): this is the
  * one door every record goes through, whoever built it (pipeline, ingest, admin actions). The
  * texts a client or an upstream chose (a resource URI in `tool`, an upstream's error message, touched
- * resources, the client's name, the method, an admin target) are also scanned for secrets here
+ * resources, the client's name, version and bridge version, the method, a trace id taken from a
+ * header, an admin target) are also scanned for secrets here
  * (R20), bounded and marked like arguments; arguments are redacted where records are built, since
  * configured paths apply to them.
  */
@@ -96,7 +97,7 @@ export function contentRow(record: AuditRecord): ContentRow {
     certificate_subject: text(p.certificateSubject),
     client_name: chosen(c.name),
     client_version: chosen(c.version),
-    client_bridge_version: text(c.bridgeVersion),
+    client_bridge_version: chosen(c.bridgeVersion),
     client_ip: text(c.ip),
     session: text(record.session),
     server: text(record.server),
@@ -115,7 +116,7 @@ export function contentRow(record: AuditRecord): ContentRow {
     gateway_us: int(record.gatewayUs),
     upstream_us: int(record.upstreamUs),
     response_bytes: int(record.responseBytes),
-    trace_id: text(record.traceId),
+    trace_id: chosen(record.traceId),
     admin_action: text(record.adminAction),
     admin_target: chosen(record.adminTarget),
   };
