@@ -1,4 +1,5 @@
 export { createLogger, REDACT_PATHS } from './logger';
+export { nestLogger } from './nest-logger';
 export type { Logger } from './logger';
 export { Metrics } from './metrics';
 export { ObservabilityModule, LOGGER } from './observability.module';
