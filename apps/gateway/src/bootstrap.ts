@@ -10,7 +10,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { LogController, type FastifyBaseLogger } from 'fastify';
 import { ConfigError, type GatehouseConfig, type LoadedConfig } from '@gatehouse/config';
 import { AuthError, AuthErrorCode, authFailure, connectionCertificate, GatewayUrls } from '@gatehouse/auth';
-import { createLogger, Metrics, type Logger } from '@gatehouse/observability';
+import { createLogger, Metrics, nestLogger, type Logger } from '@gatehouse/observability';
 import { errorMapping, TransportErrorCode } from '@gatehouse/transport';
 import type pino from 'pino';
 import { AppModule } from './app.module';
@@ -76,7 +76,8 @@ export async function startGateway(
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, logger, metrics),
     adapter,
-    { logger: ['error', 'warn'], abortOnError: false },
+    // Nest's own errors go through the process logger, scrubbed like every other line (R20).
+    { logger: nestLogger(logger), abortOnError: false },
   );
   app.enableShutdownHooks();
   const gatewayUrls = app.get(GatewayUrls);

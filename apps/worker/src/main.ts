@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ExportError, ExportErrorCode } from '@gatehouse/audit';
 import { ConfigError, loadConfig } from '@gatehouse/config';
-import { createLogger, Metrics } from '@gatehouse/observability';
+import { createLogger, Metrics, nestLogger } from '@gatehouse/observability';
 import { WorkerModule } from './worker.module';
 
 /** Exit status for configuration problems (sysexits EX_CONFIG), like the gateway. */
@@ -34,10 +34,7 @@ async function main(): Promise<void> {
   try {
     const app = await NestFactory.createApplicationContext(
       WorkerModule.forRoot(loaded, logger, new Metrics()),
-      {
-        logger: ['error', 'warn'],
-        abortOnError: false,
-      },
+      { logger: nestLogger(logger), abortOnError: false },
     );
     app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
     logger.info({ config: loaded.file ?? 'none' }, 'gatehouse worker running the audit export');

@@ -188,3 +188,43 @@ describe('redaction depth', () => {
     expect(lines.join('')).not.toMatch(/top-secret/);
   });
 });
+
+describe('13.6 R20: secrets in free text and at any depth', () => {
+  it('13.6 R20: a secret in the message, an error, a resource URI, stderr text or deep under a secret-named key never reaches a line', () => {
+    const { logger, lines } = capture();
+    const err = new Error('connect failed: postgres://app:err-pw-1@db:5432/x');
+    logger.error(
+      {
+        err,
+        tool: 'https://files.example/r.pdf?access_token=uri-tok-2',
+        stderr: 'FATAL: password authentication failed; PGPASSWORD=stderr-pw-3',
+        a: { b: { c: { d: { apiKey: 'deep-key-4', credentials: ['deep-arr-5'] } } } },
+        config: { tokens: { primary: 'obj-tok-6' } },
+      },
+      'upstream said Bearer msg-tok-7abc while calling',
+    );
+    logger.warn(new Error("ALTER ROLE app PASSWORD 'alone-pw-8' failed"));
+    const raw = lines.join('');
+    for (const secret of [
+      'err-pw-1',
+      'uri-tok-2',
+      'stderr-pw-3',
+      'deep-key-4',
+      'deep-arr-5',
+      'obj-tok-6',
+      'msg-tok-7abc',
+      'alone-pw-8',
+    ]) {
+      expect(raw).not.toContain(secret);
+    }
+    expect(raw).toContain('upstream said Bearer [redacted] while calling');
+  });
+
+  it('13.6 R20: a huge field is cut and marked, so one line stays bounded', () => {
+    const { logger, records } = capture();
+    logger.info({ stderr: 'x'.repeat(2_000_000) }, 'big');
+    const stderr = records()[0]?.stderr as string;
+    expect(stderr.length).toBeLessThan(20_000);
+    expect(stderr).toMatch(/…\[truncated: \d+ more characters not scanned or stored\]$/);
+  });
+});

@@ -66,4 +66,17 @@ describe('Logger', () => {
 
     expect(lines[0]).toContain('failed with [REDACTED] and [REDACTED] and [REDACTED] and [REDACTED]');
   });
+
+  it.each(['json', 'text'] as const)(
+    '13.6 R20: never writes a secret-shaped value an upstream or a URI carried (%s)',
+    (format) => {
+      const { logger, lines } = capture(format);
+      logger.warn('direct server failed: postgres://app:bridge-pw-1@db/x', {
+        err: "ALTER ROLE app PASSWORD 'bridge-pw-2'",
+        uri: 'https://files.example/a?access_token=bridge-tok-3',
+        nested: { deep: { tokens: ['bridge-tok-4'] } },
+      });
+      expect(lines.join('')).not.toMatch(/bridge-pw-1|bridge-pw-2|bridge-tok-3|bridge-tok-4/);
+    },
+  );
 });

@@ -1,3 +1,5 @@
+import { LOG_REDACT_LIMITS, redactBoundedText, redactValue } from '@gatehouse/observability';
+
 /** Output shape of the bridge's log lines. */
 export type LogFormat = 'json' | 'text';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -69,10 +71,13 @@ export class Logger {
 
   private log(level: Exclude<LogLevel, 'silent'>, msg: string, fields: Fields = {}): void {
     if (RANK[level] < RANK[this.options.level]) return;
+    // Besides the known secrets: anything secret-shaped in the message or a field (an upstream's
+    // error quoting a connection string, a URI with a token), as the gateway's own lines (R20).
     const safe: Fields = {};
     for (const [key, value] of Object.entries(fields)) {
-      safe[key] = SECRET_KEY.test(key) ? '[REDACTED]' : value;
+      safe[key] = SECRET_KEY.test(key) ? '[REDACTED]' : redactValue(value, { limits: LOG_REDACT_LIMITS });
     }
+    msg = redactBoundedText(msg, LOG_REDACT_LIMITS.maxStringScan);
     const time = new Date().toISOString();
     const line =
       this.options.format === 'json'

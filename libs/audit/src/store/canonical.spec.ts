@@ -56,6 +56,40 @@ describe('contentRow makes every string storable (NUL and lone surrogates would 
   });
 });
 
+describe('13.6 R20: contentRow redacts the texts a client or an upstream chose', () => {
+  it('13.6 R20: a resource URI, an upstream error message, touched resources and a client name lose their secrets', () => {
+    const row = contentRow(
+      record({
+        kind: 'outcome',
+        tool: 'https://files.example/r.pdf?access_token=uri-tok-1&page=2',
+        errorMessage: 'connect failed: postgres://app:err-pw-2@db:5432/x (password=err-pw-3)',
+        touched: ['s3://bucket/key?X-Amz-Signature=touch-sig-4'],
+        client: { name: 'cli Bearer client-tok-5xyz', bridgeVersion: 'v1;password=bridge-pw-7' },
+        adminTarget: 'grants/x?token=target-tok-6',
+        traceId: 'not-a-traceparent-token=trace-tok-8',
+      }),
+    );
+    const stored = JSON.stringify(row);
+    for (const secret of [
+      'uri-tok-1',
+      'err-pw-2',
+      'err-pw-3',
+      'touch-sig-4',
+      'client-tok-5xyz',
+      'target-tok-6',
+    ]) {
+      expect(stored).not.toContain(secret);
+    }
+    expect(row.tool).toBe('https://files.example/r.pdf?access_token=[redacted]&page=2');
+  });
+
+  it('13.6 R20: an error message past the scan limit is cut and marked', () => {
+    const row = contentRow(record({ errorMessage: `${'e'.repeat(200_000)} password=late` }));
+    expect(row.error_message as string).toMatch(/…\[truncated: \d+ more characters not scanned or stored\]$/);
+    expect(row.error_message as string).not.toContain('late');
+  });
+});
+
 describe('the canonical encoding is fixed (every stored chain was hashed with it)', () => {
   it('encodes and hashes a record exactly as when the first chains were written', () => {
     const row = contentRow(

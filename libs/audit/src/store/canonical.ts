@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AUDIT_REDACT_LIMITS, redactBoundedText } from '@gatehouse/observability';
 import type { AuditRecord } from '../types';
 
 /** Version tag hashed first, so a future encoding can never collide with this one. */
@@ -66,7 +67,12 @@ const INTEGER_COLUMNS = new Set<ContentColumn>([
 /**
  * The row the writer stores for `record`, normalised the way it will read back from Postgres.
  * Every string in it, JSON keys included, is made storable here ({@link storableText}): this is the
- * one door every record goes through, whoever built it (pipeline, ingest, admin actions).
+ * one door every record goes through, whoever built it (pipeline, ingest, admin actions). The
+ * texts a client or an upstream chose (a resource URI in `tool`, an upstream's error message, touched
+ * resources, the client's name, version and bridge version, the method, a trace id taken from a
+ * header, an admin target) are also scanned for secrets here
+ * (R20), bounded and marked like arguments; arguments are redacted where records are built, since
+ * configured paths apply to them.
  */
 export function contentRow(record: AuditRecord): ContentRow {
   const p = record.principal;
@@ -75,6 +81,7 @@ export function contentRow(record: AuditRecord): ContentRow {
   // Column by column rather than one walk over a built row: this runs for every record.
   const text = (value: string | undefined) => (value === undefined ? null : storableText(value));
   const texts = (values: readonly string[]) => values.map(storableText);
+  const chosen = (value: string | undefined) => (value === undefined ? null : storableText(scrub(value)));
   return {
     id: storableText(record.id.toLowerCase()),
     kind: storableText(record.kind),
@@ -88,14 +95,14 @@ export function contentRow(record: AuditRecord): ContentRow {
     principal_email: text(p.email),
     principal_groups: texts(p.groups),
     certificate_subject: text(p.certificateSubject),
-    client_name: text(c.name),
-    client_version: text(c.version),
-    client_bridge_version: text(c.bridgeVersion),
+    client_name: chosen(c.name),
+    client_version: chosen(c.version),
+    client_bridge_version: chosen(c.bridgeVersion),
     client_ip: text(c.ip),
     session: text(record.session),
     server: text(record.server),
-    tool: text(record.tool),
-    method: storableText(record.method),
+    tool: chosen(record.tool),
+    method: storableText(scrub(record.method)),
     action: text(record.action),
     arguments: jsonOrNull(record.arguments),
     decision: text(record.decision),
@@ -103,16 +110,20 @@ export function contentRow(record: AuditRecord): ContentRow {
     policy_version: int(record.policyVersion),
     bypass_id: text(record.bypassId),
     rate_limit: jsonOrNull(record.rateLimit),
-    touched: texts(record.touched),
+    touched: record.touched.map((t) => storableText(scrub(t))),
     error_code: int(record.errorCode),
-    error_message: text(record.errorMessage),
+    error_message: chosen(record.errorMessage),
     gateway_us: int(record.gatewayUs),
     upstream_us: int(record.upstreamUs),
     response_bytes: int(record.responseBytes),
-    trace_id: text(record.traceId),
+    trace_id: chosen(record.traceId),
     admin_action: text(record.adminAction),
-    admin_target: text(record.adminTarget),
+    admin_target: chosen(record.adminTarget),
   };
+}
+
+function scrub(value: string): string {
+  return redactBoundedText(value, AUDIT_REDACT_LIMITS.maxStringScan);
 }
 
 /** The content columns of a row as `pg` returns it (Dates, bigint strings), normalised. */
