@@ -167,9 +167,22 @@ const auth = z
       )
       .strict()
       .prefault({}),
-    /** Service accounts (client-credentials tokens) by client id: the groups they act with. */
+    /**
+     * Service accounts (client-credentials tokens) by client id: the groups they act with. They
+     * apply only to the client's own tokens (`sub` is the client id, the IdP marks the token as an
+     * app's, or `sub` is the `subject` given here), never to a person's token issued to that client.
+     */
     serviceAccounts: z
-      .record(z.string().min(1), z.object({ groups: z.array(z.string().min(1)).default([]) }).strict())
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            groups: z.array(z.string().min(1)).default([]),
+            /** The `sub` of the client's own tokens when the IdP sets another one (Keycloak: the service-account user's id). */
+            subject: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
       .default({}),
     /** Public client `gatehouse login` uses (device flow, then loopback redirect). */
     cliClientId: z.string().min(1).default('gatehouse-cli'),
