@@ -363,19 +363,19 @@ describe('admin actions in the audit trail', () => {
         (r) => r.admin_target === `policy/versions/${n}`,
       );
       expect(end.outcome).toBe('ok');
-      // And back: a rollback is recorded like any step.
+      // And a rollback (to another approved version: the imported one was never approved by a
+      // second person, so it is no rollback target) is recorded like any step.
       expect(active).not.toBeNull();
-      expect((await policy.step('carol', active ?? 0, 'rollback', 'back to the previous one')).status).toBe(
-        200,
-      );
+      const back = await approved('the one to go back to');
+      expect((await policy.step('carol', back, 'rollback', 'back to the previous one')).status).toBe(200);
       const rollback = await attemptAndEnd(
         db,
         'policy.rollback',
-        (r) => r.admin_target === `policy/versions/${active}`,
+        (r) => r.admin_target === `policy/versions/${back}`,
       );
       expect(rollback.attempt.arguments).toMatchObject({ body: { comment: 'back to the previous one' } });
       expect(rollback.end.outcome).toBe('ok');
-      expect(await activeNumber()).toBe(active);
+      expect(await activeNumber()).toBe(back);
       const report = await verifyChains((sql, params) => db.query(sql, params));
       expect(report.ok).toBe(true);
     });

@@ -138,6 +138,8 @@ describe('POST /api/v1/audit/ingest', () => {
     auditor: [auditor]
 audit:
   redactPaths: [note]
+  # The serialisation tests send bursts of one principal's uploads at once.
+  ingest: { inFlightPerPrincipal: 20 }
 policy:
   dir: ${JSON.stringify(policyDir)}
 upstreams:
@@ -272,19 +274,15 @@ upstreams:
     expect(intent).toMatchObject({ decision: 'shadow-deny', action: 'write', touched: ['public.customers'] });
   });
 
-  it('answers allow for methods the policy does not decide, and deny for a server the gateway does not know', async () => {
+  it('answers allow for methods the policy does not decide', async () => {
     const list: IngestCall = { ...sqlCall('', minutesAgo(4)), method: 'tools/list', params: {} };
-    const unknown = sqlCall('SELECT 1', minutesAgo(4), { server: 'legacy-crm' });
-    const res = await post('alice', { mode: 'shadow', calls: [list, unknown] });
+    const res = await post('alice', { mode: 'shadow', calls: [list] });
     expect(res.status).toBe(200);
-    expect(res.json.decisions.map((d: { decision: string }) => d.decision)).toEqual(['allow', 'deny']);
-    expect(res.json.decisions[1].reason).toMatch(/no upstream named "legacy-crm"/);
-    expect((await rows([list.id, unknown.id])).map((r) => [r.method, r.server, r.decision])).toEqual(
-      expect.arrayContaining([
-        ['tools/list', 'postgres-prod', null],
-        ['tools/call', 'legacy-crm', 'deny'],
-      ]),
-    );
+    expect(res.json.decisions.map((d: { decision: string }) => d.decision)).toEqual(['allow']);
+    expect((await rows([list.id])).map((r) => [r.method, r.server, r.decision])).toEqual([
+      ['tools/list', 'postgres-prod', null],
+      ['tools/list', 'postgres-prod', null],
+    ]);
   });
 
   it('stores text Postgres could not hold (NUL, lone surrogates) with U+FFFD instead of failing the batch', async () => {
@@ -390,6 +388,7 @@ upstreams:
       const loaded = parseConfigText(
         `server:\n  port: 0\nlog:\n  level: warn\ndatabase:\n  url: "\${DB}"\n${transportDefaults(
           `auth:\n  issuer: ${idp.issuer}\n  audience: ${new URL(gw.url).origin}/mcp\n` +
+            `audit:\n  ingest: { inFlightPerPrincipal: 20 }\n` +
             `policy:\n  dir: ${JSON.stringify(policyDir)}\nupstreams:\n  postgres-prod:\n    transport: http\n` +
             `    url: ${upstream.url}\n    tags: { kind: postgres, env: prod }\n`,
         )}`,
@@ -475,12 +474,17 @@ upstreams:
         'calls[1].startedAt',
       ],
       [
-        'a start older than 30 days',
+        'a start older than 7 days (audit.ingest.maxAgeHours)',
         (c) => ({
           mode: 'fallback',
-          calls: [{ ...c, startedAt: new Date(Date.now() - 31 * 86_400_000).toISOString() }],
+          calls: [{ ...c, startedAt: new Date(Date.now() - 8 * 86_400_000).toISOString() }],
         }),
         'calls[0].startedAt',
+      ],
+      [
+        'a server the gateway has no upstream for',
+        (c) => ({ mode: 'shadow', calls: [{ ...c, server: 'legacy-crm' }] }),
+        'calls[0].server',
       ],
       [
         'a negative duration',

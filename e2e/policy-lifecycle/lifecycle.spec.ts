@@ -247,7 +247,15 @@ describe('policy lifecycle API', () => {
   });
 
   it('rolls back to an earlier version, recorded as rollback with its comment, and the replica swaps back', async () => {
+    // The version to go back to: written by ci-bot, approved by dave, so carol is a second person
+    // to both (four eyes on rollback, see below).
+    const base = (await policy.draft('ci-bot', { 'seed.yaml': SEED_POLICY }, 'the seed, approved')).json
+      .number as number;
+    expect((await policy.step('ci-bot', base, 'propose')).status).toBe(200);
+    expect((await policy.step('dave', base, 'approve')).status).toBe(200);
+    expect((await policy.step('dave', base, 'activate')).status).toBe(200);
     const current = (await activeNumber()) as number;
+    expect(current).toBe(base);
     const next = await approved(
       { 'seed.yaml': SEED_POLICY, 'support.yaml': SUPPORT_RULE },
       'add support rule',

@@ -147,7 +147,8 @@ const AUDIT_PATHS = {
         ...errorResponses(
           {
             ...ERRORS,
-            400: `INVALID_REQUEST: the body breaks the contract (1 to ${INGEST_MAX_CALLS} calls, known methods, startedAt within 30 days and at most 60 s ahead, unknown fields refused); issues names each call index and field; nothing of the request is stored`,
+            400: `INVALID_REQUEST: the body breaks the contract (1 to ${INGEST_MAX_CALLS} calls, known methods, a server the gateway has an upstream for, startedAt at most audit.ingest.maxAgeHours old (default 7 days) and start and end at most audit.ingest.maxFutureSeconds ahead (default 60 s), unknown fields refused); issues names each call index and field; nothing of the request is stored`,
+            429: 'RATE_LIMITED: over audit.ingest.perPrincipalPerMinute requests a minute or inFlightPerPrincipal at once for this principal; Retry-After says when to retry; nothing of the request is stored',
             403: 'CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions only)',
             413: 'The body is over server.bodyLimitBytes (default 4 MiB): split the spool by size too',
             503: 'AUDIT_UNAVAILABLE: the records could not be committed; nothing was stored, upload again',
@@ -156,6 +157,7 @@ const AUDIT_PATHS = {
           401,
           403,
           413,
+          429,
           503,
         ),
       },
@@ -279,7 +281,7 @@ const AUDIT_SCHEMAS = {
         minLength: 1,
         maxLength: 200,
         description:
-          'The gateway upstream name the call would have gone to (an unknown one is stored and decided deny)',
+          'The gateway upstream name the call would have gone to; one the gateway has no upstream for is refused (400)',
       },
       method: { type: 'string', enum: [...INGEST_METHODS] },
       params: { type: 'object', description: 'As sent to the direct server (tool name without prefix)' },

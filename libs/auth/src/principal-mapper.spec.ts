@@ -66,6 +66,29 @@ describe('PrincipalMapper', () => {
     );
   });
 
+  it("13.8: never gives a person's token the groups of the service account whose client issued it", () => {
+    const m = mapper(
+      'auth:\n  roles:\n    admin: [ci]\n  serviceAccounts:\n    ci-bot:\n      groups: [ci]\n    kc-bot:\n      groups: [ci]\n      subject: 0f1e-sa-user\n',
+    );
+    for (const claims of [
+      { sub: 'alice', azp: 'ci-bot', email: 'alice@example.com', groups: ['support'] },
+      { sub: 'alice', client_id: 'ci-bot' },
+      { sub: '5b2c-alice', azp: 'kc-bot', preferred_username: 'alice' },
+    ]) {
+      expect(m.fromClaims(claims)).toMatchObject({ kind: 'user', roles: [] });
+      expect(m.fromClaims(claims).groups).not.toContain('ci');
+    }
+    // The clients' own tokens: sub is the client id, the configured subject, or Keycloak's service-account user.
+    expect(m.fromClaims({ sub: 'ci-bot', azp: 'ci-bot' })).toMatchObject({ kind: 'service', groups: ['ci'] });
+    expect(m.fromClaims({ sub: '0f1e-sa-user', azp: 'kc-bot' })).toMatchObject({
+      kind: 'service',
+      groups: ['ci'],
+    });
+    expect(
+      m.fromClaims({ sub: '77aa-user-id', azp: 'ci-bot', preferred_username: 'service-account-ci-bot' }),
+    ).toMatchObject({ kind: 'service', groups: ['ci'], roles: ['admin'] });
+  });
+
   it('records a certificate binding (RFC 8705 cnf)', () => {
     expect(mapper('').fromClaims({ sub: 'x', cnf: { 'x5t#S256': 'abc' } }).boundCertificate).toBe('abc');
   });

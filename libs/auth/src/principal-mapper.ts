@@ -2,6 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { authMode, CONSOLE_ROLES, GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import type { CertificateIdentity, ConsoleRole, Principal } from './principal';
 
+/**
+ * Keycloak names the user behind a client's service account `service-account-<client id>` and
+ * puts that in `preferred_username` (its `sub` is the user's id); no person can hold that name.
+ */
+const KEYCLOAK_SERVICE_ACCOUNT = 'service-account-';
+
 /** The development IdP's groups carry the role names themselves. */
 const DEV_ROLE_GROUPS: Record<ConsoleRole, string[]> = {
   admin: ['admin'],
@@ -31,12 +37,17 @@ export class PrincipalMapper {
     const { claims: paths, serviceAccounts } = this.config.auth;
     const clientId = text(claims.client_id) ?? text(claims.azp) ?? text(claims.appid);
     const subject = text(claims.sub) ?? clientId ?? '';
+    // Only the client's own token is a service account's: being issued to a listed client is not
+    // enough, since a person signing in through that client gets a token with the same azp (and
+    // must not get the account's groups). The token itself has to say it is the client's.
     const service =
       clientId !== undefined &&
       (subject === clientId ||
         claims.gty === 'client-credentials' ||
         claims.idtyp === 'app' ||
-        serviceAccounts[clientId] !== undefined);
+        subject === serviceAccounts[clientId]?.subject ||
+        (serviceAccounts[clientId] !== undefined &&
+          claims.preferred_username === `${KEYCLOAK_SERVICE_ACCOUNT}${clientId}`));
     const groups = [
       ...new Set([
         ...list(readPath(claims, paths.groups)),

@@ -104,6 +104,11 @@ export class BypassService {
           BypassErrorCode.SELF_APPROVAL,
           'you opened this grant, so you cannot approve it: another incident responder or an admin must',
         );
+      if (named(g, by))
+        throw new BypassError(
+          BypassErrorCode.SELF_APPROVAL,
+          'this grant names you among the people it lifts the policy for, so you cannot approve it: another incident responder or an admin must',
+        );
       g.status = 'active';
       g.activatedAt = now;
       g.expiresAt = new Date(now.getTime() + g.durationSeconds * 1000);
@@ -148,6 +153,11 @@ export class BypassService {
         throw new BypassError(
           BypassErrorCode.SELF_REVIEW,
           'you opened this grant, so you cannot review it: a different person must sign off its use',
+        );
+      if (named(g, by))
+        throw new BypassError(
+          BypassErrorCode.SELF_REVIEW,
+          'this grant names you among the people it lifted the policy for, so you cannot review its use: a different person must',
         );
       g.reviewedBySubject = by.subject;
       g.reviewedByName = by.name ?? null;
@@ -298,6 +308,16 @@ function callView(r: CallRow): GrantCallView {
 /** Four eyes: the same issuer and subject as the opener. */
 function samePerson(g: BypassGrant, p: Principal): boolean {
   return principalKey({ issuer: g.openedByIssuer, subject: g.openedBySubject }) === principalKey(p);
+}
+
+/**
+ * Four eyes against the beneficiary (issue 13 point 8): a person the grant names in `users` gets
+ * the lift, so their approval or review would be their own. Grants by group or for everyone are
+ * not covered here: every approver would be a beneficiary of an `everyone` grant, so those keep
+ * the opener-only rule (and their uses alert the SIEM like any other).
+ */
+function named(g: BypassGrant, p: Principal): boolean {
+  return g.users.includes(p.subject);
 }
 
 function expectStatus(g: BypassGrant, now: Date, expected: GrantStatus, verb: string): void {

@@ -17,6 +17,48 @@ describe('weakReason', () => {
     if (expected === undefined) expect(found).toBeUndefined();
     else expect(found).toMatch(expected);
   });
+
+  // Filler that got through the length, distinct-character and word-count checks before.
+  it.each([
+    [
+      '13.8: a word repeated among a few others',
+      'please please please please let me in',
+      /one word repeated \("please" is 4 of 7/,
+    ],
+    ['13.8: lorem ipsum', 'Lorem ipsum dolor sit amet, consectetur adipiscing elit', /placeholder text/],
+    [
+      '13.8: lorem ipsum before a sentence',
+      'lorem ipsum: the payments database is down and we need access',
+      /placeholder text/,
+    ],
+    ['13.8: placeholder words', 'blah blah foo bar whatever tbd', /placeholder text/],
+    ['13.8: keyboard rows', 'qwertyuiop asdfghjkl zxcvbnm', /keyboard runs/],
+    ['13.8: keyboard runs as words', 'asdf qwer zxcv hjkl uiop', /keyboard runs/],
+    ['13.8: the alphabet in words', 'abcdefgh ijklmnop qrstuvwx yz', /keyboard runs/],
+    ['13.8: a repeated piece per word', 'asdfasdf hahaha xoxoxo lalala', /keyboard runs or repeated/],
+    ['13.8: one letter per word', 'aaaaaaaaaaaa bb cc dd ee ff gg hh', /keyboard runs or repeated letters/],
+    ['13.8: a keyboard mash', 'sdkfj lskdjf qwrtp mnbvc', /keyboard runs/],
+    ['13.8: too few different words', 'testing testing, 123 please', /different words that are not filler/],
+    ['13.8: filler padding two words', 'asdf fix qwer db zxcv', /keyboard runs/],
+  ])('%s', (_name, reason, expected) => {
+    expect(weakReason(reason)).toMatch(expected);
+  });
+
+  // Real incident reasons, terse, technical, with ids, acronyms and other languages: all pass.
+  it.each([
+    GOOD,
+    'INC-4521: payments DB failover, deny blocks restore',
+    'PagerDuty #88123 checkout 500s, need to run the fix script on postgres-prod',
+    'SEV1 HTTPS cert expired on api-gw, rotating via the vault MCP tool',
+    'rollback of orders table migration needs DROP on prod',
+    'Kunden-DB hängt, Notfall-Fix über psql nötig (Ticket 7781)',
+    'prod down prod down, need the restore tool now',
+    'abc corp tenant locked out after SSO change, restore their grants',
+    'DNS for grpc-edge broken; need to edit the zone file via the infra server',
+    'the def parser crashes on every import, patch via filesystem tool',
+  ])('13.8: passes a real reason: %s', (reason) => {
+    expect(weakReason(reason)).toBeUndefined();
+  });
 });
 
 describe('openBody', () => {

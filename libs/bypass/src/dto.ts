@@ -6,22 +6,119 @@ import { BypassError, BypassErrorCode } from './bypass-error';
 export const MIN_REASON_LENGTH = 20;
 /** …with this many different characters (case and spacing ignored), so `aaaa…` or `asdfasdf…` is refused. */
 export const MIN_REASON_DISTINCT = 8;
-/** …and this many words of two or more letters or digits. */
+/** …and this many different words that are not filler (two letters or more, case ignored). */
 export const MIN_REASON_WORDS = 3;
 /** Grants shorter than this make no sense and only clutter the review. */
 export const MIN_DURATION_SECONDS = 10;
 
-/** Why a reason is not meaningful, or undefined when it is. */
+/** Placeholder words: text people type to get past a required field (lorem ipsum, `asdf`, `blah`). */
+const FILLER_WORDS = new Set([
+  'lorem',
+  'ipsum',
+  'dolor',
+  'amet',
+  'consectetur',
+  'adipiscing',
+  'elit',
+  'eiusmod',
+  'tempor',
+  'incididunt',
+  'blah',
+  'bla',
+  'foo',
+  'foobar',
+  'baz',
+  'qux',
+  'xxx',
+  'yyy',
+  'zzz',
+  'tbd',
+  'todo',
+  'placeholder',
+  'whatever',
+  'dummy',
+  'test123',
+]);
+
+/** Keyboard rows and runs, forwards: a word inside one of these (or backwards) is a mash. */
+const RUNS = [
+  'qwertyuiop',
+  'asdfghjkl',
+  'zxcvbnm',
+  'qwertzuiop',
+  'azertyuiop',
+  'abcdefghijklmnopqrstuvwxyz',
+  '1234567890',
+];
+
+/** `asdf`, `hjkl`, `abcd`, `lkjh`: three or more letters in a row of the keyboard or the alphabet. */
+function keyboardRun(word: string): boolean {
+  if (word.length < 3) return false;
+  const reversed = [...word].reverse().join('');
+  return RUNS.some((run) => run.includes(word) || run.includes(reversed));
+}
+
+/** `bb`, `asdfasdf`, `hahaha`, `xoxo`: one character, or one short piece, typed again and again. */
+function repeated(word: string): boolean {
+  return /^(.)\1+$/u.test(word) || (word.length >= 4 && /^(.{1,4}?)\1+$/u.test(word));
+}
+
+/**
+ * `sdkfj`, `lskdjf`: five or more latin letters without a vowel, typed in lower case (acronyms such
+ * as `HTTPS` are written in capitals and stay words).
+ */
+function mash(word: string): boolean {
+  return word.length >= 5 && /^[a-z]+$/.test(word) && !/[aeiouy]/.test(word);
+}
+
+/** A word that carries no meaning in a reason: placeholder text, a keyboard run, a repeated piece, a mash. */
+function filler(word: string): boolean {
+  const lower = word.toLowerCase();
+  return FILLER_WORDS.has(lower) || keyboardRun(lower) || repeated(lower) || mash(word);
+}
+
+const ASK = 'say what is broken and why the policy is in the way';
+
+/**
+ * Why a reason is not meaningful, or undefined when it is. A reason is read by the people who
+ * approve and review the grant: it must be a sentence about the incident, so filler is refused —
+ * one character or word repeated, lorem ipsum and other placeholders, keyboard runs (`asdf`,
+ * `qwerty`), too few different words or letters. The bar stays low enough that any real
+ * sentence, however short or technical (`INC-4521: payments DB failover, deny blocks restore`),
+ * passes: only whole words that mean nothing are discounted.
+ */
 export function weakReason(reason: string): string | undefined {
   const trimmed = reason.trim();
-  if (trimmed.length < MIN_REASON_LENGTH)
-    return `must be at least ${MIN_REASON_LENGTH} characters: say what is broken and why the policy is in the way`;
+  if (trimmed.length < MIN_REASON_LENGTH) return `must be at least ${MIN_REASON_LENGTH} characters: ${ASK}`;
   const distinct = new Set(trimmed.toLowerCase().replace(/\s+/g, '')).size;
-  if (distinct < MIN_REASON_DISTINCT)
-    return 'must be a real sentence, not repeated characters: say what is broken and why the policy is in the way';
-  const words = trimmed.match(/[\p{L}\p{N}]{2,}/gu) ?? [];
-  if (words.length < MIN_REASON_WORDS)
-    return `must have at least ${MIN_REASON_WORDS} words: say what is broken and why the policy is in the way`;
+  if (distinct < MIN_REASON_DISTINCT) return `must be a real sentence, not repeated characters: ${ASK}`;
+  const tokens = (trimmed.match(/[\p{L}\p{N}]{2,}/gu) ?? []).filter((w) => /\p{L}/u.test(w));
+  const words = tokens.map((w) => w.toLowerCase());
+  if (words.length < MIN_REASON_WORDS) return `must have at least ${MIN_REASON_WORDS} words: ${ASK}`;
+  const fill = tokens.filter(filler).map((w) => w.toLowerCase());
+  const shown = `"${fill.slice(0, 3).join(' ')}"`;
+  if (
+    (words.includes('lorem') && words.includes('ipsum')) ||
+    (fill.some((w) => FILLER_WORDS.has(w)) && fill.length * 2 >= words.length)
+  ) {
+    return `must be a real sentence, not placeholder text (${shown}): ${ASK}`;
+  }
+  if (fill.length * 2 >= words.length) {
+    return `must be a real sentence, not keyboard runs or repeated letters (${shown}): ${ASK}`;
+  }
+  const counts = new Map<string, number>();
+  for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const [top, times] = [...counts].sort((a, b) => b[1] - a[1])[0] as [string, number];
+  if (words.length >= 4 && times * 2 > words.length) {
+    return `must be a real sentence, not one word repeated ("${top}" is ${times} of ${words.length} words): ${ASK}`;
+  }
+  const meaningful = new Set(tokens.filter((w) => !filler(w)).map((w) => w.toLowerCase()));
+  if (meaningful.size < MIN_REASON_WORDS) {
+    return `must have at least ${MIN_REASON_WORDS} different words that are not filler: ${ASK}`;
+  }
+  const letters = new Set(trimmed.toLowerCase().match(/\p{L}/gu) ?? []).size;
+  if (letters < MIN_REASON_DISTINCT - 2)
+    return `must be a real sentence, with more than ${letters} different letters: ${ASK}`;
   return undefined;
 }
 

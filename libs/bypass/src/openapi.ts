@@ -128,7 +128,7 @@ const BYPASS_PATHS = {
   '/api/v1/bypass/grants/{id}/approve': {
     post: step(
       'approveBypassGrant',
-      'A second person (admin, incident-responder; never the opener) approves a pending grant; its window starts now',
+      'A second person (admin, incident-responder; never the opener nor a person the grant names in users) approves a pending grant; its window starts now',
       'BypassComment',
       false,
     ),
@@ -144,7 +144,7 @@ const BYPASS_PATHS = {
   '/api/v1/bypass/grants/{id}/review': {
     post: step(
       'reviewBypassGrant',
-      'Signs off the post-hoc review (admin, incident-responder, auditor; never the opener)',
+      'Signs off the post-hoc review (admin, incident-responder, auditor; never the opener nor a person the grant names in users)',
       'BypassReview',
       true,
     ),

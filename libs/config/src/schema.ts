@@ -176,9 +176,22 @@ const auth = z
       )
       .strict()
       .prefault({}),
-    /** Service accounts (client-credentials tokens) by client id: the groups they act with. */
+    /**
+     * Service accounts (client-credentials tokens) by client id: the groups they act with. They
+     * apply only to the client's own tokens (`sub` is the client id, the IdP marks the token as an
+     * app's, or `sub` is the `subject` given here), never to a person's token issued to that client.
+     */
     serviceAccounts: z
-      .record(z.string().min(1), z.object({ groups: z.array(z.string().min(1)).default([]) }).strict())
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            groups: z.array(z.string().min(1)).default([]),
+            /** The `sub` of the client's own tokens when the IdP sets another one (Keycloak: the service-account user's id). */
+            subject: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
       .default({}),
     /** Public client `gatehouse login` uses (device flow, then loopback redirect). */
     cliClientId: z.string().min(1).default('gatehouse-cli'),
@@ -605,6 +618,35 @@ export const configSchema = z
          * (records arriving during a write join the next batch: group commit without added latency).
          */
         flushMs: z.number().int().nonnegative().default(0),
+        /**
+         * The bridge's shadow and fallback reports (`POST /api/v1/audit/ingest`, docs/audit.md):
+         * how old or how far ahead a reported call's time may be, and how often one principal may
+         * report.
+         */
+        ingest: z
+          .object({
+            /**
+             * A reported call may have started at most this long ago (hours; default 7 days, at most
+             * 30). A fallback spool waits for the gateway to come back and for its owner's next
+             * bridge start: a week covers an outage over a long weekend. Older calls are refused (the
+             * bridge sets them aside for a manual import) rather than written into periods an
+             * auditor may already have reviewed.
+             */
+            maxAgeHours: z
+              .number()
+              .int()
+              .positive()
+              .max(30 * 24)
+              .default(7 * 24),
+            /** …and started at most this far ahead of the gateway's clock (seconds of clock skew). */
+            maxFutureSeconds: z.number().int().min(0).max(300).default(60),
+            /** Ingest requests per principal per minute (each takes up to 500 calls). */
+            perPrincipalPerMinute: z.number().int().positive().default(60),
+            /** Ingest requests one principal may have in flight at once. */
+            inFlightPerPrincipal: z.number().int().positive().default(2),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -32,6 +32,8 @@ export class IngestError extends Error {
      * cannot help.
      */
     readonly invalid?: { calls: number[]; issues: string[] },
+    /** For a 429 (the gateway limits uploads per principal): its `Retry-After`, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'IngestError';
@@ -73,6 +75,7 @@ export class IngestClient {
         unreachable,
         response.status,
         response.status === 400 ? invalidCalls(text) : undefined,
+        response.status === 429 ? retryAfterMs(response.headers.get('retry-after')) : undefined,
       );
     }
     try {
@@ -118,6 +121,12 @@ function looksLikeGatehouse(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `Retry-After` in seconds (the gateway never sends a date), as ms; 1 s when absent or unreadable. */
+function retryAfterMs(header: string | null): number {
+  const seconds = Number(header);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 600) * 1000 : 1000;
 }
 
 /** The calls a 400's `error.issues` name, by index; empty when none is named. */

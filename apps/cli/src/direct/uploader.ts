@@ -23,6 +23,8 @@ export class SpoolUploader {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<boolean> | undefined;
   private failures = 0;
+  /** The gateway's `Retry-After` after a 429: the next attempt waits at least this long. */
+  private notBeforeMs = 0;
   private stopped = false;
   private readonly batchDelayMs: number;
   private readonly maxRetryDelayMs: number;
@@ -68,7 +70,8 @@ export class SpoolUploader {
   }
 
   private retryDelay(): number {
-    return Math.min(this.maxRetryDelayMs, 500 * 2 ** Math.min(this.failures, 10));
+    const backoff = Math.min(this.maxRetryDelayMs, 500 * 2 ** Math.min(this.failures, 10));
+    return Math.max(backoff, this.notBeforeMs);
   }
 
   private async upload(): Promise<boolean> {
@@ -81,6 +84,7 @@ export class SpoolUploader {
       }
       if (this.failures > 0) log.info('the gateway takes reports again', { url: this.options.client.url });
       this.failures = 0;
+      this.notBeforeMs = 0;
       if (result.acknowledged > 0) {
         log.info('reports uploaded', { calls: result.acknowledged, remaining: result.remaining });
       }
@@ -92,7 +96,15 @@ export class SpoolUploader {
         .read()
         .then((entries) => entries.length)
         .catch(() => undefined);
-      if (error instanceof IngestError && error.unreachable) {
+      this.notBeforeMs = 0;
+      if (error instanceof IngestError && error.status === 429) {
+        // Not a failure of the gateway: a big spool uploads at the gateway's pace.
+        this.notBeforeMs = error.retryAfterMs ?? 1000;
+        log.info('the gateway limits how fast reports upload; the rest stay in the spool', {
+          pending,
+          retryInMs: this.notBeforeMs,
+        });
+      } else if (error instanceof IngestError && error.unreachable) {
         if (this.failures === 1)
           log.warn('gateway unreachable; reports stay in the spool', { pending, err: message });
       } else {

@@ -41,14 +41,27 @@ export const INGEST_METHODS = [
   'logging/setLevel',
 ] as const;
 
-/** `startedAt` at most this far in the future (clock skew between bridge and gateway). */
+/**
+ * `startedAt`, and `startedAt + durationMs`, at most this far in the future by default (clock skew
+ * between bridge and gateway; the gateway's `audit.ingest.maxFutureSeconds`).
+ */
 export const INGEST_MAX_FUTURE_MS = 60_000;
 
 /**
- * `startedAt` at most this old (30 days): a spool older than that is refused rather than written
- * into months an auditor may already have archived and verified. Keep older spools for a manual import.
+ * The oldest `startedAt` any gateway can be configured to take (30 days, the ceiling of
+ * `audit.ingest.maxAgeHours`): a spool older than that is refused rather than written into months
+ * an auditor may already have archived and verified. Keep older spools for a manual import.
  */
 export const INGEST_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** The oldest `startedAt` a gateway takes by default (7 days; `audit.ingest.maxAgeHours`). */
+export const INGEST_DEFAULT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/*
+ * Added in issue 13, additive: a call naming a server the gateway has no upstream for is refused
+ * (400, `calls[i].server`) instead of stored; a principal over its ingest rate gets 429 with
+ * `Retry-After` and `{ error: { code: 'RATE_LIMITED', message } }`, nothing stored.
+ */
 
 /** `durationMs` at most a day. */
 export const INGEST_MAX_DURATION_MS = 24 * 60 * 60 * 1000;
@@ -67,9 +80,8 @@ export interface IngestCall {
    */
   id: string;
   /**
-   * The gateway upstream name the call would have gone to (policy decides by it); a valid upstream
-   * name (`SERVER_NAME` of `@gatehouse/config`). A name the gateway has no upstream for is stored
-   * and decided `deny` (nothing could route it).
+   * The gateway upstream name the call would have gone to (policy decides by it): one of the
+   * gateway's upstreams. A name it has no upstream for is refused (400 naming `calls[i].server`).
    */
   server: string;
   /** One of {@link INGEST_METHODS}, as sent to the direct server. */

@@ -82,7 +82,16 @@ describe('parseIngestRequest', () => {
       body([call({ startedAt: '2026-11-24T10:01:01Z' })]),
       'calls[0].startedAt',
     ],
-    ['a start older than 30 days', body([call({ startedAt: '2026-10-25T09:59:59Z' })]), 'calls[0].startedAt'],
+    [
+      'a start older than 7 days (the default)',
+      body([call({ startedAt: '2026-11-17T09:59:59Z' })]),
+      'calls[0].startedAt',
+    ],
+    [
+      'a call that would end more than 60 s ahead (its outcome record is startedAt + durationMs)',
+      body([call({ startedAt: '2026-11-24T10:00:30Z', durationMs: 3_600_000 })]),
+      'calls[0].durationMs',
+    ],
     ['a negative duration', body([call({ durationMs: -1 })]), 'calls[0].durationMs'],
     ['an unknown status', body([call({ status: 'maybe' })]), 'calls[0].status'],
     ['an error without a code', body([call({ status: 'error' })]), 'calls[0].errorCode'],
@@ -109,9 +118,40 @@ describe('parseIngestRequest', () => {
   it('accepts a start just inside both time bounds', () => {
     expect(() =>
       parseIngestRequest(
-        body([call({ startedAt: '2026-11-24T10:00:59Z' }), call({ startedAt: '2026-10-25T10:00:01Z' })]),
+        body([
+          call({ startedAt: '2026-11-24T10:00:59Z', durationMs: 0 }),
+          call({ startedAt: '2026-11-17T10:00:01Z' }),
+        ]),
         NOW,
       ),
+    ).not.toThrow();
+  });
+
+  it('13.8: takes the configured window and refuses servers the gateway has no upstream for', () => {
+    const limits = { maxAgeMs: 2 * 3_600_000, maxFutureMs: 0, servers: new Set(['postgres-prod']) };
+    const err = (() => {
+      try {
+        parseIngestRequest(
+          body([
+            call({ startedAt: '2026-11-24T07:59:59Z' }),
+            call({ startedAt: '2026-11-24T10:00:01Z' }),
+            call({ server: 'legacy-crm', startedAt: '2026-11-24T09:00:00Z' }),
+          ]),
+          NOW,
+          limits,
+        );
+      } catch (e) {
+        return e as IngestError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(err.issues).toEqual([
+      { path: 'calls[0].startedAt', message: expect.stringMatching(/older than 2 hours/) },
+      { path: 'calls[1].startedAt', message: expect.stringMatching(/in the future/) },
+      { path: 'calls[2].server', message: expect.stringMatching(/no upstream named "legacy-crm"/) },
+    ]);
+    expect(() =>
+      parseIngestRequest(body([call({ startedAt: '2026-11-24T08:00:01Z', durationMs: 0 })]), NOW, limits),
     ).not.toThrow();
   });
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SERVER_NAME } from '@gatehouse/config';
 import {
-  INGEST_MAX_AGE_MS,
+  INGEST_DEFAULT_MAX_AGE_MS,
   INGEST_MAX_CALLS,
   INGEST_MAX_DURATION_MS,
   INGEST_MAX_ERROR_MESSAGE,
@@ -115,12 +115,32 @@ function pathOf(path: readonly PropertyKey[]): string {
   );
 }
 
+/** What a gateway takes beyond the contract's shapes: its time window and its upstreams. */
+export interface IngestLimits {
+  /** Oldest `startedAt` taken, before `now` (default {@link INGEST_DEFAULT_MAX_AGE_MS}). */
+  maxAgeMs?: number;
+  /** Latest start or end taken, after `now` (default {@link INGEST_MAX_FUTURE_MS}). */
+  maxFutureMs?: number;
+  /** The gateway's upstream names; absent: any valid name (the bridge's own checks). */
+  servers?: ReadonlySet<string>;
+}
+
+/** `7 days`, `36 hours`, `90 s`: a window as people read it. */
+function span(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hours`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
 /**
- * Reads an ingest body (all of it, or nothing): the contract's shapes and limits, and each
- * `startedAt` within [now − {@link INGEST_MAX_AGE_MS}, now + {@link INGEST_MAX_FUTURE_MS}].
- * Throws INVALID_REQUEST naming every offending call index and field.
+ * Reads an ingest body (all of it, or nothing): the contract's shapes and limits; each call's
+ * `startedAt` at most `maxAgeMs` old, and its start and end (`startedAt + durationMs`) at most
+ * `maxFutureMs` ahead of `now`; each `server` one of `servers`. Throws INVALID_REQUEST naming
+ * every offending call index and field.
  */
-export function parseIngestRequest(value: unknown, now: Date): IngestRequest {
+export function parseIngestRequest(value: unknown, now: Date, limits: IngestLimits = {}): IngestRequest {
+  const maxAgeMs = limits.maxAgeMs ?? INGEST_DEFAULT_MAX_AGE_MS;
+  const maxFutureMs = limits.maxFutureMs ?? INGEST_MAX_FUTURE_MS;
   const result = body.safeParse(value ?? undefined);
   const issues: IngestIssue[] = result.success
     ? []
@@ -131,15 +151,27 @@ export function parseIngestRequest(value: unknown, now: Date): IngestRequest {
   if (result.success) {
     result.data.calls.forEach((c, index) => {
       const at = Date.parse(c.startedAt);
-      if (at > now.getTime() + INGEST_MAX_FUTURE_MS) {
+      if (at > now.getTime() + maxFutureMs) {
         issues.push({
           path: `calls[${index}].startedAt`,
-          message: `more than ${INGEST_MAX_FUTURE_MS / 1000} s in the future (check the bridge's clock)`,
+          message: `more than ${span(maxFutureMs)} in the future (check the bridge's clock)`,
         });
-      } else if (at < now.getTime() - INGEST_MAX_AGE_MS) {
+      } else if (at + c.durationMs > now.getTime() + maxFutureMs) {
+        // The outcome record is stamped startedAt + durationMs: it must not lie in the future either.
+        issues.push({
+          path: `calls[${index}].durationMs`,
+          message: `the call would end more than ${span(maxFutureMs)} in the future (startedAt + durationMs)`,
+        });
+      } else if (at < now.getTime() - maxAgeMs) {
         issues.push({
           path: `calls[${index}].startedAt`,
-          message: `older than ${INGEST_MAX_AGE_MS / 86_400_000} days; such calls are not accepted by the endpoint`,
+          message: `older than ${span(maxAgeMs)} (audit.ingest.maxAgeHours); such calls are not accepted by the endpoint`,
+        });
+      }
+      if (limits.servers && !limits.servers.has(c.server)) {
+        issues.push({
+          path: `calls[${index}].server`,
+          message: `this gateway has no upstream named "${c.server}"; report calls under the upstream name the gateway uses (bridge: --as <name>)`,
         });
       }
     });

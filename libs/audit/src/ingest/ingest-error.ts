@@ -7,6 +7,8 @@ export enum IngestErrorCode {
   INVALID_REQUEST = 'INVALID_REQUEST',
   /** The trail could not record the calls; nothing was acknowledged, so the bridge keeps its spool. */
   AUDIT_UNAVAILABLE = 'AUDIT_UNAVAILABLE',
+  /** The principal is over its ingest rate or in-flight limit; `Retry-After` says when to retry. */
+  RATE_LIMITED = 'RATE_LIMITED',
 }
 
 /** One thing wrong with a request body: where (`calls[3].startedAt`) and what. */
@@ -21,6 +23,8 @@ export class IngestError extends Error {
     readonly code: IngestErrorCode,
     message: string,
     readonly issues: IngestIssue[] = [],
+    /** For RATE_LIMITED: seconds until a retry can pass (the `Retry-After` header). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -33,6 +37,8 @@ export function ingestErrorStatus(code: IngestErrorCode): number {
       return HttpStatus.BAD_REQUEST;
     case IngestErrorCode.AUDIT_UNAVAILABLE:
       return HttpStatus.SERVICE_UNAVAILABLE;
+    case IngestErrorCode.RATE_LIMITED:
+      return HttpStatus.TOO_MANY_REQUESTS;
   }
 }
 
@@ -40,6 +46,7 @@ export function ingestErrorStatus(code: IngestErrorCode): number {
 export class IngestErrorFilter implements ExceptionFilter<IngestError> {
   catch(err: IngestError, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
     void reply
       .status(ingestErrorStatus(err.code))
       .header('content-type', 'application/json; charset=utf-8')

@@ -50,7 +50,7 @@ const errors = (...statuses: number[]) => errorResponses(ERROR_DESCRIPTIONS, ...
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'INVALID_REQUEST: the body, path or query does not have the documented shape',
   401: 'NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate)',
-  403: 'ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED',
+  403: 'ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON',
   404: 'VERSION_NOT_FOUND',
   409: "INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION",
   422: 'POLICY_INVALID: the files have problems, each with file, line and column; nothing was stored',
@@ -176,7 +176,7 @@ const BASE_DOCUMENT = {
         operationId: 'rollbackPolicyVersion',
         ...write(
           'Re-activate an earlier approved or superseded version (roles: admin, policy-approver)',
-          'Recorded as `rollback` with the comment, which is required.',
+          'Recorded as `rollback` with the comment, which is required. Four eyes: a superseded version goes back only by someone who neither wrote, proposed nor approved it, and only if a second person approved it (an imported version never was); otherwise 403 ROLLBACK_NEEDS_SECOND_PERSON. An approved version goes as by activate.',
           'reason',
         ),
       },

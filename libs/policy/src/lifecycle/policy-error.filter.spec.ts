@@ -75,6 +75,7 @@ describe('policy API errors', () => {
     [PolicyErrorCode.APPROVAL_BY_AUTHOR, 403],
     [PolicyErrorCode.APPROVAL_BY_PROPOSER, 403],
     [PolicyErrorCode.APPROVER_ROLE_REQUIRED, 403],
+    [PolicyErrorCode.ROLLBACK_NEEDS_SECOND_PERSON, 403],
     [PolicyErrorCode.VERSION_NOT_FOUND, 404],
     [PolicyErrorCode.INVALID_TRANSITION, 409],
     [PolicyErrorCode.CONCURRENT_ACTIVATION, 409],

@@ -15,6 +15,11 @@ export enum PolicyErrorCode {
   APPROVAL_BY_PROPOSER = 'APPROVAL_BY_PROPOSER',
   /** Approving needs the `policy-approver` or `admin` role. */
   APPROVER_ROLE_REQUIRED = 'APPROVER_ROLE_REQUIRED',
+  /**
+   * Four eyes on rollback: a superseded version goes back only by someone who neither wrote,
+   * proposed nor approved it, and only if a second person approved it (never an imported version).
+   */
+  ROLLBACK_NEEDS_SECOND_PERSON = 'ROLLBACK_NEEDS_SECOND_PERSON',
   /** Another activation changed the active version at the same moment; retry after a look. */
   CONCURRENT_ACTIVATION = 'CONCURRENT_ACTIVATION',
   /** Something unexpected; the log line with the same `errorId` says what. */
@@ -45,6 +50,7 @@ export function policyErrorStatus(code: PolicyErrorCode): 400 | 403 | 404 | 409 
     case PolicyErrorCode.APPROVAL_BY_AUTHOR:
     case PolicyErrorCode.APPROVAL_BY_PROPOSER:
     case PolicyErrorCode.APPROVER_ROLE_REQUIRED:
+    case PolicyErrorCode.ROLLBACK_NEEDS_SECOND_PERSON:
       return 403;
     case PolicyErrorCode.VERSION_NOT_FOUND:
       return 404;

@@ -143,9 +143,19 @@ export class PolicyLifecycle {
     return this.switchTo(number, ['approved'], 'activate', actor, comment);
   }
 
-  /** Re-activates an earlier approved or superseded version, recorded as `rollback` with its reason. */
+  /**
+   * Re-activates an earlier approved or superseded version, recorded as `rollback` with its reason.
+   * An approved version goes as it would by {@link activate}. A superseded one was replaced by a
+   * later four-eyes decision, and its approval was spent on its first activation: bringing it back
+   * needs a second person now. So it goes back only by someone who neither wrote, proposed nor
+   * approved it, and only if a second person approved it at all (an imported version was never
+   * approved by anyone: push its files as a new version). Either way two people stand behind
+   * the version that becomes active: its approver, and whoever rolls back to it.
+   */
   rollback(number: number, actor: PolicyActor, comment: string): Promise<PolicyVersionDetail> {
-    return this.switchTo(number, ['approved', 'superseded'], 'rollback', actor, comment);
+    return this.switchTo(number, ['approved', 'superseded'], 'rollback', actor, comment, (target) => {
+      if (target.status === 'superseded') checkRollbackFourEyes(target, actor);
+    });
   }
 
   /** The unified diff of every file that differs between two versions (added, removed, changed). */
@@ -211,12 +221,14 @@ export class PolicyLifecycle {
     action: 'activate' | 'rollback',
     actor: PolicyActor,
     comment: string | undefined,
+    allowed: (target: PolicyVersion) => void = () => undefined,
   ): Promise<PolicyVersionDetail> {
     try {
       await this.db.transaction(async (em) => {
         await em.query('SELECT pg_advisory_xact_lock($1)', [ACTIVATION_LOCK.toString()]);
         const target = await this.find(em, number, true);
         expectStatus(target, from, action);
+        allowed(target);
         // The engine may have grown stricter since the draft was checked: what activates must compile.
         this.compiler.compile(this.check(filesOf(target)), number);
         const now = await clock(em);
@@ -265,6 +277,29 @@ export class PolicyLifecycle {
       throw new PolicyError(PolicyErrorCode.VERSION_NOT_FOUND, `there is no policy version ${number}`);
     }
     return version;
+  }
+}
+
+/** See {@link PolicyLifecycle.rollback}: who may bring a superseded version back. */
+function checkRollbackFourEyes(target: PolicyVersion, actor: PolicyActor): void {
+  const fresh = `push its files as a new version (draft → propose → approve by a second person → activate)`;
+  if (target.approvedBySubject === null || target.approvedBySubject === target.authorSubject) {
+    throw new PolicyError(
+      PolicyErrorCode.ROLLBACK_NEEDS_SECOND_PERSON,
+      `four eyes: version ${target.number} was never approved by a second person (author ${target.authorSubject}), so it cannot be rolled back to; ${fresh}`,
+    );
+  }
+  const roles: Array<[string | null, string]> = [
+    [target.authorSubject, 'wrote'],
+    [target.proposedBySubject, 'proposed'],
+    [target.approvedBySubject, 'approved'],
+  ];
+  const role = roles.find(([subject]) => subject === actor.subject);
+  if (role) {
+    throw new PolicyError(
+      PolicyErrorCode.ROLLBACK_NEEDS_SECOND_PERSON,
+      `four eyes: ${actor.subject} ${role[1]} version ${target.number} and cannot bring it back alone; another policy-approver or admin who neither wrote, proposed nor approved it must roll back, or ${fresh}`,
+    );
   }
 }
 
