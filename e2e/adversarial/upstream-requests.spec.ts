@@ -69,6 +69,7 @@ upstreams:
   fs:${fs('shared')}
   fsrestart:${fs('shared', '\n    limits: { maxMessageBytes: 4096 }')}
   fsps:${fs('per-session')}
+  fsclient:${fs('per-session', '\n    roots: client')}
   fspinned:${fs('per-session', `\n    roots: [${JSON.stringify(`file://${join(allowed, 'pinned')}`)}]`)}
   everything:${everything('shared')}
   everyps:${everything('per-session')}
@@ -200,19 +201,31 @@ upstreams:
     expect(textOf(read)).not.toContain('OUTSIDE-SECRET');
   }, 30_000);
 
-  it('13.1 R43: on a per-session filesystem server bob’s roots reach only his own session’s process', async () => {
+  it('13.1 R43: a per-session filesystem server is not offered bob’s roots, so he cannot widen even his own process to the gateway host', async () => {
     const bob = await bobWithRoots('fsps');
+    await bob.client.sendRootsListChanged();
+    await sleep(1000);
+    expect(bob.asked()).toBe(0);
+    const own = await bob.client.callTool({ name: 'read_text_file', arguments: { path: '/etc/hostname' } });
+    expect(textOf(own)).toMatch(/denied|outside allowed/i);
+    const read = await bob.client.callTool({ name: 'read_text_file', arguments: { path: outside } });
+    expect(textOf(read)).not.toContain('OUTSIDE-SECRET');
+    await expectConfined('alice', 'fsps');
+  }, 30_000);
+
+  it('13.1 R43: with `roots: client` bob’s roots reach only his own session’s process', async () => {
+    const bob = await bobWithRoots('fsclient');
     const release = holdCall(bob.client);
     try {
       await sleep(300);
-      await modernCall('bob', 'fsps', 'list_allowed_directories', {});
+      await modernCall('bob', 'fsclient', 'list_allowed_directories', {});
       await sleep(1500);
-      await expectConfined('alice', 'fsps');
-      await expectConfined('bob', 'fsps');
+      await expectConfined('alice', 'fsclient');
+      await expectConfined('bob', 'fsclient');
     } finally {
       await release();
     }
-    const alice = await session('alice', 'fsps', {});
+    const alice = await session('alice', 'fsclient', {});
     const read = await alice.callTool({ name: 'read_text_file', arguments: { path: outside } });
     expect(textOf(read)).not.toContain('OUTSIDE-SECRET');
   }, 30_000);

@@ -11,7 +11,11 @@ export function serverBin(pkg: string): string {
 }
 
 /** YAML for the reference `everything` server plus `memory`, both over stdio. */
-export function demoUpstreamsYaml(everythingSharing: 'shared' | 'per-session' = 'per-session'): string {
+export function demoUpstreamsYaml(
+  everythingSharing: 'shared' | 'per-session' = 'per-session',
+  /** Extra keys for `everything`, one per line, e.g. `roots: client`. */
+  everythingKeys: string[] = [],
+): string {
   return `
 upstreams:
   everything:
@@ -19,7 +23,7 @@ upstreams:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-everything'))}, stdio]
     sharing: ${everythingSharing}
-  memory:
+${everythingKeys.map((k) => `    ${k}\n`).join('')}  memory:
     transport: stdio
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(serverBin('@modelcontextprotocol/server-memory'))}]

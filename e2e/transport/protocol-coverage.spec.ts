@@ -158,7 +158,8 @@ describe('MCP protocol coverage through the gateway', () => {
     fixtureDir = mkdtempSync(join(tmpdir(), 'gatehouse-pager-'));
     const pager = join(fixtureDir, 'pager.js');
     writeFileSync(pager, PAGER_SOURCE);
-    gw = await gatewayWith(`${demoUpstreamsYaml('per-session')}  pager:
+    // `roots: client`: the roots test below has the upstream ask its own client.
+    gw = await gatewayWith(`${demoUpstreamsYaml('per-session', ['roots: client'])}  pager:
     transport: stdio
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(pager)}]

@@ -53,14 +53,15 @@ const upstreamCommon = {
   /** Tools an admin attests read-only (name globs); every other tool counts as a write. */
   readOnlyTools: z.array(z.string().min(1)).default([]),
   /**
-   * Roots (file URIs) the gateway answers the upstream's `roots/list` with, on every connection.
-   * Set, no client's roots ever reach the upstream; unset, a shared connection is offered no
-   * roots and a per-session one is offered its own 2025-era client's.
+   * What the upstream's `roots/list` gets. Unset: no connection is offered roots at all, because
+   * a client's roots describe the client's machine while a stdio upstream runs on the gateway's
+   * host, so a client answering `file:///` would widen what the server may touch there (its
+   * secrets included). A list of file URIs: the gateway answers with them on every connection and
+   * no client is asked. `client`: an opt-in for servers whose roots bind nothing on the gateway's
+   * host; a per-session connection is offered its own 2025-era client's roots (a shared or
+   * 2026-07-28 connection never is).
    */
-  roots: z
-    .array(z.url({ protocol: /^file$/ }))
-    .min(1)
-    .optional(),
+  roots: z.union([z.literal('client'), z.array(z.url({ protocol: /^file$/ })).min(1)]).optional(),
   /**
    * SQL inspection (servers tagged `kind: postgres`): which tools carry SQL in which argument,
    * and the search_path unqualified names resolve against.

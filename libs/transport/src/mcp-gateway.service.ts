@@ -610,7 +610,7 @@ export class McpGateway {
         for (const server of session.target === '*' ? this.pool.servers : [session.target]) {
           // Roots fixed in config are the gateway's answer; the client's changes do not concern them.
           const cfg = this.pool.upstreamConfig(server);
-          if (cfg.sharing !== 'per-session' || cfg.roots) continue;
+          if (cfg.sharing !== 'per-session' || cfg.roots !== 'client') continue;
           const conn = await this.pool
             .get(server, { era: 'legacy', session, principal: session.owner })
             .catch(() => undefined);

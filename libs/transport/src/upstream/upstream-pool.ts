@@ -232,7 +232,8 @@ export class UpstreamPool {
         this.events.notification(server, sessionId, method, params, caller),
       onRequest: async (method, params, signal, caller) => {
         // Roots fixed by the admin are answered here, whoever asks and whoever is calling.
-        if (method === 'roots/list' && cfg.roots) return { roots: cfg.roots.map((uri) => ({ uri })) };
+        if (method === 'roots/list' && Array.isArray(cfg.roots))
+          return { roots: cfg.roots.map((uri) => ({ uri })) };
         return this.events.request(server, sessionId, method, params, signal, caller);
       },
       onClose: () => {
@@ -284,11 +285,11 @@ export class UpstreamPool {
 }
 
 /**
- * What a connection offers its upstream. A per-session connection offers what its own client
- * declared. A shared 2025-era one offers sampling and elicitation, which the gateway routes to
+ * What a connection offers its upstream. A per-session connection offers the sampling and
+ * elicitation its own client declared, and its roots only where config says `roots: client`. A shared 2025-era one offers sampling and elicitation, which the gateway routes to
  * the one caller in flight or refuses. 2026-07-28 callers are never sent server-to-client
  * requests (they answer `input_required` results instead), so their connections offer none.
- * Roots fixed in config replace the client's on every connection.
+ * Roots fixed in config are offered on every connection and answered by the gateway.
  */
 function offeredCapabilities(
   cfg: UpstreamConfig,
@@ -304,7 +305,7 @@ function offeredCapabilities(
   } else if (era === 'legacy') {
     Object.assign(out, SHARED_CLIENT_CAPABILITIES);
   }
-  if (cfg.roots) out.roots = {};
-  else if (!session) delete out.roots;
+  if (Array.isArray(cfg.roots)) out.roots = {};
+  else if (!session || cfg.roots !== 'client') delete out.roots;
   return out;
 }
