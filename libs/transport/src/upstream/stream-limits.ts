@@ -35,22 +35,210 @@ export class LineGuard {
   }
 }
 
+/** A message from a stdio upstream that passed `maxMessageBytes` and was dropped unread. */
+export interface OversizedMessage {
+  /** What the first bytes say it is: a response fails its call; a request or notification is dropped. */
+  kind: 'response' | 'request' | 'unknown';
+  /** The JSON-RPC id, read from the start or the end of the line; absent when neither shows it. */
+  id?: string | number;
+  /** Bytes seen so far (the whole line once it has ended). */
+  bytes: number;
+}
+
+export interface StdoutVerdict {
+  /** Complete lines within the cap, in order, for the SDK to parse. */
+  forward: Buffer[];
+  /** Oversized messages to answer; one may appear as soon as its id is known, before its line ends. */
+  oversized: OversizedMessage[];
+  /** Set when the upstream cannot be resynchronised (no newline for `maxStreamBytes`). */
+  broken?: string;
+}
+
+/** Bytes kept from the start and from the end of a dropped line, to read its kind and id. */
+const HEAD_BYTES = 4096;
+const TAIL_BYTES = 512;
+const NEWLINE = Buffer.from('\n');
+
 /**
- * Watches a stdio upstream's stdout and kills the process when one message exceeds the cap, so
- * a runaway server cannot make the gateway buffer without bound; the connection then fails its
- * calls with a clear error and the pool restarts it.
+ * Splits a stdio upstream's stdout into newline-delimited messages and drops any message longer
+ * than `maxMessageBytes` without buffering it: only its first and last bytes are kept, enough to
+ * read its id and fail exactly the call it answers. Everything else on the connection goes on as
+ * before, so one oversized result cannot take a shared upstream away from its other users.
+ * A run of `maxStreamBytes` without any newline cannot be resynchronised and is reported as broken
+ * (R40: 1 GB with no newline is cut off; memory stays bounded by the message cap throughout).
  */
-export function guardStdout(
-  child: ChildProcess,
-  limits: StreamLimits,
-  onViolation: (reason: string) => void,
-): void {
-  const guard = new LineGuard(limits.maxMessageBytes);
-  child.stdout?.prependListener('data', (chunk: Buffer) => {
-    const violation = guard.push(chunk);
-    if (violation) {
-      onViolation(violation);
-      child.stdout?.destroy();
+export class StdoutFilter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private dropping: { head: Buffer; tail: Buffer; bytes: number; reported: boolean } | undefined;
+
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly maxRunBytes: number,
+  ) {}
+
+  push(chunk: Buffer): StdoutVerdict {
+    const verdict: StdoutVerdict = { forward: [], oversized: [] };
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
+      start = nl < 0 ? chunk.length : nl + 1;
+      const drop = this.dropping;
+      if (drop) {
+        drop.bytes += piece.length;
+        drop.tail = lastBytes([drop.tail, piece], TAIL_BYTES);
+      } else if (this.pendingBytes + piece.length > this.maxMessageBytes) {
+        const parts = [...this.pending, piece];
+        this.dropping = {
+          head: firstBytes(parts, HEAD_BYTES),
+          tail: lastBytes(parts, TAIL_BYTES),
+          bytes: this.pendingBytes + piece.length,
+          reported: false,
+        };
+        this.pending = [];
+        this.pendingBytes = 0;
+        // A response whose id leads the line is failed now, not when (or if) the line ends.
+        const early = describe(this.dropping.head, undefined, this.dropping.bytes);
+        if (early.kind === 'response' && early.id !== undefined) {
+          this.dropping.reported = true;
+          verdict.oversized.push(early);
+        }
+      } else {
+        this.pending.push(piece);
+        this.pendingBytes += piece.length;
+        if (nl >= 0) {
+          verdict.forward.push(...this.pending, NEWLINE);
+          this.pending = [];
+          this.pendingBytes = 0;
+        }
+        continue;
+      }
+      const dropped = this.dropping as NonNullable<typeof this.dropping>;
+      if (nl >= 0) {
+        this.dropping = undefined;
+        if (!dropped.reported) verdict.oversized.push(describe(dropped.head, dropped.tail, dropped.bytes));
+      } else if (dropped.bytes > this.maxRunBytes) {
+        verdict.broken = `upstream sent more than ${this.maxRunBytes} bytes without a message boundary`;
+        return verdict;
+      }
+    }
+    return verdict;
+  }
+}
+
+function firstBytes(parts: Buffer[], n: number): Buffer {
+  const out: Buffer[] = [];
+  let size = 0;
+  for (const p of parts) {
+    if (size >= n) break;
+    const take = p.subarray(0, n - size);
+    out.push(take);
+    size += take.length;
+  }
+  return Buffer.concat(out);
+}
+
+function lastBytes(parts: Buffer[], n: number): Buffer {
+  const out: Buffer[] = [];
+  let size = 0;
+  for (let i = parts.length - 1; i >= 0 && size < n; i--) {
+    const p = parts[i] as Buffer;
+    const take = p.subarray(Math.max(0, p.length - (n - size)));
+    out.unshift(take);
+    size += take.length;
+  }
+  return Buffer.concat(out);
+}
+
+/**
+ * Reads the kind and id of a dropped message from its first bytes (the top-level keys before the
+ * first nested value that runs past the kept bytes) and, failing that, from its last bytes: SDK
+ * servers write `{"result":…,"jsonrpc":"2.0","id":7}`, others `{"jsonrpc":"2.0","id":7,…}`.
+ * A line whose start says it is a request or notification never yields an id, so a server's own
+ * request id can never fail one of the gateway's calls.
+ */
+export function describe(head: Buffer, tail: Buffer | undefined, bytes: number): OversizedMessage {
+  const top = topLevelKeys(head.toString('utf8'));
+  const kind = top.has('method') ? 'request' : top.has('result') || top.has('error') ? 'response' : 'unknown';
+  let id = top.get('id');
+  if (id === undefined && tail && kind !== 'request') {
+    const m = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*(?:,\s*"jsonrpc"\s*:\s*"2\.0"\s*)?\}\s*\r?$/.exec(
+      tail.toString('utf8'),
+    );
+    if (m) id = JSON.parse(m[1] as string) as string | number;
+  }
+  return { kind, bytes, ...(id !== undefined && kind !== 'request' ? { id } : {}) };
+}
+
+/** The object's top-level keys seen in `text` (a prefix of a JSON object), with scalar values kept. */
+function topLevelKeys(text: string): Map<string, string | number | undefined> {
+  const keys = new Map<string, string | number | undefined>();
+  const token = /\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[{}[\]:,])/y;
+  const next = (): string | undefined => {
+    const m = token.exec(text);
+    return m ? m[1] : undefined;
+  };
+  if (next() !== '{') return keys;
+  for (;;) {
+    const key = next();
+    if (key === undefined || !key.startsWith('"') || next() !== ':') return keys;
+    const name = JSON.parse(key) as string;
+    const value = next();
+    if (value === undefined) {
+      keys.set(name, undefined);
+      return keys;
+    }
+    if (value === '{' || value === '[') {
+      keys.set(name, undefined);
+      // Skip the nested value; a prefix that ends inside it has shown every key it can.
+      for (let depth = 1; depth > 0;) {
+        const t = next();
+        if (t === undefined) return keys;
+        if (t === '{' || t === '[') depth++;
+        else if (t === '}' || t === ']') depth--;
+      }
+    } else {
+      keys.set(name, value.startsWith('"') ? (JSON.parse(value) as string) : Number(value));
+    }
+    const sep = next();
+    if (sep !== ',') return keys;
+  }
+}
+
+/** What a stdio upstream's filter reports to its connection. */
+export interface StdoutEvents {
+  oversized(message: OversizedMessage, reason: string): void;
+  broken(reason: string): void;
+}
+
+/**
+ * Puts a {@link StdoutFilter} between a stdio upstream's stdout and the SDK's reader (which
+ * buffers without a bound and keeps the child private), so the SDK only ever sees complete
+ * messages within the cap. An oversized message fails its own call; only an upstream that
+ * cannot be resynchronised is killed, and the pool restarts it.
+ */
+export function guardStdout(child: ChildProcess, limits: StreamLimits, events: StdoutEvents): void {
+  const stdout = child.stdout;
+  if (!stdout) return;
+  const filter = new StdoutFilter(limits.maxMessageBytes, limits.maxStreamBytes);
+  const readers = stdout.listeners('data') as Array<(chunk: Buffer) => void>;
+  for (const reader of readers) stdout.removeListener('data', reader);
+  stdout.on('data', (chunk: Buffer) => {
+    const verdict = filter.push(chunk);
+    if (verdict.forward.length > 0) {
+      const lines = Buffer.concat(verdict.forward);
+      for (const reader of readers) reader(lines);
+    }
+    for (const message of verdict.oversized) {
+      events.oversized(
+        message,
+        `upstream message larger than maxMessageBytes (${limits.maxMessageBytes} bytes)`,
+      );
+    }
+    if (verdict.broken) {
+      events.broken(verdict.broken);
+      stdout.destroy();
       child.kill('SIGKILL');
     }
   });

@@ -3,6 +3,7 @@ import type { Logger, Metrics } from '@gatehouse/observability';
 import { TransportError, TransportErrorCode } from '../jsonrpc';
 import type { ProtocolEra } from '../call-context';
 import type { SessionRecord } from '../session/session-store';
+import { ConnectionBudget } from './connection-budget';
 import { UpstreamConnection, type UpstreamHandlers } from './upstream-connection';
 
 const GATEWAY_INFO = { name: 'gatehouse', version: '0.1.0' };
@@ -47,6 +48,9 @@ export interface UpstreamEvents {
 export class UpstreamPool {
   private readonly shared = new Map<string, Promise<UpstreamConnection>>();
   private readonly perSession = new Map<string, Promise<UpstreamConnection>>();
+  /** Gives back a per-session connection's place in the budget; one entry per `perSession` key. */
+  private readonly budgetSlots = new Map<string, () => void>();
+  private readonly budget: ConnectionBudget;
   private readonly restartDelay = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -56,7 +60,13 @@ export class UpstreamPool {
     private readonly events: UpstreamEvents,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.budget = new ConnectionBudget({
+      perPrincipal: config.sessions.upstreamsPerPrincipal,
+      perReplica: config.sessions.upstreamsPerReplica,
+      perServer: (server) => config.upstreams[server]?.maxSessions,
+    });
+  }
 
   get servers(): string[] {
     return Object.keys(this.config.upstreams);
@@ -90,7 +100,7 @@ export class UpstreamPool {
     const closing: Array<Promise<void>> = [];
     for (const [key, conn] of this.perSession) {
       if (key.startsWith(`${sessionId}\u0000`)) {
-        this.perSession.delete(key);
+        this.forget(key, conn);
         closing.push(conn.then((c) => c.close()).catch(() => undefined));
       }
     }
@@ -147,14 +157,36 @@ export class UpstreamPool {
     const key = `${session.id}\u0000${server}`;
     let conn = this.perSession.get(key);
     if (!conn) {
+      // Counted before anything starts (and in this same turn as the map entry), so concurrent
+      // first uses cannot all pass the caps while the earlier processes are still starting.
+      let giveBack: () => void;
+      try {
+        giveBack = this.budget.take(session.owner, server);
+      } catch (err) {
+        this.logger.warn(
+          { server, session: session.id.slice(0, 8), limit: (err as TransportError).data?.limit },
+          'per-session upstream refused: connection cap reached; nothing was started',
+        );
+        throw err;
+      }
       conn = this.open(server, 'legacy', session).then(async (c) => {
         await this.replaySessionState(c, server, session);
         return c;
       });
       this.perSession.set(key, conn);
-      conn.catch(() => this.perSession.delete(key));
+      this.budgetSlots.set(key, giveBack);
+      const started = conn;
+      started.catch(() => this.forget(key, started));
     }
     return conn;
+  }
+
+  /** Drops a per-session connection from the pool and gives its place in the budget back. */
+  private forget(key: string, conn?: Promise<UpstreamConnection>): void {
+    if (conn && this.perSession.get(key) !== conn) return;
+    this.perSession.delete(key);
+    this.budgetSlots.get(key)?.();
+    this.budgetSlots.delete(key);
   }
 
   /** A session that arrives from another replica gets its subscriptions and log level back. */
@@ -186,7 +218,7 @@ export class UpstreamPool {
       onClose: () => {
         this.logger.warn({ server, session: sessionId }, 'upstream connection closed unexpectedly');
         this.metrics.upstreamUp.set({ server }, 0);
-        if (key) this.perSession.delete(key);
+        if (key) this.forget(key);
         else this.scheduleRestart(server, era);
       },
     };
@@ -201,6 +233,7 @@ export class UpstreamPool {
           ? clientCapabilitiesForUpstream(session.clientCapabilities)
           : ALL_CLIENT_CAPABILITIES,
         era,
+        shared: !session,
       },
       handlers,
       this.logger,
@@ -218,7 +251,7 @@ export class UpstreamPool {
     for (const t of this.timers) clearTimeout(t);
     const all = [...this.shared.values(), ...this.perSession.values()];
     this.shared.clear();
-    this.perSession.clear();
+    for (const key of [...this.perSession.keys()]) this.forget(key);
     await Promise.all(all.map((c) => c.then((x) => x.close()).catch(() => undefined)));
   }
 }
