@@ -1,9 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RunningGateway } from '../../apps/gateway/src/bootstrap';
 import { devUserToken, startDevIdp, type StartedDevIdp } from '../support/dev-idp';
-import { gatewayWith, initializeBody, rawPost } from '../transport/helpers';
+import { gatewayWith, initializeBody, rawPost, serverBin } from '../transport/helpers';
 import { freePort } from '../transport/processes';
 
 /**
@@ -248,5 +249,83 @@ describe('13.5 abandoned per-session upstreams', () => {
     // Never DELETEd: the session expires and the sweep closes its process.
     await until(async () => (livingChildren().has(pid) ? undefined : true), 20_000);
     expect((await rawPost(url, initializeBody())).status).toBe(200);
+  });
+});
+
+describe('13.5 a shared legacy HTTP+SSE upstream (every response on one stream)', () => {
+  let everything: ChildProcess;
+  let idp: StartedDevIdp;
+  let gw: RunningGateway & { logs: string[] };
+  const sessions: Record<string, string> = {};
+  const token: Record<string, string> = {};
+  let nextId = 1;
+
+  const echo = (user: string, message: string) =>
+    rawPost(
+      `${gw.url}/mcp/servers/legacy`,
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: ++nextId,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message } },
+      }),
+      { authorization: `Bearer ${token[user]}`, 'mcp-session-id': sessions[user] as string },
+    );
+
+  beforeAll(async () => {
+    const upstreamPort = await freePort();
+    everything = spawn(process.execPath, [serverBin('@modelcontextprotocol/server-everything'), 'sse'], {
+      env: { ...process.env, PORT: String(upstreamPort) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((ok) =>
+      everything.stderr?.on('data', (c: Buffer) => (c.toString().includes('running') ? ok() : undefined)),
+    );
+    const port = await freePort();
+    idp = await startDevIdp({ resource: `http://127.0.0.1:${port}/mcp` });
+    gw = await gatewayWith(
+      `auth:
+  issuer: ${idp.issuer}
+upstreams:
+  legacy:
+    transport: http
+    url: http://127.0.0.1:${upstreamPort}/sse
+    sharing: shared
+    protocol: legacy
+    limits: { maxMessageBytes: 65536, maxStreamBytes: 262144 }
+    timeouts: { requestMs: 20000 }
+`,
+      {},
+      [`port: ${port}`],
+    );
+    for (const user of ['alice', 'bob']) {
+      token[user] = await devUserToken(idp, user);
+      const init = await rawPost(`${gw.url}/mcp/servers/legacy`, initializeBody(), {
+        authorization: `Bearer ${token[user]}`,
+      });
+      sessions[user] = init.headers.get('mcp-session-id') as string;
+    }
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await idp?.close();
+    everything?.kill();
+  });
+
+  it('13.5 R40: an oversized result fails only that call; the one stream keeps serving bob', async () => {
+    const big = await echo('alice', 'x'.repeat(100_000));
+    expect(big.json.error?.data?.reason).toBe('UPSTREAM_LIMIT');
+    expect(big.json.error.message).toMatch(/maxMessageBytes/);
+    expect((await echo('bob', 'after')).json.result.content[0].text).toBe('Echo: after');
+    expect((await echo('alice', 'me too')).json.result.content[0].text).toBe('Echo: me too');
+    expect(gw.logs.join('')).not.toMatch(/upstream connection closed unexpectedly/);
+  });
+
+  it('13.5 R40: results adding up past maxStreamBytes on the long-lived stream do not cut it for everyone', async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await echo(i % 2 ? 'alice' : 'bob', `${i}`.repeat(50_000));
+      expect(res.json.result.content[0].text).toHaveLength(50_006);
+    }
+    expect((await echo('bob', 'still')).json.result.content[0].text).toBe('Echo: still');
   });
 });

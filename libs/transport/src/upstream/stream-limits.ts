@@ -25,13 +25,24 @@ export class LineGuard {
 
   constructor(private readonly maxMessageBytes: number) {}
 
-  /** Returns an error message when the chunk pushes an unterminated line past the cap. */
+  /**
+   * Returns an error message when the chunk holds or extends a line past the cap. Every line is
+   * measured, also one that ends within the chunk it was completed in.
+   */
   push(chunk: Uint8Array): string | undefined {
-    const last = chunk.lastIndexOf(10);
-    this.sinceNewline = last < 0 ? this.sinceNewline + chunk.length : chunk.length - last - 1;
-    return this.sinceNewline > this.maxMessageBytes
-      ? `upstream sent more than ${this.maxMessageBytes} bytes without a message boundary`
-      : undefined;
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      const run = this.sinceNewline + (nl < 0 ? chunk.length : nl) - start;
+      if (run > this.maxMessageBytes)
+        return `upstream sent more than ${this.maxMessageBytes} bytes without a message boundary`;
+      if (nl < 0) {
+        this.sinceNewline = run;
+        return undefined;
+      }
+      this.sinceNewline = 0;
+      start = nl + 1;
+    }
   }
 }
 
@@ -60,21 +71,26 @@ const TAIL_BYTES = 512;
 const NEWLINE = Buffer.from('\n');
 
 /**
- * Splits a stdio upstream's stdout into newline-delimited messages and drops any message longer
- * than `maxMessageBytes` without buffering it: only its first and last bytes are kept, enough to
- * read its id and fail exactly the call it answers. Everything else on the connection goes on as
- * before, so one oversized result cannot take a shared upstream away from its other users.
- * A run of `maxStreamBytes` without any newline cannot be resynchronised and is reported as broken
- * (R40: 1 GB with no newline is cut off; memory stays bounded by the message cap throughout).
+ * Splits an upstream's output into messages and drops any message longer than `maxMessageBytes`
+ * without buffering it: only its first and last bytes are kept, enough to read its id and fail
+ * exactly the call it answers. Everything else on the connection goes on as before, so one
+ * oversized result cannot take a shared upstream away from its other users. Framing `line` is
+ * stdio's newline-delimited JSON; `sse` is a Server-Sent Events stream, whose events end in a
+ * blank line. A message with no end after `maxRunBytes` cannot be resynchronised and is reported
+ * as broken (R40: 1 GB with no newline is cut off; memory stays bounded by the message cap).
  */
-export class StdoutFilter {
+export class MessageFilter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Bytes of the current line so far, and its last byte: a blank line ends an SSE event. */
+  private lineBytes = 0;
+  private lastByte = -1;
   private dropping: { head: Buffer; tail: Buffer; bytes: number; reported: boolean } | undefined;
 
   constructor(
     private readonly maxMessageBytes: number,
     private readonly maxRunBytes: number,
+    private readonly framing: 'line' | 'sse' = 'line',
   ) {}
 
   push(chunk: Buffer): StdoutVerdict {
@@ -82,8 +98,14 @@ export class StdoutFilter {
     let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(10, start);
-      const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
-      start = nl < 0 ? chunk.length : nl + 1;
+      const ended = nl >= 0;
+      const piece = chunk.subarray(start, ended ? nl : chunk.length);
+      start = ended ? nl + 1 : chunk.length;
+      const lineLength = this.lineBytes + piece.length;
+      if (piece.length > 0) this.lastByte = piece[piece.length - 1] as number;
+      const blank = lineLength === 0 || (lineLength === 1 && this.lastByte === 13);
+      const messageEnds = ended && (this.framing === 'line' || blank);
+      this.lineBytes = ended ? 0 : lineLength;
       const drop = this.dropping;
       if (drop) {
         drop.bytes += piece.length;
@@ -91,14 +113,14 @@ export class StdoutFilter {
       } else if (this.pendingBytes + piece.length > this.maxMessageBytes) {
         const parts = [...this.pending, piece];
         this.dropping = {
-          head: firstBytes(parts, HEAD_BYTES),
+          head: this.payload(firstBytes(parts, HEAD_BYTES)),
           tail: lastBytes(parts, TAIL_BYTES),
           bytes: this.pendingBytes + piece.length,
           reported: false,
         };
         this.pending = [];
         this.pendingBytes = 0;
-        // A response whose id leads the line is failed now, not when (or if) the line ends.
+        // A response whose id leads the message is failed now, not when (or if) it ends.
         const early = describe(this.dropping.head, undefined, this.dropping.bytes);
         if (early.kind === 'response' && early.id !== undefined) {
           this.dropping.reported = true;
@@ -107,15 +129,19 @@ export class StdoutFilter {
       } else {
         this.pending.push(piece);
         this.pendingBytes += piece.length;
-        if (nl >= 0) {
-          verdict.forward.push(...this.pending, NEWLINE);
+        if (ended) {
+          this.pending.push(NEWLINE);
+          this.pendingBytes += 1;
+        }
+        if (messageEnds) {
+          verdict.forward.push(...this.pending);
           this.pending = [];
           this.pendingBytes = 0;
         }
         continue;
       }
       const dropped = this.dropping as NonNullable<typeof this.dropping>;
-      if (nl >= 0) {
+      if (messageEnds) {
         this.dropping = undefined;
         if (!dropped.reported) verdict.oversized.push(describe(dropped.head, dropped.tail, dropped.bytes));
       } else if (dropped.bytes > this.maxRunBytes) {
@@ -124,6 +150,15 @@ export class StdoutFilter {
       }
     }
     return verdict;
+  }
+
+  /** The JSON an SSE event carries starts after its first `data:` field. */
+  private payload(head: Buffer): Buffer {
+    if (this.framing === 'line') return head;
+    const at = head.indexOf('data:');
+    if (at < 0) return head;
+    const from = at + 5 + (head[at + 5] === 32 ? 1 : 0);
+    return head.subarray(from);
   }
 }
 
@@ -221,7 +256,7 @@ export interface StdoutEvents {
 export function guardStdout(child: ChildProcess, limits: StreamLimits, events: StdoutEvents): void {
   const stdout = child.stdout;
   if (!stdout) return;
-  const filter = new StdoutFilter(limits.maxMessageBytes, limits.maxStreamBytes);
+  const filter = new MessageFilter(limits.maxMessageBytes, limits.maxStreamBytes, 'line');
   const readers = stdout.listeners('data') as Array<(chunk: Buffer) => void>;
   for (const reader of readers) stdout.removeListener('data', reader);
   stdout.on('data', (chunk: Buffer) => {
@@ -245,12 +280,17 @@ export function guardStdout(child: ChildProcess, limits: StreamLimits, events: S
 }
 
 /**
- * A fetch for HTTP upstreams whose response bodies are capped in message size, total size and
- * idle time (R40). A violation errors the body stream, which the SDK reports as a failed call.
+ * A fetch for HTTP upstreams whose response bodies are capped (R40). A POST's response stream
+ * carries one call: over its message size, total size or idle time it is cut off and that call
+ * fails. A GET stream (Streamable HTTP's standalone stream, or the legacy HTTP+SSE transport's
+ * only stream, which carries every call's response) serves everyone: an event over the message
+ * cap is dropped and fails only the call it answers, and the stream, which may rightly live for
+ * days, has no total or idle cap. Only an event that never ends within `maxStreamBytes` cuts it.
  */
 export function cappedFetch(
   limits: StreamLimits,
   onViolation: (requestId: string | number | undefined, reason: string) => void,
+  onOversized: (message: OversizedMessage, reason: string) => void,
   base: typeof fetch = fetch,
 ): typeof fetch {
   return async (input, init) => {
@@ -280,7 +320,11 @@ export function cappedFetch(
       unlink();
       return res;
     }
+    const post = (init?.method ?? 'GET').toUpperCase() === 'POST';
     const guard = new LineGuard(limits.maxMessageBytes);
+    const sse = res.headers.get('content-type')?.includes('text/event-stream') ?? false;
+    const events =
+      post || !sse ? undefined : new MessageFilter(limits.maxMessageBytes, limits.maxStreamBytes, 'sse');
     let total = 0;
     let idle: NodeJS.Timeout | undefined;
     const reader = res.body.getReader();
@@ -288,10 +332,9 @@ export function cappedFetch(
       start(controller) {
         // Only a request's own response stream has an answer to wait for; the standalone GET
         // stream may rightly stay silent for hours.
-        const timed = (init?.method ?? 'GET').toUpperCase() === 'POST';
         const arm = (): void => {
           clearTimeout(idle);
-          if (!timed) return;
+          if (!post) return;
           idle = setTimeout(() => {
             unlink();
             const reason = `upstream stream idle for more than ${limits.idleMs} ms`;
@@ -310,6 +353,24 @@ export function cappedFetch(
               unlink();
               controller.close();
               return;
+            }
+            if (events) {
+              const verdict = events.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+              for (const message of verdict.oversized) {
+                onOversized(
+                  message,
+                  `upstream event larger than maxMessageBytes (${limits.maxMessageBytes} bytes)`,
+                );
+              }
+              if (verdict.broken) {
+                unlink();
+                onViolation(undefined, verdict.broken);
+                controller.error(new StreamLimitError(verdict.broken));
+                await reader.cancel().catch(() => undefined);
+                return;
+              }
+              if (verdict.forward.length > 0) controller.enqueue(Buffer.concat(verdict.forward));
+              continue;
             }
             total += value.length;
             const violation =

@@ -162,7 +162,11 @@ export class UpstreamConnection {
     }
     const url = new URL(this.config.url);
     const requestInit = { headers: this.config.headers };
-    const fetch = cappedFetch(this.config.limits, (id, reason) => this.failRequest(id, reason));
+    const fetch = cappedFetch(
+      this.config.limits,
+      (id, reason) => this.failRequest(id, reason),
+      (message, reason) => this.failOversized(message, reason),
+    );
     try {
       const transport = new StreamableHTTPClientTransport(url, { requestInit, fetch });
       await client.connect(transport, { timeout });
