@@ -44,7 +44,7 @@ async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<
 /** R34, R40, R43 and the stdio leak check, against a deliberately unruly real upstream. */
 describe('upstream failures never take the gateway down', () => {
   const log = join(mkdtempSync(join(tmpdir(), 'unruly-')), 'events.log');
-  let gw: RunningGateway;
+  let gw: RunningGateway & { logs: string[] };
   let session: string;
 
   const call = (id: number, name: string, args: Record<string, unknown>, server = 'unruly', sess = session) =>
@@ -63,7 +63,7 @@ describe('upstream failures never take the gateway down', () => {
   beforeAll(async () => {
     expect(existsSync(UNRULY)).toBe(true);
     gw = await gatewayWith(
-      `upstreams:${unruly('unruly', '    timeouts: { requestMs: 1500 }\n    limits: { maxMessageBytes: 1048576 }')}${unruly(
+      `upstreams:${unruly('unruly', '    timeouts: { requestMs: 1500 }\n    limits: { maxMessageBytes: 1048576, maxStreamBytes: 8388608 }')}${unruly(
         'steady',
       )}${unruly('isolated', '    sharing: per-session')}`,
       { UNRULY_LOG: log },
@@ -148,6 +148,9 @@ describe('upstream failures never take the gateway down', () => {
   it('R40: cuts off an upstream that floods output without a message boundary, then recovers', async () => {
     const res = await call(3, 'flood', { bytes: 16 * 1024 * 1024 });
     expect(res.json.error).toBeDefined();
+    // 16 MB without a newline passes maxStreamBytes (8 MB): the stream cannot be resynchronised,
+    // so the process is killed and restarted (a merely oversized message only fails its call).
+    expect(gw.logs.join('')).toMatch(/cannot be resynchronised; killing the process/);
     const steady = await call(4, 'echo', { message: 'unaffected' }, 'steady', await openSession('steady'));
     expect(steady.json.result.content[0].text).toBe('unaffected');
     const again = await until(async () => {

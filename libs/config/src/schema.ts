@@ -46,6 +46,13 @@ const upstreamCommon = {
   /** Requests in flight to this upstream at once (per replica); the rest wait. */
   maxConcurrency: z.number().int().positive().default(64),
   /**
+   * Of those, how many one principal may hold on a shared connection (default a quarter of
+   * maxConcurrency, at least 1); waiting principals are served in turn.
+   */
+  maxConcurrencyPerPrincipal: z.number().int().positive().optional(),
+  /** Per-session connections of this upstream on one replica (default: only the replica-wide cap). */
+  maxSessions: z.number().int().positive().optional(),
+  /**
    * Protocol revision on the gateway-to-upstream hop: `auto` probes with `server/discover`
    * (2026-07-28) and falls back to the 2025 `initialize` handshake; `legacy` skips the probe.
    */
@@ -581,6 +588,13 @@ export const configSchema = z
       .object({
         /** A session unused this long is forgotten and its per-session upstreams are closed. */
         idleTtlSeconds: z.number().int().positive().default(3600),
+        /**
+         * Per-session upstream connections (a process each for stdio) one principal may hold on a
+         * replica; the next `initialize` (or first use in an aggregated session) is refused with 429.
+         */
+        upstreamsPerPrincipal: z.number().int().positive().default(32),
+        /** Per-session upstream connections on a replica in total; beyond it new ones get 503. */
+        upstreamsPerReplica: z.number().int().positive().default(256),
       })
       .strict()
       .prefault({}),

@@ -69,6 +69,10 @@ export enum TransportErrorCode {
   UPSTREAM_UNAVAILABLE = 'UPSTREAM_UNAVAILABLE',
   UPSTREAM_TIMEOUT = 'UPSTREAM_TIMEOUT',
   UPSTREAM_LIMIT = 'UPSTREAM_LIMIT',
+  /** The principal holds as many per-session upstream connections as it may (HTTP 429). */
+  TOO_MANY_UPSTREAM_SESSIONS = 'TOO_MANY_UPSTREAM_SESSIONS',
+  /** The replica (or that upstream) runs as many per-session connections as it may (HTTP 503). */
+  UPSTREAM_CAPACITY = 'UPSTREAM_CAPACITY',
   CLIENT_CANNOT_ANSWER = 'CLIENT_CANNOT_ANSWER',
   SHUTTING_DOWN = 'SHUTTING_DOWN',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
@@ -136,7 +140,10 @@ export function errorMapping(code: TransportErrorCode): { status: number; rpc: n
       return { status: 200, rpc: INTERNAL_ERROR };
     case TransportErrorCode.SHUTTING_DOWN:
     case TransportErrorCode.IDENTITY_UNAVAILABLE:
+    case TransportErrorCode.UPSTREAM_CAPACITY:
       return { status: 503, rpc: INTERNAL_ERROR };
+    case TransportErrorCode.TOO_MANY_UPSTREAM_SESSIONS:
+      return { status: 429, rpc: RATE_LIMITED };
     case TransportErrorCode.UNAUTHENTICATED:
       return { status: 401, rpc: UNAUTHENTICATED };
     case TransportErrorCode.FORBIDDEN:

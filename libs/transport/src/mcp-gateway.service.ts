@@ -161,7 +161,9 @@ export class McpGateway {
     );
     this.pool.startShared();
     // Per-session upstreams of sessions that expired or were deleted elsewhere are closed here.
-    this.sweepTimer = setInterval(() => void this.sweep(), 60_000);
+    // At least as often as sessions expire, so an abandoned session's process does not outlive it long.
+    const sweepMs = Math.min(60_000, this.config.sessions.idleTtlSeconds * 1000);
+    this.sweepTimer = setInterval(() => void this.sweep(), sweepMs);
     this.sweepTimer.unref();
   }
 
@@ -381,6 +383,7 @@ export class McpGateway {
     const options = {
       signal,
       owner: caller,
+      principal: principalKey(call.principal),
       allowInputRequired: call.era === 'modern',
       onProgress:
         progressToken === undefined

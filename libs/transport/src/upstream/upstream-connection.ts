@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { UpstreamConfig } from '@gatehouse/config';
 import type { Logger } from '@gatehouse/observability';
 import { type JsonRpcMessage, TransportError, TransportErrorCode } from '../jsonrpc';
-import { cappedFetch, guardStdout } from './stream-limits';
+import { cappedFetch, guardStdout, type OversizedMessage } from './stream-limits';
 
 /** Result objects are forwarded as the upstream sent them: no schema may strip fields (fidelity). */
 const PASSTHROUGH = {
@@ -28,6 +28,11 @@ export interface UpstreamClientIdentity {
   capabilities: Record<string, unknown>;
   /** The era of the clients this connection serves; it decides how the hop negotiates. */
   era: 'legacy' | 'modern';
+  /**
+   * Several principals share this connection: each may hold only its share of `maxConcurrency`
+   * and waiting principals are served in turn, so no one or two of them can starve the rest.
+   */
+  shared: boolean;
 }
 
 /**
@@ -72,6 +77,8 @@ export interface ForwardOptions {
   allowInputRequired?: boolean;
   /** The client call this request serves; none for the gateway's own requests. */
   owner?: CallOwner;
+  /** Whose call this is (principalKey), for the fair share of a shared connection's slots. */
+  principal?: string;
 }
 
 /**
@@ -81,7 +88,11 @@ export interface ForwardOptions {
 export class UpstreamConnection {
   private client: Client | undefined;
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly activeBy = new Map<string, number>();
+  /** Waiting calls per principal; the map's order is the round-robin order. */
+  private readonly waiting = new Map<string, Array<() => void>>();
+  /** Ids of the SDK's requests on the wire that have no answer yet. */
+  private readonly unanswered = new Set<string | number>();
   private closedByUs = false;
   private readonly progress = new Map<string, (params: Record<string, unknown>) => void>();
   /** Feeds a message to the SDK as if the upstream had sent it. */
@@ -105,7 +116,7 @@ export class UpstreamConnection {
 
   /** True while any request is at the upstream or waiting for a slot. */
   get busy(): boolean {
-    return this.active > 0 || this.waiting.length > 0;
+    return this.active > 0 || this.waiting.size > 0;
   }
 
   /** The caller of the one request in flight, if there is exactly one and it has a caller. */
@@ -156,6 +167,8 @@ export class UpstreamConnection {
         env: { ...getDefaultEnvironment(), ...this.config.env },
         cwd: this.config.cwd,
         stderr: 'pipe',
+        // The guard hands the SDK complete lines within maxMessageBytes, a chunk's worth at a time.
+        maxBufferSize: this.config.limits.maxMessageBytes + 4 * 1024 * 1024,
       });
       transport.stderr?.on('data', (chunk: Buffer) =>
         this.logger.debug(
@@ -168,12 +181,14 @@ export class UpstreamConnection {
       // The SDK buffers stdout without a bound; the cap needs the child, which it keeps private.
       const child = (transport as unknown as { _process?: ChildProcess })._process;
       if (child) {
-        guardStdout(child, this.config.limits, (reason) =>
-          this.logger.error(
-            { server: this.server, reason },
-            'upstream output over its limit; killing the process',
-          ),
-        );
+        guardStdout(child, this.config.limits, {
+          oversized: (message, reason) => this.failOversized(message, reason),
+          broken: (reason) =>
+            this.logger.error(
+              { server: this.server, reason },
+              'upstream output cannot be resynchronised; killing the process',
+            ),
+        });
       } else {
         this.logger.warn(
           { server: this.server },
@@ -185,7 +200,11 @@ export class UpstreamConnection {
     }
     const url = new URL(this.config.url);
     const requestInit = { headers: this.config.headers };
-    const fetch = cappedFetch(this.config.limits, (id, reason) => this.failRequest(id, reason));
+    const fetch = cappedFetch(
+      this.config.limits,
+      (id, reason) => this.failRequest(id, reason),
+      (message, reason) => this.failOversized(message, reason),
+    );
     try {
       const transport = new StreamableHTTPClientTransport(url, { requestInit, fetch });
       await client.connect(transport, { timeout });
@@ -208,10 +227,22 @@ export class UpstreamConnection {
    * tick later than responses, so the last progress of a call would otherwise find its handler
    * already gone and be dropped.
    */
-  private interceptProgress(transport: { onmessage?: (message: never, extra?: never) => void }): void {
+  private interceptProgress(transport: {
+    onmessage?: (message: never, extra?: never) => void;
+    send(message: never, options?: never): Promise<void>;
+  }): void {
     const original = transport.onmessage;
+    const send = transport.send.bind(transport);
+    transport.send = (message: never, options?: never) => {
+      const m = message as { method?: string; id?: string | number; params?: { requestId?: unknown } };
+      if (m.method !== undefined && m.id !== undefined) this.unanswered.add(m.id);
+      // A timed-out or aborted request is cancelled upstream; its answer is no longer awaited.
+      if (m.method === 'notifications/cancelled') this.unanswered.delete(m.params?.requestId as number);
+      return send(message, options);
+    };
     transport.onmessage = (message: never, extra?: never) => {
-      const m = message as { method?: string; params?: Record<string, unknown> };
+      const m = message as { method?: string; id?: string | number; params?: Record<string, unknown> };
+      if (m.method === undefined && m.id !== undefined) this.unanswered.delete(m.id);
       if (m.method === 'notifications/progress') {
         const deliver = this.progress.get(String(m.params?.progressToken));
         if (deliver && m.params) {
@@ -231,6 +262,7 @@ export class UpstreamConnection {
   private failRequest(id: string | number | undefined, reason: string): void {
     this.logger.warn({ server: this.server, reason }, 'upstream response stream cut off');
     if (id === undefined) return;
+    this.unanswered.delete(id);
     this.inject?.({
       jsonrpc: '2.0',
       id,
@@ -240,6 +272,36 @@ export class UpstreamConnection {
         data: { reason: 'UPSTREAM_LIMIT' },
       },
     });
+  }
+
+  /**
+   * A stdio message over maxMessageBytes was dropped (13.5): the call it answers fails with
+   * UPSTREAM_LIMIT and the process keeps serving everyone else. When the message's id cannot be
+   * read, every call waiting on this connection fails instead: each gets a prompt, clear answer
+   * rather than waiting for its timeout on a response that will never come.
+   */
+  private failOversized(message: OversizedMessage, reason: string): void {
+    if (message.kind === 'request') {
+      this.logger.warn({ server: this.server, reason }, 'oversized upstream request dropped');
+      return;
+    }
+    const ids = message.id !== undefined ? [message.id] : [...this.unanswered];
+    this.logger.warn(
+      { server: this.server, reason, failed: ids.length, idKnown: message.id !== undefined },
+      'oversized upstream message dropped; failing the call it answers',
+    );
+    for (const id of ids) {
+      if (!this.unanswered.delete(id)) continue;
+      this.inject?.({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: -32603,
+          message: `upstream "${this.server}" result refused: ${reason}`,
+          data: { reason: 'UPSTREAM_LIMIT' },
+        },
+      });
+    }
   }
 
   info(): {
@@ -270,7 +332,8 @@ export class UpstreamConnection {
         `upstream "${this.server}" is not connected`,
       );
     }
-    await this.acquire(options.signal);
+    const principal = options.principal ?? '';
+    await this.acquire(principal, options.signal);
     let token: string | undefined;
     if (options.onProgress) {
       // Our own token per upstream connection: clients' tokens can collide on a shared upstream.
@@ -294,7 +357,7 @@ export class UpstreamConnection {
     } finally {
       this.inFlight.delete(mark);
       if (token) this.progress.delete(token);
-      this.release();
+      this.release(principal);
     }
   }
 
@@ -309,20 +372,36 @@ export class UpstreamConnection {
     await client?.close().catch(() => undefined);
   }
 
-  private async acquire(signal: AbortSignal | undefined): Promise<void> {
-    if (this.active < this.config.maxConcurrency) {
-      this.active++;
+  /** Slots one principal may hold on this connection; all of them when it serves one session. */
+  private get share(): number {
+    const max = this.config.maxConcurrency;
+    if (!this.identity.shared) return max;
+    return Math.min(max, this.config.maxConcurrencyPerPrincipal ?? Math.max(1, Math.floor(max / 4)));
+  }
+
+  private take(principal: string): void {
+    this.active++;
+    this.activeBy.set(principal, (this.activeBy.get(principal) ?? 0) + 1);
+  }
+
+  private async acquire(principal: string, signal: AbortSignal | undefined): Promise<void> {
+    if (this.active < this.config.maxConcurrency && (this.activeBy.get(principal) ?? 0) < this.share) {
+      this.take(principal);
       return;
     }
     await new Promise<void>((resolve, reject) => {
       const go = (): void => {
         signal?.removeEventListener('abort', abort);
-        this.active++;
+        this.take(principal);
         resolve();
       };
       const abort = (): void => {
-        const i = this.waiting.indexOf(go);
-        if (i >= 0) this.waiting.splice(i, 1);
+        const queue = this.waiting.get(principal);
+        const i = queue?.indexOf(go) ?? -1;
+        if (queue && i >= 0) {
+          queue.splice(i, 1);
+          if (queue.length === 0) this.waiting.delete(principal);
+        }
         reject(
           new TransportError(
             TransportErrorCode.UPSTREAM_LIMIT,
@@ -331,13 +410,38 @@ export class UpstreamConnection {
         );
       };
       signal?.addEventListener('abort', abort, { once: true });
-      this.waiting.push(go);
+      const queue = this.waiting.get(principal);
+      if (queue) queue.push(go);
+      else this.waiting.set(principal, [go]);
     });
   }
 
-  private release(): void {
+  private release(principal: string): void {
     this.active--;
-    this.waiting.shift()?.();
+    const held = (this.activeBy.get(principal) ?? 1) - 1;
+    if (held > 0) this.activeBy.set(principal, held);
+    else this.activeBy.delete(principal);
+    this.grant();
+  }
+
+  /** Hands free slots to waiting principals in turn, skipping those already at their share. */
+  private grant(): void {
+    while (this.active < this.config.maxConcurrency) {
+      let next: string | undefined;
+      for (const principal of this.waiting.keys()) {
+        if ((this.activeBy.get(principal) ?? 0) < this.share) {
+          next = principal;
+          break;
+        }
+      }
+      if (next === undefined) return;
+      const queue = this.waiting.get(next) as Array<() => void>;
+      const go = queue.shift() as () => void;
+      // To the back of the line: the next free slot goes to the next principal.
+      this.waiting.delete(next);
+      if (queue.length > 0) this.waiting.set(next, queue);
+      go();
+    }
   }
 }
 

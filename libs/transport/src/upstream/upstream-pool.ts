@@ -3,6 +3,7 @@ import type { Logger, Metrics } from '@gatehouse/observability';
 import { TransportError, TransportErrorCode } from '../jsonrpc';
 import type { ProtocolEra } from '../call-context';
 import type { SessionRecord } from '../session/session-store';
+import { ConnectionBudget } from './connection-budget';
 import { type CallOwner, UpstreamConnection, type UpstreamHandlers } from './upstream-connection';
 
 const GATEWAY_INFO = { name: 'gatehouse', version: '0.1.0' };
@@ -14,6 +15,13 @@ export const PRINCIPAL_CONNECTION_IDLE_MS = 5 * 60_000;
  * served over a 2025-era upstream hop (so setLevel, subscribe and server-to-client requests keep
  * their meaning), a 2026-07-28 client over a hop that negotiates the newest revision both sides speak.
  */
+/** A 2026-07-28 principal's connection to a per-session server, and its place in the budget. */
+interface PrincipalEntry {
+  conn: Promise<UpstreamConnection>;
+  lastUsed: number;
+  giveBack: () => void;
+}
+
 export interface ConnectionOwner {
   era: ProtocolEra;
   /** The client session, for per-session upstreams (2025 era only: 2026-07-28 has no sessions). */
@@ -58,7 +66,10 @@ export interface UpstreamEvents {
 export class UpstreamPool {
   private readonly shared = new Map<string, Promise<UpstreamConnection>>();
   private readonly perSession = new Map<string, Promise<UpstreamConnection>>();
-  private readonly perPrincipal = new Map<string, { conn: Promise<UpstreamConnection>; lastUsed: number }>();
+  private readonly perPrincipal = new Map<string, PrincipalEntry>();
+  /** Gives back a per-session connection's place in the budget; one entry per `perSession` key. */
+  private readonly budgetSlots = new Map<string, () => void>();
+  private readonly budget: ConnectionBudget;
   private readonly restartDelay = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -68,7 +79,13 @@ export class UpstreamPool {
     private readonly events: UpstreamEvents,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.budget = new ConnectionBudget({
+      perPrincipal: config.sessions.upstreamsPerPrincipal,
+      perReplica: config.sessions.upstreamsPerReplica,
+      perServer: (server) => config.upstreams[server]?.maxSessions,
+    });
+  }
 
   get servers(): string[] {
     return Object.keys(this.config.upstreams);
@@ -102,7 +119,7 @@ export class UpstreamPool {
     const closing: Array<Promise<void>> = [];
     for (const [key, conn] of this.perSession) {
       if (key.startsWith(`${sessionId}\u0000`)) {
-        this.perSession.delete(key);
+        this.forget(key, conn);
         closing.push(conn.then((c) => c.close()).catch(() => undefined));
       }
     }
@@ -159,28 +176,39 @@ export class UpstreamPool {
     const key = `${session.id}\u0000${server}`;
     let conn = this.perSession.get(key);
     if (!conn) {
-      conn = this.open(server, 'legacy', session, () => this.perSession.delete(key)).then(async (c) => {
+      // Counted before anything starts (and in this same turn as the map entry), so concurrent
+      // first uses cannot all pass the caps while the earlier processes are still starting.
+      const giveBack = this.takeSlot(session.owner, server, session.id.slice(0, 8));
+      conn = this.open(server, 'legacy', session, () => this.forget(key)).then(async (c) => {
         await this.replaySessionState(c, server, session);
         return c;
       });
       this.perSession.set(key, conn);
-      conn.catch(() => this.perSession.delete(key));
+      this.budgetSlots.set(key, giveBack);
+      const started = conn;
+      started.catch(() => this.forget(key, started));
     }
     return conn;
   }
 
+  /**
+   * A 2026-07-28 call to a per-session server: one connection per principal, counted in the same
+   * budget as sessions' connections (a per-principal connection is a process too).
+   */
   private principalConnection(server: string, principal: string): Promise<UpstreamConnection> {
     const key = `${principal}\u0000${server}`;
     let entry = this.perPrincipal.get(key);
     if (!entry) {
-      const created = {
-        conn: this.open(server, 'modern', undefined, () => this.perPrincipal.delete(key)),
+      const giveBack = this.takeSlot(principal, server, undefined);
+      const created: PrincipalEntry = {
+        conn: this.open(server, 'modern', undefined, () => this.forgetPrincipal(key, created)),
         lastUsed: 0,
+        giveBack,
       };
       this.perPrincipal.set(key, created);
       created.conn.then(
         () => this.closeWhenIdle(key, created),
-        () => this.perPrincipal.delete(key),
+        () => this.forgetPrincipal(key, created),
       );
       entry = created;
     }
@@ -188,19 +216,47 @@ export class UpstreamPool {
     return entry.conn;
   }
 
-  private closeWhenIdle(key: string, entry: { conn: Promise<UpstreamConnection>; lastUsed: number }): void {
+  private closeWhenIdle(key: string, entry: PrincipalEntry): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.closing || this.perPrincipal.get(key) !== entry) return;
       void entry.conn.then((c) => {
         if (c.busy || Date.now() - entry.lastUsed < PRINCIPAL_CONNECTION_IDLE_MS)
           return this.closeWhenIdle(key, entry);
-        this.perPrincipal.delete(key);
+        this.forgetPrincipal(key, entry);
         return c.close();
       });
     }, PRINCIPAL_CONNECTION_IDLE_MS);
     timer.unref();
     this.timers.add(timer);
+  }
+
+  /** Takes a place in the connection budget, or refuses with the cap's reason (nothing started). */
+  private takeSlot(principal: string, server: string, session: string | undefined): () => void {
+    try {
+      return this.budget.take(principal, server);
+    } catch (err) {
+      this.logger.warn(
+        { server, session, limit: (err as TransportError).data?.limit },
+        'per-session upstream refused: connection cap reached; nothing was started',
+      );
+      throw err;
+    }
+  }
+
+  /** Drops a per-principal connection from the pool and gives its place in the budget back. */
+  private forgetPrincipal(key: string, entry: PrincipalEntry): void {
+    if (this.perPrincipal.get(key) !== entry) return;
+    this.perPrincipal.delete(key);
+    entry.giveBack();
+  }
+
+  /** Drops a per-session connection from the pool and gives its place in the budget back. */
+  private forget(key: string, conn?: Promise<UpstreamConnection>): void {
+    if (conn && this.perSession.get(key) !== conn) return;
+    this.perSession.delete(key);
+    this.budgetSlots.get(key)?.();
+    this.budgetSlots.delete(key);
   }
 
   /** A session that arrives from another replica gets its subscriptions and log level back. */
@@ -252,6 +308,7 @@ export class UpstreamPool {
         clientInfo: GATEWAY_INFO,
         capabilities: offeredCapabilities(cfg, era, session),
         era,
+        shared: cfg.sharing === 'shared',
       },
       handlers,
       this.logger,
@@ -278,8 +335,8 @@ export class UpstreamPool {
       ...[...this.perPrincipal.values()].map((e) => e.conn),
     ];
     this.shared.clear();
-    this.perSession.clear();
-    this.perPrincipal.clear();
+    for (const key of [...this.perSession.keys()]) this.forget(key);
+    for (const [key, entry] of [...this.perPrincipal]) this.forgetPrincipal(key, entry);
     await Promise.all(all.map((c) => c.then((x) => x.close()).catch(() => undefined)));
   }
 }
