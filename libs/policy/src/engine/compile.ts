@@ -11,6 +11,8 @@ import type {
   EnforcementMode,
   PolicyDocument,
   PolicyRule,
+  Relation,
+  TouchedRelations,
 } from '../types';
 
 /** Reasons of decisions the engine could not make start with this (R10: they deny). */
@@ -80,7 +82,7 @@ class Engine implements CompiledPolicy {
     );
   }
 
-  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'now'>): Candidates {
+  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'relations' | 'now'>): Candidates {
     const compiled = this.matching(input).filter((c) => c.rule.actions.includes(input.action));
     return new RuleCandidates(
       compiled.map((c) => c.rule),
@@ -111,7 +113,7 @@ class Engine implements CompiledPolicy {
    * deny (no `when`, no `schemas`) matching the same covers that action — or when that action is
    * in shadow for the server's tags, since a shadow deny lets the call through.
    */
-  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'now' | 'action'>): boolean {
+  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'relations' | 'now' | 'action'>): boolean {
     try {
       const rules = this.matching(input);
       return (['read', 'write'] as const).some((action) => {
@@ -146,12 +148,14 @@ class Engine implements CompiledPolicy {
     const allows: CompiledRule[] = [];
     const denies: CompiledRule[] = [];
     const schemaMisses: CompiledRule[] = [];
+    let unknownDeny = false;
     for (const c of candidates.compiled) {
       const schemas = c.rule.conditions.schemas;
-      if (schemas && !touchedWithin(input.touched, schemas)) {
+      if (schemas && !schemasHold(c.rule.effect, input.relations, schemas)) {
         if (c.rule.effect === 'allow') schemaMisses.push(c);
         continue;
       }
+      if (schemas && c.rule.effect === 'deny' && !input.relations.known) unknownDeny = true;
       if (c.when) {
         let holds: boolean;
         try {
@@ -168,7 +172,11 @@ class Engine implements CompiledPolicy {
     const what = `${input.action} ${input.server}/${input.tool}`;
     if (denies.length > 0) {
       const ids = denies.map((c) => c.rule.id);
-      return this.denied(input, ids, `${who} may not ${what}: denied by ${ruleList(ids)}`);
+      const unknown =
+        unknownDeny && !input.relations.known
+          ? ` (it limits schemas, and the relations the call touches cannot be known: ${input.relations.why})`
+          : '';
+      return this.denied(input, ids, `${who} may not ${what}: denied by ${ruleList(ids)}${unknown}`);
     }
     if (allows.length > 0) {
       const ids = allows.map((c) => c.rule.id);
@@ -189,10 +197,15 @@ class Engine implements CompiledPolicy {
     let reason = `no rule allows ${who} to ${what}`;
     if (schemaMisses.length > 0) {
       const c = schemaMisses[0] as CompiledRule;
-      const outside = input.touched.filter((t) => !touchedWithin([t], c.rule.conditions.schemas ?? []));
-      reason +=
-        ` (rule "${c.rule.id}" allows only schemas ${(c.rule.conditions.schemas ?? []).join(', ')};` +
-        ` the call touches ${outside.join(', ')})`;
+      const schemas = c.rule.conditions.schemas ?? [];
+      const touched = input.relations;
+      const why = touched.known
+        ? `the call touches ${touched.relations
+            .filter((r) => !schemas.includes(r.schema))
+            .map(relationName)
+            .join(', ')}`
+        : `the relations the call touches cannot be known: ${touched.why}`;
+      reason += ` (rule "${c.rule.id}" allows only schemas ${schemas.join(', ')}; ${why})`;
     }
     return this.denied(input, [], reason);
   }
@@ -277,16 +290,28 @@ function matches(c: CompiledRule, input: SubjectInput): boolean {
 }
 
 /**
- * Every touched `schema.table` lies in one of the schemas (nothing touched → true). A relation
- * is in schema `s` only when it is exactly `s.<name>` with no further dot, so `public.x.y`
- * never passes as `public`.
+ * `conditions.schemas` (docs/policy.md): an allow holds only when what the call touches is known
+ * and every relation is in one of the schemas (a known empty set holds); a deny applies when any
+ * relation is in one of them, and when what the call touches is not known (fail closed). Schema
+ * names are compared whole, as parsed: `public."secret.keys"` is in `public`, never in `secret`.
  */
-export function touchedWithin(touched: readonly string[], schemas: readonly string[]): boolean {
-  return touched.every((t) =>
-    schemas.some(
-      (s) => t.length > s.length + 1 && t.startsWith(`${s}.`) && !t.slice(s.length + 1).includes('.'),
-    ),
-  );
+export function schemasHold(
+  effect: PolicyRule['effect'],
+  touched: TouchedRelations,
+  schemas: readonly string[],
+): boolean {
+  if (!touched.known) return effect === 'deny';
+  const inside = (r: Relation) => schemas.includes(r.schema);
+  return effect === 'allow' ? touched.relations.every(inside) : touched.relations.some(inside);
+}
+
+/** `schema.name` with each part quoted as the SQL inspector quotes it, for messages. */
+function relationName(r: Relation): string {
+  return `${quoteIdent(r.schema)}.${quoteIdent(r.name)}`;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
 function describePrincipal(p: Principal): string {

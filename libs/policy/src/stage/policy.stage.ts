@@ -23,7 +23,7 @@ import {
   type DecisionInput,
   type PolicySource,
 } from '../types';
-import { classify, type Classification } from '../engine/classify';
+import { classify, unknownRelations, type Classification } from '../engine/classify';
 import { governedTarget, type GovernedTarget } from './targets';
 
 interface CachedCandidates {
@@ -183,6 +183,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
       const classification: Classification = {
         action: target.kind === 'tool' ? 'write' : 'read',
         touched: [],
+        relations: unknownRelations('the server is not an upstream of this gateway'),
         reasons: [`"${target.server}" is not an upstream of this gateway`],
       };
       const reason = `this gateway has no upstream named "${target.server}"; an administrator must add it before calls to it can be allowed`;
@@ -237,7 +238,14 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     upstream: UpstreamConfig,
     policy: CompiledPolicy | undefined,
   ): Classification {
-    if (target.kind !== 'tool') return { action: 'read', touched: [], reasons: [`a ${target.kind} is read`] };
+    if (target.kind !== 'tool') {
+      return {
+        action: 'read',
+        touched: [],
+        relations: unknownRelations(`a ${target.kind} carries no SQL the gateway inspects`),
+        reasons: [`a ${target.kind} is read`],
+      };
+    }
     return classify({
       server: target.server,
       serverTags: upstream.tags,
@@ -265,6 +273,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
       args: governed.args,
       action: governed.classification.action,
       touched: governed.classification.touched,
+      relations: governed.classification.relations,
       now,
     };
     try {

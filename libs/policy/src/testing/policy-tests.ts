@@ -226,7 +226,8 @@ export function runPolicyTests(
     if (c.principal.name !== undefined) principal.name = c.principal.name;
     if (c.principal.clientId !== undefined) principal.clientId = c.principal.clientId;
     const classified = c.action
-      ? { action: c.action, touched: [] as string[] }
+      ? // A case that states its action carries no SQL to inspect: it is decided as touching nothing.
+        { action: c.action, touched: [] as string[], relations: { known: true as const, relations: [] } }
       : classify({
           server: c.server,
           serverTags,
@@ -245,6 +246,7 @@ export function runPolicyTests(
       args: c.args,
       action: classified.action,
       touched: classified.touched,
+      relations: classified.relations,
       now: c.now ? new Date(c.now) : (options.now ?? new Date()),
     });
     const outcomeOk = decision.outcome === c.expect;
