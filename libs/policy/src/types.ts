@@ -81,8 +81,13 @@ export interface DecisionInput {
   principal: Principal;
   server: string;
   serverTags: Record<string, string>;
-  /** The tool (or prompt/resource) name as the upstream knows it. */
+  /** The tool (or prompt/resource) name as the upstream knows it (a resource URI canonicalised). */
   tool: string;
+  /**
+   * Other names an upstream might read as the same target (a resource URI's loose form, see
+   * `looseUri`). Deny rules match these too, lower-cased; allow rules only `tool`.
+   */
+  aliases?: readonly string[];
   args: Record<string, unknown>;
   /** Decided beforehand by classification: attestations, SQL inspection, default write. */
   action: Action;

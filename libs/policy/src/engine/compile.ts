@@ -1,6 +1,7 @@
 import type { Principal } from '@gatehouse/auth';
 import { compileCondition, type Condition } from '../language/cel';
 import { globMatcher, isGlob, type Matcher } from '../language/glob';
+import { canonicalUri, looseUri } from '../language/uri';
 import type {
   Action,
   Candidates,
@@ -27,13 +28,15 @@ interface CompiledRule {
   roles: readonly string[];
   servers: readonly Matcher[];
   tools: readonly Matcher[];
+  /** Deny rules only: the tool patterns in loose form, matched against `aliases`. */
+  looseTools: readonly Matcher[];
   tags: readonly [string, string][];
   when?: Condition;
   /** Conditions that depend on the call's arguments or time; without them the rule is unconditional. */
   conditional: boolean;
 }
 
-type SubjectInput = Pick<DecisionInput, 'principal' | 'server' | 'serverTags' | 'tool'>;
+type SubjectInput = Pick<DecisionInput, 'principal' | 'server' | 'serverTags' | 'tool' | 'aliases'>;
 
 class RuleCandidates implements Candidates {
   constructor(
@@ -266,6 +269,7 @@ function compileRule(rule: PolicyRule, index: number): CompiledRule {
     roles: rule.subject.roles,
     servers: rule.resource.servers.map(globMatcher),
     tools: rule.resource.tools.map(globMatcher),
+    looseTools: rule.effect === 'deny' ? rule.resource.tools.map((t) => globMatcher(loosePattern(t))) : [],
     tags: Object.entries(rule.resource.tags),
     conditional: rule.conditions.when !== undefined || rule.conditions.schemas !== undefined,
   };
@@ -284,7 +288,9 @@ function matches(c: CompiledRule, input: SubjectInput): boolean {
     c.roles.some((r) => (p.roles as readonly string[]).includes(r));
   if (!subject) return false;
   if (c.servers.length > 0 && !c.servers.some((m) => m(input.server))) return false;
-  if (c.tools.length > 0 && !c.tools.some((m) => m(input.tool))) return false;
+  if (c.tools.length > 0 && !c.tools.some((m) => m(input.tool)) && !looseMatch(c, input.aliases)) {
+    return false;
+  }
   for (const [k, v] of c.tags) if (input.serverTags[k] !== v) return false;
   return true;
 }
@@ -312,6 +318,19 @@ function relationName(r: Relation): string {
 
 function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A deny rule also matches a resource URI's loose forms (a deny matches what may be the same resource). */
+function looseMatch(c: CompiledRule, aliases: readonly string[] | undefined): boolean {
+  if (!aliases || c.looseTools.length === 0) return false;
+  return aliases.some((a) => c.looseTools.some((m) => m(a)));
+}
+
+/** An exact URI pattern in loose form; a glob (or a name that is not a URI) lower-cased. */
+function loosePattern(pattern: string): string {
+  if (isGlob(pattern)) return pattern.toLowerCase();
+  const canonical = canonicalUri(pattern);
+  return canonical.ok ? looseUri(canonical.uri) : pattern.toLowerCase();
 }
 
 function describePrincipal(p: Principal): string {

@@ -24,6 +24,7 @@ import {
   type PolicySource,
 } from '../types';
 import { classify, unknownRelations, type Classification } from '../engine/classify';
+import { canonicalUri, looseUri } from '../language/uri';
 import { governedTarget, type GovernedTarget } from './targets';
 
 interface CachedCandidates {
@@ -78,14 +79,19 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
   }
 
   async before(call: CallContext): Promise<void> {
-    const evaluation = this.evaluate(call.principal, call.server, {
-      method: call.request.method,
-      params: call.upstreamParams ?? call.request.params ?? {},
-    });
+    const params = call.upstreamParams ?? call.request.params ?? {};
+    const evaluation = this.evaluate(call.principal, call.server, { method: call.request.method, params });
     if (!evaluation) return;
     const { decision, target: governed } = evaluation;
+    if (governed.kind === 'resource' && typeof params.uri === 'string' && params.uri !== governed.name) {
+      // What was decided is what the upstream reads: the canonical URI.
+      call.upstreamParams = { ...params, uri: governed.name };
+    }
     call.facts.classification = evaluation.classification;
     call.facts.policy = decision;
+    if (governed.refused !== undefined) {
+      throw new TransportError(TransportErrorCode.INVALID_PARAMS, governed.refused);
+    }
     if (decision.outcome === 'shadow-deny') {
       this.logger.warn(
         {
@@ -178,6 +184,14 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     const target = governedTarget(server, request.method, request.params ?? {});
     if (!target) return undefined;
     const policy = this.source.current();
+    if (target.refused !== undefined) {
+      const classification = this.classify(target, undefined, policy);
+      return {
+        target,
+        classification,
+        decision: denied({ ...target, classification }, target.refused, policy?.version),
+      };
+    }
     const upstream = this.config.upstreams[target.server];
     if (!upstream) {
       const classification: Classification = {
@@ -211,8 +225,15 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     const kept = items.filter((item: Record<string, unknown>) => {
       const raw = item[field.name];
       if (typeof raw !== 'string') return false;
-      const where = this.locate(call, raw, field.uri);
-      if (!where) return false;
+      const located = this.locate(call, raw, field.uri);
+      if (!located) return false;
+      let where: { server: string; name: string; aliases?: string[] } = located;
+      if (field.key === 'resources') {
+        // Listed as the policy would decide a read of it; a URI no read could use is hidden.
+        const uri = canonicalUri(located.name);
+        if (!uri.ok) return false;
+        where = { server: located.server, name: uri.uri, aliases: [looseUri(uri.uri)] };
+      }
       const upstream = this.config.upstreams[where.server];
       // A tool a grant opens is listed too, or clients would never call it.
       if (this.bypass?.covering(call.principal, where.server, where.name, 'write')) return true;
@@ -223,6 +244,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
           server: where.server,
           serverTags: upstream?.tags ?? {},
           tool: where.name,
+          ...(where.aliases ? { aliases: where.aliases } : {}),
         });
       } catch (err) {
         this.logger.error({ err }, 'policy engine failed while filtering a list; the item is hidden');
@@ -235,7 +257,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
   /** Read or write: prompts and resources are reads; tools are writes unless proven or attested read. */
   private classify(
     target: GovernedTarget,
-    upstream: UpstreamConfig,
+    upstream: UpstreamConfig | undefined,
     policy: CompiledPolicy | undefined,
   ): Classification {
     if (target.kind !== 'tool') {
@@ -248,11 +270,11 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     }
     return classify({
       server: target.server,
-      serverTags: upstream.tags,
+      serverTags: upstream?.tags ?? {},
       tool: target.name,
       args: target.args,
-      readOnlyTools: upstream.readOnlyTools,
-      sql: upstream.sql,
+      readOnlyTools: upstream?.readOnlyTools ?? [],
+      ...(upstream?.sql ? { sql: upstream.sql } : {}),
       attestations: policy?.document.attestations ?? [],
       inspect: inspectSql,
     });
@@ -270,6 +292,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
       server: governed.server,
       serverTags: upstream.tags,
       tool: governed.name,
+      ...(governed.aliases ? { aliases: governed.aliases } : {}),
       args: governed.args,
       action: governed.classification.action,
       touched: governed.classification.touched,
