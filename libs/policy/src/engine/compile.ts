@@ -299,7 +299,8 @@ function matches(c: CompiledRule, input: SubjectInput): boolean {
  * `conditions.schemas` (docs/policy.md): an allow holds only when what the call touches is known
  * and every relation is in one of the schemas (a known empty set holds); a deny applies when any
  * relation is in one of them, and when what the call touches is not known (fail closed). Schema
- * names are compared whole, as parsed: `public."secret.keys"` is in `public`, never in `secret`.
+ * names are compared whole, as parsed: `public."secret.keys"` is in `public`, never in `secret`;
+ * an allow compares them exactly, a deny ignoring case.
  */
 export function schemasHold(
   effect: PolicyRule['effect'],
@@ -307,8 +308,11 @@ export function schemasHold(
   schemas: readonly string[],
 ): boolean {
   if (!touched.known) return effect === 'deny';
-  const inside = (r: Relation) => schemas.includes(r.schema);
-  return effect === 'allow' ? touched.relations.every(inside) : touched.relations.some(inside);
+  if (effect === 'allow') return touched.relations.every((r) => schemas.includes(r.schema));
+  // A deny also covers the schema's other spellings: `schemas: [Secret]` written for the unquoted
+  // (lower-case) `secret` must not silently stop applying.
+  const lower = schemas.map((s) => s.toLowerCase());
+  return touched.relations.some((r) => lower.includes(r.schema.toLowerCase()));
 }
 
 /** `schema.name` with each part quoted as the SQL inspector quotes it, for messages. */

@@ -195,6 +195,13 @@ const WRITES = `- id: app-writes-public
   action: write
   conditions:
     schemas: [public]
+- id: app-no-secret
+  effect: deny
+  subject: { user: c }
+  resource: { server: pg-rw }
+  action: write
+  conditions:
+    schemas: [Secret]
 - id: mallory-out
   effect: deny
   subject: { user: m }
@@ -1137,6 +1144,25 @@ export const CASES: EngineCase[] = [
       relations: [{ schema: 'public', name: 'secret.keys' }],
     },
     { outcome: 'allow', rules: ['pg-unlimited'] },
+  ],
+  [
+    'schemas: 13.2 a deny with schemas ignores case (a rule naming Secret still covers secret)',
+    'WRITES',
+    { user: 'c', groups: ['app'], server: 'pg-rw', tool: 'query', action: 'write', touched: ['secret.k'] },
+    { outcome: 'deny', rules: ['app-no-secret'] },
+  ],
+  [
+    'schemas: an allow with schemas compares the schema exactly (PUBLIC is not public)',
+    'WRITES',
+    {
+      user: 'w',
+      groups: ['app'],
+      server: 'pg-rw',
+      tool: 'query',
+      action: 'write',
+      relations: [{ schema: 'PUBLIC', name: 't' }],
+    },
+    { outcome: 'deny', rules: [] },
   ],
   [
     'schemas: a deny without schemas is unaffected by what the call touches',

@@ -2,7 +2,7 @@ import type { Principal } from '@gatehouse/auth';
 import { CONSOLE_ROLES } from '@gatehouse/config';
 import type { SqlInspection, SqlInspectOptions } from '@gatehouse/inspect';
 import { isScalar, isMap } from 'yaml';
-import { classify } from '../engine/classify';
+import { classify, unknownRelations } from '../engine/classify';
 import { isPolicyTestFile } from '../language/parse';
 import { YamlReader, type YamlNode } from '../language/yaml-reader';
 import type { Action, CompiledPolicy, Decision, PolicyFile, PolicyProblem, SourcePosition } from '../types';
@@ -226,8 +226,12 @@ export function runPolicyTests(
     if (c.principal.name !== undefined) principal.name = c.principal.name;
     if (c.principal.clientId !== undefined) principal.clientId = c.principal.clientId;
     const classified = c.action
-      ? // A case that states its action carries no SQL to inspect: it is decided as touching nothing.
-        { action: c.action, touched: [] as string[], relations: { known: true as const, relations: [] } }
+      ? // A case that states its action carries no SQL to inspect: as a live call without SQL, what it touches is unknown.
+        {
+          action: c.action,
+          touched: [] as string[],
+          relations: unknownRelations('the case states its action and carries no SQL to inspect'),
+        }
       : classify({
           server: c.server,
           serverTags,
