@@ -198,3 +198,24 @@ describe('inspectSql relations for conditions.schemas (issue 13)', () => {
     }
   });
 });
+
+describe('inspectSql: what acts beyond the named relations (issue 13 siblings)', () => {
+  it.each([
+    'TRUNCATE public.customers CASCADE',
+    'DROP TABLE public.customers CASCADE',
+    'ALTER TABLE public.customers DROP COLUMN id CASCADE',
+    'COPY public.customers TO PROGRAM \'psql -c "DELETE FROM secret.keys"\'',
+  ])('13.2: %s is unresolved', (sql) => {
+    expect(inspectSql(sql, { searchPath: ['public'] }).unresolved).not.toEqual([]);
+  });
+
+  it('without CASCADE the same statements are resolved', () => {
+    for (const sql of [
+      'TRUNCATE public.customers',
+      'DROP TABLE public.customers',
+      'COPY public.customers TO STDOUT',
+    ]) {
+      expect([sql, inspectSql(sql, { searchPath: ['public'] }).unresolved]).toEqual([sql, []]);
+    }
+  });
+});

@@ -412,6 +412,12 @@ class Inspection {
 
   /** Statements outside {@link RESOLVED_TYPES} (and DROPs of non-relations) name what they touch in ways the walker cannot read. */
   private resolvable(type: string, body: JsonObject, kind: string): void {
+    if (cascades(body)) {
+      this.opaque(`${upper(kind)} … CASCADE also acts on dependent objects in any schema`);
+    }
+    if (type === 'CopyStmt' && body['is_program'] === true) {
+      this.opaque('COPY … PROGRAM runs a shell command that may reach any relation');
+    }
     // EXPLAIN's own statement is checked in explain(); VACUUM or ANALYZE without a table list covers every table.
     if (type === 'ExplainStmt' || RESOLVED_TYPES.has(type)) return;
     if (type === 'VacuumStmt' && list(body['rels']).length > 0) return;
@@ -466,6 +472,12 @@ function builtin(names: string[], allowed: ReadonlySet<string>): boolean {
   const [first, second] = names;
   if (names.length === 1) return allowed.has(first ?? '');
   return names.length === 2 && first === 'pg_catalog' && allowed.has(second ?? '');
+}
+
+/** `DROP … CASCADE`, `TRUNCATE … CASCADE`, or an `ALTER TABLE` subcommand with CASCADE. */
+function cascades(body: JsonObject): boolean {
+  if (str(body['behavior']) === 'DROP_CASCADE') return true;
+  return list(body['cmds']).some((cmd) => str(unwrap(cmd)?.body['behavior']) === 'DROP_CASCADE');
 }
 
 function isCte(name: string, scope: CteScope | undefined): boolean {

@@ -268,7 +268,7 @@ function compileRule(rule: PolicyRule, index: number): CompiledRule {
     groups: rule.subject.groups,
     roles: rule.subject.roles,
     servers: rule.resource.servers.map(globMatcher),
-    tools: rule.resource.tools.map(globMatcher),
+    tools: rule.resource.tools.map(toolMatcher),
     looseTools: rule.effect === 'deny' ? rule.resource.tools.map((t) => globMatcher(loosePattern(t))) : [],
     tags: Object.entries(rule.resource.tags),
     conditional: rule.conditions.when !== undefined || rule.conditions.schemas !== undefined,
@@ -322,6 +322,16 @@ function relationName(r: Relation): string {
 
 function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** An exact resource URI in a rule also matches its canonical form, which is what calls are decided on. */
+function toolMatcher(pattern: string): Matcher {
+  const exact = globMatcher(pattern);
+  if (isGlob(pattern)) return exact;
+  const canonical = canonicalUri(pattern);
+  if (!canonical.ok || canonical.uri === pattern) return exact;
+  const uri = canonical.uri;
+  return (name) => name === pattern || name === uri;
 }
 
 /** A deny rule also matches a resource URI's loose forms (a deny matches what may be the same resource). */

@@ -74,6 +74,10 @@ describe('resource rules decide on the canonical URI (13.4)', () => {
   subject: { user: bob }
   resource: { server: other, tool: 'demo://resource/dynamic/text/2' }
   action: read
+- id: bob-text-3-as-written
+  subject: { user: bob }
+  resource: { server: other, tool: 'DEMO://resource/dynamic/./text/3' }
+  action: read
 `,
     },
   ]);
@@ -121,6 +125,10 @@ describe('resource rules decide on the canonical URI (13.4)', () => {
   it('leaves other resources alone', () => {
     expect(read('demo', 'demo://resource/dynamic/text/10')).toBe('allow');
     expect(read('demo', 'demo://resource/dynamic/text/2')).toBe('allow');
+  });
+
+  it('an exact URI in a rule is compared in canonical form', () => {
+    expect(read('other', 'demo://resource/dynamic/text/3')).toBe('allow');
   });
 
   it('an allow matches the canonical URI only, never a loose alias', () => {
