@@ -80,6 +80,12 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
 
   async before(call: CallContext): Promise<void> {
     const params = call.upstreamParams ?? call.request.params ?? {};
+    if (call.request.method === 'resources/unsubscribe' && typeof params.uri === 'string') {
+      // Not decided, but it must name the subscription as the (canonical) subscribe recorded it.
+      const uri = canonicalUri(params.uri);
+      if (uri.ok && uri.uri !== params.uri) call.upstreamParams = { ...params, uri: uri.uri };
+      return;
+    }
     const evaluation = this.evaluate(call.principal, call.server, { method: call.request.method, params });
     if (!evaluation) return;
     const { decision, target: governed } = evaluation;
