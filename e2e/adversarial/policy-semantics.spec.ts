@@ -44,10 +44,10 @@ const POLICY = `- id: alice-reads-public
   subject: { group: data-platform }
   resource: { server: pg-rw }
   action: write
-- id: everyone-reads-demo
+- id: everyone-uses-demo
   subject: { any: true }
   resource: { server: everything }
-  action: read
+  action: '*'
 - id: bob-not-text-1
   effect: deny
   subject: { group: support }
@@ -240,6 +240,32 @@ upstreams:
     const refused = await readResource(alice, uri);
     expect(refused.json.error).toMatchObject({ code: -32602 });
     expect(refused.json.error.message).toContain('ambiguous');
+  });
+
+  it('13.4 sibling: a denied resource does not arrive embedded in a tool result or a prompt instead (bob), while alice gets it', async () => {
+    const viaTool = {
+      name: 'everything__get-resource-reference',
+      arguments: { resourceType: 'Text', resourceId: 1 },
+    };
+    const viaPrompt = {
+      name: 'everything__resource-prompt',
+      arguments: { resourceType: 'Text', resourceId: '1' },
+    };
+    const [bobTool, aliceTool, bobPrompt, alicePrompt, bobOther] = await Promise.all([
+      bob('tools/call', viaTool),
+      alice('tools/call', viaTool),
+      bob('prompts/get', viaPrompt),
+      alice('prompts/get', viaPrompt),
+      bob('tools/call', { ...viaTool, arguments: { resourceType: 'Text', resourceId: 2 } }),
+    ]);
+    const embedded = 'Resource 1: This is a plaintext resource';
+    expect(JSON.stringify(bobTool.json.result)).not.toContain(embedded);
+    expect(JSON.stringify(bobTool.json.result)).toContain('withheld by the gateway');
+    expect(JSON.stringify(bobPrompt.json.result)).not.toContain(embedded);
+    expect(JSON.stringify(bobPrompt.json.result)).toContain('bob-not-text-1');
+    expect(JSON.stringify(aliceTool.json.result)).toContain(embedded);
+    expect(JSON.stringify(alicePrompt.json.result)).toContain(embedded);
+    expect(JSON.stringify(bobOther.json.result)).toContain('Resource 2: This is a plaintext resource');
   });
 
   it('13.4: what was decided is what is forwarded: alice reads text/%32 as the canonical text/2', async () => {

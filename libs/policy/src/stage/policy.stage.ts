@@ -223,6 +223,9 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
 
   /** R12: lists keep only what the principal may call. */
   result(call: CallContext, result: Record<string, unknown>): Record<string, unknown> {
+    if (call.request.method === 'tools/call' || call.request.method === 'prompts/get') {
+      return this.withholdDenied(call, result);
+    }
     const field = LIST_FIELDS[call.request.method];
     if (!field) return result;
     const items = result[field.key];
@@ -258,6 +261,70 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
       }
     });
     return kept.length === items.length ? result : { ...result, [field.key]: kept };
+  }
+
+  /**
+   * A resource a deny rule keeps from this principal does not arrive embedded in a tool's or a
+   * prompt's result instead (issue 13 point 4: the same resource through another door): each
+   * embedded resource is decided as a read of its URI, and one an explicit deny (or an engine
+   * error) covers is replaced by a text item saying why. Resources no rule mentions pass, so
+   * policies that only govern tools keep working; an embedded URI the gateway cannot judge is
+   * withheld.
+   */
+  private withholdDenied(call: CallContext, result: Record<string, unknown>): Record<string, unknown> {
+    const policy = this.source.current();
+    const server = call.server;
+    if (!policy || !server || server === '*') return result;
+    const serverTags = this.config.upstreams[server]?.tags ?? {};
+    let changed = false;
+    const check = (item: unknown): unknown => {
+      if (!isRecord(item) || item.type !== 'resource' || !isRecord(item.resource)) return item;
+      const shown = item.resource.uri;
+      if (typeof shown !== 'string') return item;
+      const raw = call.target === '*' ? (unqualifyUri(shown)?.uri ?? shown) : shown;
+      const why = this.embeddedRefusal(policy, call.principal, server, serverTags, raw);
+      if (why === undefined) return item;
+      changed = true;
+      return { type: 'text', text: `[resource ${shown} withheld by the gateway: ${why}]` };
+    };
+    let out = result;
+    if (Array.isArray(result.content)) out = { ...out, content: result.content.map(check) };
+    if (Array.isArray(result.messages)) {
+      out = {
+        ...out,
+        messages: result.messages.map((m: unknown) =>
+          isRecord(m) && m.content !== undefined
+            ? { ...m, content: Array.isArray(m.content) ? m.content.map(check) : check(m.content) }
+            : m,
+        ),
+      };
+    }
+    return changed ? out : result;
+  }
+
+  private embeddedRefusal(
+    policy: CompiledPolicy,
+    principal: Principal,
+    server: string,
+    serverTags: Record<string, string>,
+    raw: string,
+  ): string | undefined {
+    const uri = canonicalUri(raw);
+    if (!uri.ok) return uri.reason;
+    const decision = policy.decide({
+      principal,
+      server,
+      serverTags,
+      tool: uri.uri,
+      aliases: [looseUri(uri.uri)],
+      args: {},
+      action: 'read',
+      touched: [],
+      relations: unknownRelations('an embedded resource carries no SQL the gateway inspects'),
+      now: new Date(),
+    });
+    const explicit = decision.matchedRules.length > 0 || decision.error === true;
+    return decision.outcome === 'deny' && explicit ? decision.reason : undefined;
   }
 
   /** Read or write: prompts and resources are reads; tools are writes unless proven or attested read. */
@@ -339,6 +406,10 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     }
     return unqualify(raw);
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 const LIST_FIELDS: Record<string, { key: string; name: string; uri: boolean } | undefined> = {
