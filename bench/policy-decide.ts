@@ -96,7 +96,15 @@ function calls(count: number): DecisionInput[] {
       tool: `${VERBS[Math.floor(rnd() * VERBS.length)] ?? 'get'}_thing`,
       args: { limit: Math.floor(rnd() * 600), sql: 'select 1' },
       action: rnd() < 0.7 ? 'read' : 'write',
-      touched: rnd() < 0.8 ? ['public.orders'] : ['secret.keys'],
+      ...(rnd() < 0.8
+        ? {
+            touched: ['public.orders'],
+            relations: { known: true, relations: [{ schema: 'public', name: 'orders' }] },
+          }
+        : {
+            touched: ['secret.keys'],
+            relations: { known: true, relations: [{ schema: 'secret', name: 'keys' }] },
+          }),
       now: new Date('2026-03-04T10:00:00Z'),
     });
   }

@@ -115,6 +115,7 @@ describe('policy lifecycle API', () => {
       args: {},
       action: 'read',
       touched: ['public.orders'],
+      relations: { known: true, relations: [{ schema: 'public', name: 'orders' }] },
       now: new Date(),
     });
     expect(decision).toMatchObject({ allow: true, policyVersion: 1, rateLimitPerMinute: 60 });

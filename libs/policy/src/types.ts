@@ -24,7 +24,10 @@ export interface PolicyRule {
   conditions: {
     /** CEL over `args`, `principal`, `server`, `tool`, `now`. */
     when?: string;
-    /** SQL servers: every touched relation's schema must be in this list. */
+    /**
+     * SQL servers. An allow holds when every relation the call touches is in one of these schemas
+     * (and what it touches is known); a deny applies when any is, or when what it touches is unknown.
+     */
     schemas?: string[];
     rateLimitPerMinute?: number;
   };
@@ -60,18 +63,38 @@ export interface PolicyProblem extends SourcePosition {
   message: string;
 }
 
+/** A relation as the SQL parser gave it: schema and name kept apart (either may contain a dot). */
+export interface Relation {
+  schema: string;
+  name: string;
+}
+
+/**
+ * What a call touches, for `conditions.schemas`: every relation (possibly none), or `known: false`
+ * with why when the inspectors cannot name them all (a DO block, CALL, a user function, a tool that
+ * carries no inspected SQL, …).
+ */
+export type TouchedRelations = { known: true; relations: Relation[] } | { known: false; why: string };
+
 /** What the engine is asked (per call). */
 export interface DecisionInput {
   principal: Principal;
   server: string;
   serverTags: Record<string, string>;
-  /** The tool (or prompt/resource) name as the upstream knows it. */
+  /** The tool (or prompt/resource) name as the upstream knows it (a resource URI canonicalised). */
   tool: string;
+  /**
+   * Other names an upstream might read as the same target (a resource URI's loose form, see
+   * `looseUri`). Deny rules match these too, lower-cased; allow rules only `tool`.
+   */
+  aliases?: readonly string[];
   args: Record<string, unknown>;
   /** Decided beforehand by classification: attestations, SQL inspection, default write. */
   action: Action;
-  /** `schema.table` the inspectors found in the arguments. */
+  /** `schema.table` the inspectors found in the arguments, for the record and messages. */
   touched: string[];
+  /** What `conditions.schemas` decides on. */
+  relations: TouchedRelations;
   now: Date;
 }
 
@@ -112,13 +135,13 @@ export interface CompiledPolicy {
   readonly version: number;
   readonly document: PolicyDocument;
   /** The argument-independent part of a decision (subject, resource, action). */
-  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'now'>): Candidates;
+  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'relations' | 'now'>): Candidates;
   /** Conditions (CEL, schemas), effect, enforcement: the per-call part. Never throws (R10: errors deny). */
   decideWith(candidates: Candidates, input: DecisionInput): Decision;
   /** `candidates` + `decideWith`. */
   decide(input: DecisionInput): Decision;
   /** Whether the principal may call this tool at all (R12 list filtering): some allow rule could match. */
-  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'now' | 'action'>): boolean;
+  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'relations' | 'now' | 'action'>): boolean;
 }
 
 /** The active policy of this replica: swapped on activation or rollback on every replica. */

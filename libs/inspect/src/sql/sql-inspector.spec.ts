@@ -136,3 +136,86 @@ describe('initSqlInspector', () => {
     expect(inspectSql('SELECT 1', { searchPath: ['public'] }).readOnly).toBe(true);
   });
 });
+
+describe('inspectSql relations for conditions.schemas (issue 13)', () => {
+  const path = { searchPath: ['public'] };
+
+  it.each(['pg_stats', 'pg_class', 'pg_roles', 'pg_settings'])(
+    '13.8: unqualified catalog view %s resolves to pg_catalog, as PostgreSQL searches it first',
+    (name) => {
+      const result = inspectSql(`SELECT * FROM ${name}`, path);
+      expect(result.relations).toEqual([`pg_catalog.${name}`]);
+      expect(result.tables).toEqual([{ schema: 'pg_catalog', name }]);
+      expect(result.unresolved).toEqual([]);
+    },
+  );
+
+  it('13.8: a pg_ name the catalog list does not know may be either schema, so it is unresolved', () => {
+    const result = inspectSql('SELECT * FROM pg_future_view', path);
+    expect(result.unresolved.join('\n')).toContain('(pg_catalog, public)');
+  });
+
+  it('13.8: a search_path naming pg_catalog after public makes a catalog name ambiguous', () => {
+    const result = inspectSql('SELECT * FROM pg_class', { searchPath: ['public', 'pg_catalog'] });
+    expect(result.unresolved.join('\n')).toContain('(public, pg_catalog)');
+  });
+
+  it('13.8: a quoted name with a dot stays one table of its schema', () => {
+    const result = inspectSql('SELECT * FROM "secret.keys"', path);
+    expect(result.relations).toEqual(['public."secret.keys"']);
+    expect(result.tables).toEqual([{ schema: 'public', name: 'secret.keys' }]);
+    expect(inspectSql('SELECT * FROM "public.x".y', path).tables).toEqual([
+      { schema: 'public.x', name: 'y' },
+    ]);
+  });
+
+  it('13.2: plain queries and DML name every relation they touch', () => {
+    for (const sql of [
+      'SELECT * FROM public.a JOIN secret.b ON true',
+      'DELETE FROM secret.keys',
+      'INSERT INTO public.t SELECT * FROM secret.keys',
+      'WITH x AS (DELETE FROM secret.keys RETURNING *) SELECT * FROM x',
+      'DROP TABLE secret.keys',
+      'TRUNCATE secret.keys',
+      'SELECT 1',
+    ]) {
+      expect([sql, inspectSql(sql, path).unresolved]).toEqual([sql, []]);
+    }
+  });
+
+  it('13.2: DO, CREATE FUNCTION, GRANT … ON SCHEMA, CALL and user functions are unresolved', () => {
+    for (const sql of [
+      'DO $$ BEGIN DELETE FROM secret.keys; END $$',
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$',
+      'GRANT USAGE ON SCHEMA secret TO PUBLIC',
+      'CALL wipe()',
+      'SELECT wipe() FROM public.t',
+      'EXPLAIN EXECUTE stmt',
+      'SELECT * FROM t',
+    ]) {
+      const paths = sql === 'SELECT * FROM t' ? { searchPath: ['public', 'secret'] } : path;
+      expect([sql, inspectSql(sql, paths).unresolved.length > 0]).toEqual([sql, true]);
+    }
+  });
+});
+
+describe('inspectSql: what acts beyond the named relations (issue 13 siblings)', () => {
+  it.each([
+    'TRUNCATE public.customers CASCADE',
+    'DROP TABLE public.customers CASCADE',
+    'ALTER TABLE public.customers DROP COLUMN id CASCADE',
+    'COPY public.customers TO PROGRAM \'psql -c "DELETE FROM secret.keys"\'',
+  ])('13.2: %s is unresolved', (sql) => {
+    expect(inspectSql(sql, { searchPath: ['public'] }).unresolved).not.toEqual([]);
+  });
+
+  it('without CASCADE the same statements are resolved', () => {
+    for (const sql of [
+      'TRUNCATE public.customers',
+      'DROP TABLE public.customers',
+      'COPY public.customers TO STDOUT',
+    ]) {
+      expect([sql, inspectSql(sql, { searchPath: ['public'] }).unresolved]).toEqual([sql, []]);
+    }
+  });
+});

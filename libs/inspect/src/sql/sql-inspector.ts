@@ -1,6 +1,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { InspectError, InspectErrorCode } from '../inspect-error';
 import type { SqlInspection, SqlInspectOptions } from '../types';
+import { PG_CATALOG_RELATIONS } from './pg-catalog';
 import {
   READ_ONLY_CAST_TYPES,
   READ_ONLY_FUNCTIONS,
@@ -57,7 +58,15 @@ export function inspectSql(sql: string, options: SqlInspectOptions): SqlInspecti
 }
 
 function notReadOnly(reasons: string[]): SqlInspection {
-  return { readOnly: false, statements: [], relations: [], schemas: [], reasons };
+  return {
+    readOnly: false,
+    statements: [],
+    relations: [],
+    tables: [],
+    schemas: [],
+    reasons,
+    unresolved: reasons,
+  };
 }
 
 /** CTE names visible at a point of the query, innermost first. */
@@ -70,11 +79,48 @@ const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 const QUERY_STATEMENTS = new Set(['SelectStmt', ...DML]);
 const READ_ONLY_KINDS = new Set(['select', 'values', 'show', 'explain']);
 
+/**
+ * Statements whose every relation appears in the parse tree as a RangeVar (or, for DROP, as a
+ * name list the walker reads). Any other statement (DO, CALL, CREATE FUNCTION, GRANT … ON SCHEMA,
+ * COMMENT, PREPARE/EXECUTE, DROP SCHEMA, …) may touch relations the inspector cannot name, so the
+ * relations it reports are incomplete: a `schemas` allow never holds for it and a `schemas` deny
+ * applies (docs/policy.md).
+ */
+const RESOLVED_TYPES = new Set([
+  'SelectStmt',
+  ...DML,
+  'VariableSetStmt',
+  'VariableShowStmt',
+  'TransactionStmt',
+  'TruncateStmt',
+  'LockStmt',
+  'CreateStmt',
+  'CreateTableAsStmt',
+  'ViewStmt',
+  'IndexStmt',
+  'CreateSeqStmt',
+  'AlterTableStmt',
+  'CopyStmt',
+  'RefreshMatViewStmt',
+]);
+
+/** DROP of these names relations the walker reads; DROP SCHEMA … CASCADE and the like do not. */
+const DROPPED_RELATION_TYPES = [
+  'OBJECT_TABLE',
+  'OBJECT_VIEW',
+  'OBJECT_MATVIEW',
+  'OBJECT_FOREIGN_TABLE',
+  'OBJECT_SEQUENCE',
+  'OBJECT_INDEX',
+];
+
 /** One call of `inspectSql`: collects as it walks each statement in order. */
 class Inspection {
-  private readonly relations = new Set<string>();
+  private readonly relations = new Map<string, { schema: string; name: string }>();
   private readonly schemas = new Set<string>();
   private readonly reasons: string[] = [];
+  /** Why some relation the SQL touches cannot be named (fail closed for `schemas`). */
+  private readonly unresolved: string[] = [];
   private writes = false;
   private searchPath: readonly string[];
   /** Set when an unqualified name was resolved against a path of more than one schema. */
@@ -106,18 +152,22 @@ class Inspection {
           `which the inspector cannot know`,
       );
     }
+    const names = [...this.relations.keys()].sort();
     return {
       readOnly: !this.writes,
       statements,
-      relations: [...this.relations].sort(),
+      relations: names,
+      tables: names.map((n) => this.relations.get(n) as { schema: string; name: string }),
       schemas: [...this.schemas].sort(),
       reasons: this.reasons,
+      unresolved: this.unresolved,
     };
   }
 
   /** Inspects one top-level statement and returns its kind. */
   private statement(type: string, body: JsonObject): string {
     const kind = kindOf(type, body);
+    this.resolvable(type, body, kind);
     switch (type) {
       case 'ExplainStmt':
         this.explain(body);
@@ -149,6 +199,7 @@ class Inspection {
     const inner = unwrap(body['query']);
     if (!inner) return;
     const innerKind = kindOf(inner.type, inner.body);
+    this.resolvable(inner.type, inner.body, innerKind);
     if (analyzes(body) && !READ_ONLY_KINDS.has(innerKind)) {
       this.write(`EXPLAIN ANALYZE runs the ${upper(innerKind)}: ${writeReason(innerKind)}`);
     } else if (!QUERY_STATEMENTS.has(inner.type) && !READ_ONLY_KINDS.has(innerKind)) {
@@ -173,11 +224,15 @@ class Inspection {
     }
     this.write('SET search_path changes which schema unqualified names resolve to');
     if (kind === 'VAR_SET_VALUE') {
-      this.searchPath = list(body['args']).flatMap((arg) => {
+      const args = list(body['args']);
+      this.searchPath = args.flatMap((arg) => {
         const node = unwrap(arg);
         const value = node?.type === 'A_Const' ? str(object(node.body['sval'])['sval']) : undefined;
         return value === undefined ? [] : [value];
       });
+      if (this.searchPath.length !== args.length) {
+        this.opaque('SET search_path to a value the inspector cannot read');
+      }
     } else if (kind === 'VAR_SET_DEFAULT' || kind === 'VAR_RESET') {
       this.searchPath = this.options.searchPath;
     }
@@ -185,15 +240,7 @@ class Inspection {
 
   /** DROP names its relations as lists of strings, not RangeVars. */
   private dropped(body: JsonObject): void {
-    const relationTypes = [
-      'OBJECT_TABLE',
-      'OBJECT_VIEW',
-      'OBJECT_MATVIEW',
-      'OBJECT_FOREIGN_TABLE',
-      'OBJECT_SEQUENCE',
-      'OBJECT_INDEX',
-    ];
-    if (!relationTypes.includes(str(body['removeType']) ?? '')) return;
+    if (!DROPPED_RELATION_TYPES.includes(str(body['removeType']) ?? '')) return;
     for (const item of list(body['objects'])) {
       const names = list(unwrap(item)?.body['items']).map((n) => str(unwrap(n)?.body['sval']));
       const relname = names.at(-1);
@@ -282,6 +329,7 @@ class Inspection {
         const name = method.at(-1) ?? '';
         if (method.length !== 1 || !READ_ONLY_SAMPLE_METHODS.has(name)) {
           this.write(`TABLESAMPLE ${method.join('.')} is not a built-in sampling method`);
+          this.opaque(`TABLESAMPLE ${method.join('.')} runs a function that may touch any relation`);
         }
         break;
       }
@@ -312,22 +360,76 @@ class Inspection {
   private relation(schemaname: string | undefined, relname: string): void {
     let schema = schemaname;
     if (schema === undefined) {
-      const path = this.searchPath.filter((s) => s !== '$user');
-      schema = path[0];
+      const candidates = this.candidateSchemas(relname);
+      schema = candidates[0];
       if (schema === undefined) {
         this.write(`no search_path schema to resolve the unqualified name ${quoteIdent(relname)}`);
+        this.opaque(`no search_path schema to resolve the unqualified name ${quoteIdent(relname)}`);
         return;
       }
-      if (path.length > 1) this.guessedPath = path;
+      if (candidates.length > 1) {
+        this.guessedPath = candidates;
+        this.opaque(
+          `the unqualified name ${quoteIdent(relname)} may be in any of (${candidates.join(', ')}) ` +
+            `depending on which has it`,
+        );
+      }
     }
     this.schemas.add(schema);
-    this.relations.add(`${quoteIdent(schema)}.${quoteIdent(relname)}`);
+    const name = `${quoteIdent(schema)}.${quoteIdent(relname)}`;
+    this.relations.set(name, { schema, name: relname });
+  }
+
+  /**
+   * The schemas an unqualified name may resolve to, in PostgreSQL's order: `pg_catalog` is searched
+   * first unless the path names it elsewhere, and a name that is one of its relations resolves
+   * there whatever follows. A `pg_`-prefixed name the list does not know (a newer server's view)
+   * may be in `pg_catalog` or in the next schema, so it is ambiguous. Every other schema may or may
+   * not have the table, so more than one remaining schema is ambiguous too.
+   */
+  private candidateSchemas(relname: string): string[] {
+    const path = this.searchPath.filter((s) => s !== '$user');
+    const full = path.includes('pg_catalog') ? path : ['pg_catalog', ...path];
+    const out: string[] = [];
+    for (const schema of full) {
+      if (schema !== 'pg_catalog') {
+        out.push(schema);
+      } else if (PG_CATALOG_RELATIONS.has(relname)) {
+        out.push(schema);
+        break;
+      } else if (relname.startsWith('pg_')) {
+        out.push(schema);
+      }
+    }
+    return out;
+  }
+
+  /** Some relation of this statement cannot be named; `schemas` conditions fail closed. */
+  private opaque(reason: string): void {
+    const text = this.label + reason;
+    if (!this.unresolved.includes(text)) this.unresolved.push(text);
+  }
+
+  /** Statements outside {@link RESOLVED_TYPES} (and DROPs of non-relations) name what they touch in ways the walker cannot read. */
+  private resolvable(type: string, body: JsonObject, kind: string): void {
+    if (cascades(body)) {
+      this.opaque(`${upper(kind)} … CASCADE also acts on dependent objects in any schema`);
+    }
+    if (type === 'CopyStmt' && body['is_program'] === true) {
+      this.opaque('COPY … PROGRAM runs a shell command that may reach any relation');
+    }
+    // EXPLAIN's own statement is checked in explain(); VACUUM or ANALYZE without a table list covers every table.
+    if (type === 'ExplainStmt' || RESOLVED_TYPES.has(type)) return;
+    if (type === 'VacuumStmt' && list(body['rels']).length > 0) return;
+    if (type === 'DropStmt' && DROPPED_RELATION_TYPES.includes(str(body['removeType']) ?? '')) return;
+    this.opaque(`${upper(kind)} may touch relations the inspector cannot name`);
   }
 
   private func(body: JsonObject): void {
     const names = list(body['funcname']).map((n) => str(unwrap(n)?.body['sval']) ?? '');
     if (!builtin(names, READ_ONLY_FUNCTIONS)) {
       this.write(`calls ${names.join('.')}(), which is not a known side-effect-free function`);
+      this.opaque(`calls ${names.join('.')}(), whose body may touch any relation`);
     }
   }
 
@@ -335,6 +437,7 @@ class Inspection {
     const names = list(body['name']).map((n) => str(unwrap(n)?.body['sval']) ?? '');
     if (names.length > 0 && !builtin(names, READ_ONLY_OPERATORS)) {
       this.write(`uses operator ${names.join('.')}, which is not a known side-effect-free operator`);
+      this.opaque(`uses operator ${names.join('.')}, whose function may touch any relation`);
     }
   }
 
@@ -342,6 +445,7 @@ class Inspection {
     const names = list(object(body['typeName'])['names']).map((n) => str(unwrap(n)?.body['sval']) ?? '');
     if (!builtin(names, READ_ONLY_CAST_TYPES)) {
       this.write(`casts to ${names.join('.')}, which may run a user-defined cast or check`);
+      this.opaque(`casts to ${names.join('.')}, whose cast function may touch any relation`);
     }
   }
 
@@ -368,6 +472,12 @@ function builtin(names: string[], allowed: ReadonlySet<string>): boolean {
   const [first, second] = names;
   if (names.length === 1) return allowed.has(first ?? '');
   return names.length === 2 && first === 'pg_catalog' && allowed.has(second ?? '');
+}
+
+/** `DROP … CASCADE`, `TRUNCATE … CASCADE`, or an `ALTER TABLE` subcommand with CASCADE. */
+function cascades(body: JsonObject): boolean {
+  if (str(body['behavior']) === 'DROP_CASCADE') return true;
+  return list(body['cmds']).some((cmd) => str(unwrap(cmd)?.body['behavior']) === 'DROP_CASCADE');
 }
 
 function isCte(name: string, scope: CteScope | undefined): boolean {

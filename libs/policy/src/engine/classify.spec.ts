@@ -3,6 +3,7 @@ import type { SqlInspection } from '@gatehouse/inspect';
 import type { ToolAttestation } from '../types';
 import { classify, type ClassifyInput } from './classify';
 
+const NO_SQL = { known: false, why: 'the call carries no SQL the gateway inspects' };
 const POSTGRES = { kind: 'postgres', env: 'prod' };
 const SQL = { tools: ['query'], argument: 'sql', searchPath: ['public'] };
 const ATTESTED: ToolAttestation[] = [
@@ -34,6 +35,7 @@ describe('classify', () => {
     expect(classify(base({}))).toEqual({
       action: 'write',
       touched: [],
+      relations: NO_SQL,
       reasons: ['not attested read-only: counts as a write'],
     });
   });
@@ -42,6 +44,7 @@ describe('classify', () => {
     expect(classify(base({ readOnlyHint: true }))).toEqual({
       action: 'write',
       touched: [],
+      relations: NO_SQL,
       reasons: [
         'not attested read-only: counts as a write (the upstream says readOnlyHint, which is not trusted)',
       ],
@@ -57,6 +60,7 @@ describe('classify', () => {
     expect(classify(base({ tool: 'get_issue', readOnlyTools: ['list_*', 'get_*'] }))).toEqual({
       action: 'read',
       touched: [],
+      relations: NO_SQL,
       reasons: ['read-only by config (readOnlyTools "get_*")'],
     });
   });
@@ -65,6 +69,7 @@ describe('classify', () => {
     expect(classify(base({ tool: 'search_code' }))).toEqual({
       action: 'read',
       touched: [],
+      relations: NO_SQL,
       reasons: ['read-only by policy (tools "search_*" at tools.yaml:3)'],
     });
     expect(classify(base({ server: 'gitlab', tool: 'search_code' })).action).toBe('write');
@@ -74,6 +79,13 @@ describe('classify', () => {
     expect(classify(sqlCall('select * from orders join analytics.events e on true'))).toEqual({
       action: 'read',
       touched: ['analytics.events', 'public.orders'],
+      relations: {
+        known: true,
+        relations: [
+          { schema: 'analytics', name: 'events' },
+          { schema: 'public', name: 'orders' },
+        ],
+      },
       reasons: ['SQL proven read-only (select)'],
     });
   });
@@ -102,6 +114,7 @@ describe('classify', () => {
     expect(classify(sqlCall('select 1', { inspect: failing }))).toEqual({
       action: 'write',
       touched: [],
+      relations: { known: false, why: 'the SQL could not be inspected (inspector not loaded)' },
       reasons: ['the SQL could not be inspected (inspector not loaded): counts as a write'],
     });
   });
@@ -110,5 +123,33 @@ describe('classify', () => {
     const c = classify(sqlCall('select 1', { serverTags: { kind: 'mysql' } }));
     expect(c.action).toBe('write');
     expect(c.reasons).toEqual(['not attested read-only: counts as a write']);
+  });
+
+  it('13.2: keeps a quoted name with a dot as one table of its schema, never split', () => {
+    const c = classify(sqlCall('select * from public."secret.keys"'));
+    expect(c.touched).toEqual(['public."secret.keys"']);
+    expect(c.relations).toEqual({ known: true, relations: [{ schema: 'public', name: 'secret.keys' }] });
+  });
+
+  it.each([
+    ['a DO block', 'DO $$ BEGIN DELETE FROM secret.keys; END $$'],
+    [
+      'CREATE FUNCTION',
+      'CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ DELETE FROM secret.keys RETURNING 1 $$',
+    ],
+    ['GRANT … ON SCHEMA', 'GRANT USAGE ON SCHEMA secret TO PUBLIC'],
+    ['GRANT … ON ALL TABLES IN SCHEMA', 'GRANT SELECT ON ALL TABLES IN SCHEMA secret TO PUBLIC'],
+    ['CALL', 'CALL public.wipe()'],
+    ['EXECUTE', 'EXECUTE stmt'],
+    ['PREPARE', 'PREPARE stmt AS DELETE FROM secret.keys'],
+    ['DROP SCHEMA', 'DROP SCHEMA secret CASCADE'],
+    ['COMMENT', "COMMENT ON TABLE secret.keys IS 'x'"],
+    ['a user function in a SELECT', 'SELECT public.wipe_secret() FROM public.orders'],
+    ['VACUUM of every table', 'VACUUM'],
+    ['unparsable SQL', 'DELETE FROM secret.keys WHERE'],
+  ])('13.2: %s touches relations that cannot be known', (_name, sql) => {
+    const c = classify(sqlCall(sql));
+    expect(c.action).toBe('write');
+    expect(c.relations.known).toBe(false);
   });
 });

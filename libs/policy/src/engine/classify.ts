@@ -1,6 +1,6 @@
 import type { SqlInspection, SqlInspectOptions } from '@gatehouse/inspect';
 import { globMatcher } from '../language/glob';
-import type { Action, ToolAttestation } from '../types';
+import type { Action, ToolAttestation, TouchedRelations } from '../types';
 
 /** What is known about a call before the policy decides it. */
 export interface ClassifyInput {
@@ -25,6 +25,8 @@ export interface Classification {
   action: Action;
   /** `schema.table` relations the SQL touches (empty for other tools). */
   touched: string[];
+  /** The same, parsed, for `conditions.schemas`; unknown for tools without inspected SQL. */
+  relations: TouchedRelations;
   /** Why the call is read or write, for the audit record and deny messages. */
   reasons: string[];
   /** What the upstream claims about the tool; informational only. */
@@ -40,6 +42,13 @@ export interface Classification {
  * - or an admin attests it read-only, in config (`readOnlyTools`) or policy (`tools:`).
  * The upstream's `readOnlyHint` is returned as `hint` and never makes a tool read (R47).
  */
+/** A call that carries no SQL the inspector read: what it touches in a database is not known. */
+export function unknownRelations(why: string): TouchedRelations {
+  return { known: false, why };
+}
+
+const NOT_SQL = unknownRelations('the call carries no SQL the gateway inspects');
+
 export function classify(input: ClassifyInput): Classification {
   const out = decideAction(input);
   if (input.readOnlyHint !== undefined) out.hint = { readOnlyHint: input.readOnlyHint };
@@ -53,7 +62,12 @@ function decideAction(input: ClassifyInput): Classification {
   }
   const config = input.readOnlyTools.find((g) => globMatcher(g)(tool));
   if (config !== undefined) {
-    return { action: 'read', touched: [], reasons: [`read-only by config (readOnlyTools "${config}")`] };
+    return {
+      action: 'read',
+      touched: [],
+      relations: NOT_SQL,
+      reasons: [`read-only by config (readOnlyTools "${config}")`],
+    };
   }
   const attested = input.attestations.find((a) => a.server === input.server && globMatcher(a.tool)(tool));
   if (attested) {
@@ -61,11 +75,17 @@ function decideAction(input: ClassifyInput): Classification {
     return {
       action: 'read',
       touched: [],
+      relations: NOT_SQL,
       reasons: [`read-only by policy (tools "${attested.tool}" at ${at})`],
     };
   }
   const hint = input.readOnlyHint ? ' (the upstream says readOnlyHint, which is not trusted)' : '';
-  return { action: 'write', touched: [], reasons: [`not attested read-only: counts as a write${hint}`] };
+  return {
+    action: 'write',
+    touched: [],
+    relations: NOT_SQL,
+    reasons: [`not attested read-only: counts as a write${hint}`],
+  };
 }
 
 function classifySql(input: ClassifyInput, sql: NonNullable<ClassifyInput['sql']>): Classification {
@@ -74,6 +94,7 @@ function classifySql(input: ClassifyInput, sql: NonNullable<ClassifyInput['sql']
     return {
       action: 'write',
       touched: [],
+      relations: unknownRelations(`the SQL tool has no string "${sql.argument}" argument`),
       reasons: [`SQL tool without a string "${sql.argument}" argument: counts as a write`],
     };
   }
@@ -85,12 +106,22 @@ function classifySql(input: ClassifyInput, sql: NonNullable<ClassifyInput['sql']
     return {
       action: 'write',
       touched: [],
+      relations: unknownRelations(`the SQL could not be inspected (${message})`),
       reasons: [`the SQL could not be inspected (${message}): counts as a write`],
     };
   }
   const kinds = inspection.statements.join(', ') || 'no statement';
+  const relations: TouchedRelations =
+    inspection.unresolved.length > 0
+      ? unknownRelations(inspection.unresolved.join('; '))
+      : { known: true, relations: inspection.tables };
   if (inspection.readOnly) {
-    return { action: 'read', touched: inspection.relations, reasons: [`SQL proven read-only (${kinds})`] };
+    return {
+      action: 'read',
+      touched: inspection.relations,
+      relations,
+      reasons: [`SQL proven read-only (${kinds})`],
+    };
   }
   const why = inspection.parseError
     ? [`the SQL does not parse: ${inspection.parseError}`]
@@ -98,6 +129,7 @@ function classifySql(input: ClassifyInput, sql: NonNullable<ClassifyInput['sql']
   return {
     action: 'write',
     touched: inspection.relations,
+    relations,
     reasons: [`SQL not proven read-only (${kinds}): counts as a write`, ...why],
   };
 }

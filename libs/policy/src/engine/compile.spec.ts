@@ -3,6 +3,7 @@ import { parsePolicy } from '../language/parse';
 import type { CompiledPolicy, DecisionInput } from '../types';
 import { compilePolicy, ENGINE_ERROR_PREFIX } from './compile';
 import { SEED_POLICY as SEED } from '../testing/seed-policy';
+import { plainRelation } from '../testing/plain-relation';
 
 function compile(text: string, version = 7): CompiledPolicy {
   const parsed = parsePolicy([{ path: 'policy.yaml', text }]);
@@ -23,7 +24,9 @@ function user(subject: string, groups: string[] = []): Principal {
 }
 
 function input(over: Partial<DecisionInput> = {}): DecisionInput {
+  const touched = over.touched ?? ['public.orders'];
   return {
+    relations: { known: true, relations: touched.map(plainRelation) },
     principal: user('alice', ['data-platform']),
     server: 'postgres-prod',
     serverTags: { kind: 'postgres', env: 'prod' },

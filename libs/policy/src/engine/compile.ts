@@ -1,6 +1,7 @@
 import type { Principal } from '@gatehouse/auth';
 import { compileCondition, type Condition } from '../language/cel';
 import { globMatcher, isGlob, type Matcher } from '../language/glob';
+import { canonicalUri, looseUri } from '../language/uri';
 import type {
   Action,
   Candidates,
@@ -11,6 +12,8 @@ import type {
   EnforcementMode,
   PolicyDocument,
   PolicyRule,
+  Relation,
+  TouchedRelations,
 } from '../types';
 
 /** Reasons of decisions the engine could not make start with this (R10: they deny). */
@@ -25,13 +28,15 @@ interface CompiledRule {
   roles: readonly string[];
   servers: readonly Matcher[];
   tools: readonly Matcher[];
+  /** Deny rules only: the tool patterns in loose form, matched against `aliases`. */
+  looseTools: readonly Matcher[];
   tags: readonly [string, string][];
   when?: Condition;
   /** Conditions that depend on the call's arguments or time; without them the rule is unconditional. */
   conditional: boolean;
 }
 
-type SubjectInput = Pick<DecisionInput, 'principal' | 'server' | 'serverTags' | 'tool'>;
+type SubjectInput = Pick<DecisionInput, 'principal' | 'server' | 'serverTags' | 'tool' | 'aliases'>;
 
 class RuleCandidates implements Candidates {
   constructor(
@@ -80,7 +85,7 @@ class Engine implements CompiledPolicy {
     );
   }
 
-  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'now'>): Candidates {
+  candidates(input: Omit<DecisionInput, 'args' | 'touched' | 'relations' | 'now'>): Candidates {
     const compiled = this.matching(input).filter((c) => c.rule.actions.includes(input.action));
     return new RuleCandidates(
       compiled.map((c) => c.rule),
@@ -111,7 +116,7 @@ class Engine implements CompiledPolicy {
    * deny (no `when`, no `schemas`) matching the same covers that action — or when that action is
    * in shadow for the server's tags, since a shadow deny lets the call through.
    */
-  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'now' | 'action'>): boolean {
+  mayList(input: Omit<DecisionInput, 'args' | 'touched' | 'relations' | 'now' | 'action'>): boolean {
     try {
       const rules = this.matching(input);
       return (['read', 'write'] as const).some((action) => {
@@ -146,12 +151,14 @@ class Engine implements CompiledPolicy {
     const allows: CompiledRule[] = [];
     const denies: CompiledRule[] = [];
     const schemaMisses: CompiledRule[] = [];
+    let unknownDeny = false;
     for (const c of candidates.compiled) {
       const schemas = c.rule.conditions.schemas;
-      if (schemas && !touchedWithin(input.touched, schemas)) {
+      if (schemas && !schemasHold(c.rule.effect, input.relations, schemas)) {
         if (c.rule.effect === 'allow') schemaMisses.push(c);
         continue;
       }
+      if (schemas && c.rule.effect === 'deny' && !input.relations.known) unknownDeny = true;
       if (c.when) {
         let holds: boolean;
         try {
@@ -168,7 +175,11 @@ class Engine implements CompiledPolicy {
     const what = `${input.action} ${input.server}/${input.tool}`;
     if (denies.length > 0) {
       const ids = denies.map((c) => c.rule.id);
-      return this.denied(input, ids, `${who} may not ${what}: denied by ${ruleList(ids)}`);
+      const unknown =
+        unknownDeny && !input.relations.known
+          ? ` (it limits schemas, and the relations the call touches cannot be known: ${input.relations.why})`
+          : '';
+      return this.denied(input, ids, `${who} may not ${what}: denied by ${ruleList(ids)}${unknown}`);
     }
     if (allows.length > 0) {
       const ids = allows.map((c) => c.rule.id);
@@ -189,10 +200,15 @@ class Engine implements CompiledPolicy {
     let reason = `no rule allows ${who} to ${what}`;
     if (schemaMisses.length > 0) {
       const c = schemaMisses[0] as CompiledRule;
-      const outside = input.touched.filter((t) => !touchedWithin([t], c.rule.conditions.schemas ?? []));
-      reason +=
-        ` (rule "${c.rule.id}" allows only schemas ${(c.rule.conditions.schemas ?? []).join(', ')};` +
-        ` the call touches ${outside.join(', ')})`;
+      const schemas = c.rule.conditions.schemas ?? [];
+      const touched = input.relations;
+      const why = touched.known
+        ? `the call touches ${touched.relations
+            .filter((r) => !schemas.includes(r.schema))
+            .map(relationName)
+            .join(', ')}`
+        : `the relations the call touches cannot be known: ${touched.why}`;
+      reason += ` (rule "${c.rule.id}" allows only schemas ${schemas.join(', ')}; ${why})`;
     }
     return this.denied(input, [], reason);
   }
@@ -252,7 +268,8 @@ function compileRule(rule: PolicyRule, index: number): CompiledRule {
     groups: rule.subject.groups,
     roles: rule.subject.roles,
     servers: rule.resource.servers.map(globMatcher),
-    tools: rule.resource.tools.map(globMatcher),
+    tools: rule.resource.tools.map(toolMatcher),
+    looseTools: rule.effect === 'deny' ? rule.resource.tools.map((t) => globMatcher(loosePattern(t))) : [],
     tags: Object.entries(rule.resource.tags),
     conditional: rule.conditions.when !== undefined || rule.conditions.schemas !== undefined,
   };
@@ -271,22 +288,63 @@ function matches(c: CompiledRule, input: SubjectInput): boolean {
     c.roles.some((r) => (p.roles as readonly string[]).includes(r));
   if (!subject) return false;
   if (c.servers.length > 0 && !c.servers.some((m) => m(input.server))) return false;
-  if (c.tools.length > 0 && !c.tools.some((m) => m(input.tool))) return false;
+  if (c.tools.length > 0 && !c.tools.some((m) => m(input.tool)) && !looseMatch(c, input.aliases)) {
+    return false;
+  }
   for (const [k, v] of c.tags) if (input.serverTags[k] !== v) return false;
   return true;
 }
 
 /**
- * Every touched `schema.table` lies in one of the schemas (nothing touched → true). A relation
- * is in schema `s` only when it is exactly `s.<name>` with no further dot, so `public.x.y`
- * never passes as `public`.
+ * `conditions.schemas` (docs/policy.md): an allow holds only when what the call touches is known
+ * and every relation is in one of the schemas (a known empty set holds); a deny applies when any
+ * relation is in one of them, and when what the call touches is not known (fail closed). Schema
+ * names are compared whole, as parsed: `public."secret.keys"` is in `public`, never in `secret`;
+ * an allow compares them exactly, a deny ignoring case.
  */
-export function touchedWithin(touched: readonly string[], schemas: readonly string[]): boolean {
-  return touched.every((t) =>
-    schemas.some(
-      (s) => t.length > s.length + 1 && t.startsWith(`${s}.`) && !t.slice(s.length + 1).includes('.'),
-    ),
-  );
+export function schemasHold(
+  effect: PolicyRule['effect'],
+  touched: TouchedRelations,
+  schemas: readonly string[],
+): boolean {
+  if (!touched.known) return effect === 'deny';
+  if (effect === 'allow') return touched.relations.every((r) => schemas.includes(r.schema));
+  // A deny also covers the schema's other spellings: `schemas: [Secret]` written for the unquoted
+  // (lower-case) `secret` must not silently stop applying.
+  const lower = schemas.map((s) => s.toLowerCase());
+  return touched.relations.some((r) => lower.includes(r.schema.toLowerCase()));
+}
+
+/** `schema.name` with each part quoted as the SQL inspector quotes it, for messages. */
+function relationName(r: Relation): string {
+  return `${quoteIdent(r.schema)}.${quoteIdent(r.name)}`;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** An exact resource URI in a rule also matches its canonical form, which is what calls are decided on. */
+function toolMatcher(pattern: string): Matcher {
+  const exact = globMatcher(pattern);
+  if (isGlob(pattern)) return exact;
+  const canonical = canonicalUri(pattern);
+  if (!canonical.ok || canonical.uri === pattern) return exact;
+  const uri = canonical.uri;
+  return (name) => name === pattern || name === uri;
+}
+
+/** A deny rule also matches a resource URI's loose forms (a deny matches what may be the same resource). */
+function looseMatch(c: CompiledRule, aliases: readonly string[] | undefined): boolean {
+  if (!aliases || c.looseTools.length === 0) return false;
+  return aliases.some((a) => c.looseTools.some((m) => m(a)));
+}
+
+/** An exact URI pattern in loose form; a glob (or a name that is not a URI) lower-cased. */
+function loosePattern(pattern: string): string {
+  if (isGlob(pattern)) return pattern.toLowerCase();
+  const canonical = canonicalUri(pattern);
+  return canonical.ok ? looseUri(canonical.uri) : pattern.toLowerCase();
 }
 
 function describePrincipal(p: Principal): string {

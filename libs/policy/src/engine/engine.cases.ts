@@ -1,5 +1,5 @@
 import type { ConsoleRole } from '@gatehouse/auth';
-import type { Action, Decision } from '../types';
+import type { Action, Decision, Relation } from '../types';
 import { SEED_POLICY as SEED } from '../testing/seed-policy';
 
 const DENY_WINS = `rules:
@@ -189,6 +189,26 @@ const SCHEMAS_LIMITS = `- id: pg-analytics
     schemas: [secret]
 `;
 
+const WRITES = `- id: app-writes-public
+  subject: { group: app }
+  resource: { server: pg-rw }
+  action: write
+  conditions:
+    schemas: [public]
+- id: app-no-secret
+  effect: deny
+  subject: { user: c }
+  resource: { server: pg-rw }
+  action: write
+  conditions:
+    schemas: [Secret]
+- id: mallory-out
+  effect: deny
+  subject: { user: m }
+  resource: { server: pg-rw }
+  action: '*'
+`;
+
 const ENFORCEMENT = `rules:
   - id: devs-read
     subject: { group: devs }
@@ -221,6 +241,7 @@ export const POLICIES = {
   SUBJECTS,
   CEL,
   SCHEMAS_LIMITS,
+  WRITES,
   ENFORCEMENT,
   ATTESTATIONS,
 } as const;
@@ -239,7 +260,12 @@ export interface Call {
   tool?: string;
   args?: Record<string, unknown>;
   action?: Action;
+  /** Plain `schema.table` names (known relations). */
   touched?: string[];
+  /** Known relations with schema and name apart (for quoted names with dots). */
+  relations?: Relation[];
+  /** What the call touches cannot be known, and why. */
+  unknown?: string;
   now?: string;
   readOnlyHint?: boolean;
   readOnlyTools?: string[];
@@ -309,10 +335,26 @@ export const CASES: EngineCase[] = [
     { outcome: 'deny', reason: /touches secret\.keys\)$/ },
   ],
   [
-    'seed: a dotted relation never passes as its first schema',
+    'seed: 13.8 a quoted table named "secret.keys" in public is a public table',
     'SEED',
-    { ...dp, ...pg, action: 'read', touched: ['public.x.y'] },
-    { outcome: 'deny' },
+    { ...dp, ...pg, action: 'read', relations: [{ schema: 'public', name: 'secret.keys' }] },
+    { outcome: 'allow' },
+  ],
+  [
+    'seed: 13.8 a quoted schema named "public.x" is not public',
+    'SEED',
+    { ...dp, ...pg, action: 'read', relations: [{ schema: 'public.x', name: 'y' }] },
+    { outcome: 'deny', reason: /the call touches "public\.x"\.y\)$/ },
+  ],
+  [
+    'seed: 13.2 a read whose relations cannot be known never satisfies schemas',
+    'SEED',
+    { ...dp, ...pg, action: 'read', unknown: 'calls public.f(), whose body may touch any relation' },
+    {
+      outcome: 'deny',
+      reason:
+        /allows only schemas public, analytics; the relations the call touches cannot be known: calls public\.f\(\)/,
+    },
   ],
   [
     'seed: a schema prefix is not the schema',
@@ -1031,13 +1073,13 @@ export const CASES: EngineCase[] = [
     { outcome: 'allow', rules: ['pg-unlimited'], rate: null },
   ],
   [
-    'schemas: a deny with schemas holds only when every relation is in them',
+    'schemas: a deny with schemas applies to a relation in them',
     'SCHEMAS_LIMITS',
     { user: 'd', groups: ['dbas'], server: 'pg-main', tool: 'query', action: 'read', touched: ['secret.k'] },
     { outcome: 'deny', rules: ['pg-no-secret'], rate: null },
   ],
   [
-    'schemas: a deny with schemas does not hold for mixed relations',
+    'schemas: 13.2 a deny with schemas applies when any relation is in them (secret joined with public)',
     'SCHEMAS_LIMITS',
     {
       user: 'd',
@@ -1045,16 +1087,126 @@ export const CASES: EngineCase[] = [
       server: 'pg-main',
       tool: 'query',
       action: 'read',
-      touched: ['secret.k', 'public.t'],
+      touched: ['public.t', 'secret.k'],
+    },
+    {
+      outcome: 'deny',
+      rules: ['pg-no-secret'],
+      reason: 'user "d" may not read pg-main/query: denied by rule "pg-no-secret"',
+    },
+  ],
+  [
+    'schemas: 13.2 a deny with schemas applies to a write touching secret among others',
+    'SCHEMAS_LIMITS',
+    {
+      user: 'd',
+      groups: ['dbas'],
+      server: 'pg-main',
+      tool: 'query',
+      action: 'write',
+      touched: ['analytics.e', 'public.t', 'secret.k'],
+    },
+    { outcome: 'deny', rules: ['pg-no-secret'] },
+  ],
+  [
+    'schemas: 13.2 a deny with schemas does not apply to a call known to touch nothing',
+    'SCHEMAS_LIMITS',
+    { user: 'd', groups: ['dbas'], server: 'pg-main', tool: 'query', action: 'read', touched: [] },
+    { outcome: 'allow', rules: ['pg-unlimited'] },
+  ],
+  [
+    'schemas: 13.2 a deny with schemas applies when the relations cannot be known (fail closed)',
+    'SCHEMAS_LIMITS',
+    {
+      user: 'd',
+      groups: ['dbas'],
+      server: 'pg-main',
+      tool: 'query',
+      action: 'write',
+      unknown: 'DO may touch relations the inspector cannot name',
+    },
+    {
+      outcome: 'deny',
+      rules: ['pg-no-secret'],
+      reason:
+        'user "d" may not write pg-main/query: denied by rule "pg-no-secret" (it limits schemas, and the relations the call touches cannot be known: DO may touch relations the inspector cannot name)',
+    },
+  ],
+  [
+    'schemas: 13.8 a deny on secret does not apply to a public table named "secret.keys"',
+    'SCHEMAS_LIMITS',
+    {
+      user: 'd',
+      groups: ['dbas'],
+      server: 'pg-main',
+      tool: 'query',
+      action: 'read',
+      relations: [{ schema: 'public', name: 'secret.keys' }],
     },
     { outcome: 'allow', rules: ['pg-unlimited'] },
   ],
   [
-    'schemas: a deny with schemas holds when nothing is touched',
-    'SCHEMAS_LIMITS',
-    { user: 'd', groups: ['dbas'], server: 'pg-main', tool: 'query', action: 'read', touched: [] },
-    { outcome: 'deny', rules: ['pg-no-secret'] },
+    'schemas: 13.2 a deny with schemas ignores case (a rule naming Secret still covers secret)',
+    'WRITES',
+    { user: 'c', groups: ['app'], server: 'pg-rw', tool: 'query', action: 'write', touched: ['secret.k'] },
+    { outcome: 'deny', rules: ['app-no-secret'] },
   ],
+  [
+    'schemas: an allow with schemas compares the schema exactly (PUBLIC is not public)',
+    'WRITES',
+    {
+      user: 'w',
+      groups: ['app'],
+      server: 'pg-rw',
+      tool: 'query',
+      action: 'write',
+      relations: [{ schema: 'PUBLIC', name: 't' }],
+    },
+    { outcome: 'deny', rules: [] },
+  ],
+  [
+    'schemas: a deny without schemas is unaffected by what the call touches',
+    'WRITES',
+    { user: 'm', groups: ['app'], server: 'pg-rw', tool: 'query', action: 'write', touched: ['public.t'] },
+    { outcome: 'deny', rules: ['mallory-out'] },
+  ],
+  [
+    'writes: a write limited to public allows a write to public',
+    'WRITES',
+    { user: 'w', groups: ['app'], server: 'pg-rw', tool: 'query', action: 'write', touched: ['public.t'] },
+    { outcome: 'allow', rules: ['app-writes-public'] },
+  ],
+  [
+    'writes: a write limited to public does not allow one that also writes secret',
+    'WRITES',
+    {
+      user: 'w',
+      groups: ['app'],
+      server: 'pg-rw',
+      tool: 'query',
+      action: 'write',
+      touched: ['public.t', 'secret.keys'],
+    },
+    { outcome: 'deny', reason: /allows only schemas public; the call touches secret\.keys\)$/ },
+  ],
+  ...(
+    [
+      ['a DO block deleting from secret.*', 'DO may touch relations the inspector cannot name'],
+      ['CREATE FUNCTION', 'CREATE FUNCTION may touch relations the inspector cannot name'],
+      ['GRANT … ON SCHEMA secret', 'GRANT may touch relations the inspector cannot name'],
+      ['CALL', 'CALL may touch relations the inspector cannot name'],
+      ['a tool that carries no SQL', 'the call carries no SQL the gateway inspects'],
+    ] as const
+  ).map(([shape, why]): EngineCase => [
+    `writes: 13.2 a write limited to public does not allow ${shape}`,
+    'WRITES',
+    { user: 'w', groups: ['app'], server: 'pg-rw', tool: 'query', action: 'write', unknown: why },
+    {
+      outcome: 'deny',
+      rules: [],
+      reason: `no rule allows user "w" to write pg-rw/query (rule "app-writes-public" allows only schemas public; the relations the call touches cannot be known: ${why})`,
+    },
+  ]),
   [
     'schemas: analysts outside their schemas',
     'SCHEMAS_LIMITS',

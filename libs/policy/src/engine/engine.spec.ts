@@ -1,7 +1,8 @@
 import type { Principal } from '@gatehouse/auth';
 import type { SqlInspection } from '@gatehouse/inspect';
 import { parsePolicy } from '../language/parse';
-import type { CompiledPolicy, DecisionInput } from '../types';
+import type { CompiledPolicy, DecisionInput, TouchedRelations } from '../types';
+import { plainRelation } from '../testing/plain-relation';
 import { classify } from './classify';
 import { compilePolicy } from './compile';
 import { CASES, POLICIES, type Call } from './engine.cases';
@@ -61,8 +62,21 @@ function toInput(p: CompiledPolicy, call: Call): DecisionInput {
     args,
     action: call.action ?? classified?.action ?? 'write',
     touched: call.touched ?? classified?.touched ?? [],
+    relations: relationsOf(call, classified?.relations),
     now: new Date(call.now ?? '2026-03-04T10:00:00Z'),
   };
+}
+
+/**
+ * What the case's call touches: named relations (`touched` as plain `schema.table`, or `relations`
+ * with the parts apart) are known; `unknown` says why they are not; a call naming none carries
+ * no SQL, so what it touches is unknown, as in the pipeline.
+ */
+function relationsOf(call: Call, classified: TouchedRelations | undefined): TouchedRelations {
+  if (call.unknown !== undefined) return { known: false, why: call.unknown };
+  if (call.relations) return { known: true, relations: call.relations };
+  if (call.touched) return { known: true, relations: call.touched.map(plainRelation) };
+  return classified ?? { known: false, why: 'the call carries no SQL the gateway inspects' };
 }
 
 describe('policy engine table', () => {

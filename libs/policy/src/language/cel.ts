@@ -10,7 +10,30 @@ const env = new Environment({ homogeneousAggregateLiterals: false })
   .registerVariable('principal', 'map')
   .registerVariable('server', 'string')
   .registerVariable('tool', 'string')
-  .registerVariable('now', 'google.protobuf.Timestamp');
+  .registerVariable('now', 'google.protobuf.Timestamp')
+  .registerFunction('normPath(string): string', normPath);
+
+/**
+ * `normPath(p)` in CEL: the absolute POSIX path `p` names, with `.` and `..` segments resolved and
+ * repeated or trailing slashes removed, so `normPath(p).startsWith("/public/")` cannot be beaten
+ * by `/public/../secret`. It is lexical (a symlink on the upstream's disk is not followed) and
+ * throws, so the condition fails and the call is denied (R10), on a path it cannot judge: relative
+ * (resolved against a working directory the gateway does not know), or holding a NUL or a
+ * backslash (a separator on some upstreams).
+ */
+export function normPath(path: string): string {
+  if (path.includes('\0')) throw new Error('normPath: the path contains a NUL character');
+  if (path.includes('\\'))
+    throw new Error(`normPath: the path contains a backslash: ${JSON.stringify(path)}`);
+  if (!path.startsWith('/')) throw new Error(`normPath: the path is not absolute: ${JSON.stringify(path)}`);
+  const out: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') out.pop();
+    else out.push(segment);
+  }
+  return `/${out.join('/')}`;
+}
 
 /**
  * Parses and type-checks an expression; returns the problem (unknown variable, syntax, types,

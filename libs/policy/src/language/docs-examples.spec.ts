@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkCondition } from './cel';
+import { checkCondition, compileCondition } from './cel';
 import { parsePolicy } from './parse';
 
 const DOC = readFileSync(join(__dirname, '../../../../docs/policy.md'), 'utf8');
@@ -23,5 +23,31 @@ describe('docs/policy.md examples', () => {
     const expressions = [...block.matchAll(/when: '(.*)'$/gm)].map((m) => m[1] ?? '');
     expect(expressions.length).toBeGreaterThanOrEqual(5);
     for (const e of expressions) expect([e, checkCondition(e)]).toEqual([e, undefined]);
+  });
+
+  it('13.8: the path example normalises, so /public/../secret does not pass it', () => {
+    const block = yamlBlocks.find((b) => b.trimStart().startsWith('conditions:')) ?? '';
+    const example = [...block.matchAll(/when: '(.*)'$/gm)]
+      .map((m) => m[1] ?? '')
+      .find((e) => e.includes('"/public/"'));
+    expect(example).toBeDefined();
+    const condition = compileCondition(example ?? 'false');
+    const ctx = (paths: string[]) => ({
+      args: { paths },
+      principal: {
+        kind: 'user' as const,
+        issuer: 'i',
+        subject: 'bob',
+        groups: [],
+        roles: [],
+        scopes: [],
+        expiresAt: 1,
+      },
+      server: 'fs',
+      tool: 'read',
+      now: new Date(),
+    });
+    expect(condition(ctx(['/public/a.txt']))).toBe(true);
+    expect(condition(ctx(['/public/../secret/keys']))).toBe(false);
   });
 });

@@ -138,6 +138,21 @@ describe('PolicyStage', () => {
     ).resolves.toBeUndefined();
   });
 
+  it('13.4: decides on and forwards the canonical resource URI, for subscribe and unsubscribe alike', async () => {
+    const bob = person('bob', ['support']);
+    for (const method of ['resources/read', 'resources/subscribe', 'resources/unsubscribe']) {
+      const c = call(bob, method, { uri: 'FILE:///tmp/./x/../etc/%68ostname' }, 'files');
+      await stage.before(c);
+      expect([method, c.upstreamParams]).toEqual([method, { uri: 'file:///tmp/etc/hostname' }]);
+    }
+    const refused = await stage
+      .before(call(bob, 'resources/read', { uri: 'file:///tmp%2F..%2Fetc/passwd' }, 'files'))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TransportError);
+    expect((refused as TransportError).code).toBe(TransportErrorCode.INVALID_PARAMS);
+    expect((refused as TransportError).message).toContain('encodes a slash');
+  });
+
   it('does not govern lists and pings', async () => {
     await expect(stage.before(call(person('x', []), 'tools/list', {}, '*'))).resolves.toBeUndefined();
     await expect(stage.before(call(person('x', []), 'ping', {}, '*'))).resolves.toBeUndefined();

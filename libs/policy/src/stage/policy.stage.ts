@@ -23,7 +23,8 @@ import {
   type DecisionInput,
   type PolicySource,
 } from '../types';
-import { classify, type Classification } from '../engine/classify';
+import { classify, unknownRelations, type Classification } from '../engine/classify';
+import { canonicalUri, looseUri } from '../language/uri';
 import { governedTarget, type GovernedTarget } from './targets';
 
 interface CachedCandidates {
@@ -78,20 +79,31 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
   }
 
   async before(call: CallContext): Promise<void> {
+    const params = call.upstreamParams ?? call.request.params ?? {};
+    if (call.request.method === 'resources/unsubscribe' && typeof params.uri === 'string') {
+      // Not decided, but it must name the subscription as the (canonical) subscribe recorded it.
+      const uri = canonicalUri(params.uri);
+      if (uri.ok && uri.uri !== params.uri) call.upstreamParams = { ...params, uri: uri.uri };
+      return;
+    }
     // A task call (13.3) is decided as the request that created the task, asked again now: it
     // proceeds only while the policy still allows that request to this principal.
     const evaluation = this.evaluate(
       call.principal,
       call.server,
-      call.task?.createdBy ?? {
-        method: call.request.method,
-        params: call.upstreamParams ?? call.request.params ?? {},
-      },
+      call.task?.createdBy ?? { method: call.request.method, params },
     );
     if (!evaluation) return;
     const { decision, target: governed } = evaluation;
+    if (governed.kind === 'resource' && typeof params.uri === 'string' && params.uri !== governed.name) {
+      // What was decided is what the upstream reads: the canonical URI.
+      call.upstreamParams = { ...params, uri: governed.name };
+    }
     call.facts.classification = evaluation.classification;
     call.facts.policy = decision;
+    if (governed.refused !== undefined) {
+      throw new TransportError(TransportErrorCode.INVALID_PARAMS, governed.refused);
+    }
     if (decision.outcome === 'shadow-deny') {
       this.logger.warn(
         {
@@ -184,11 +196,20 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     const target = governedTarget(server, request.method, request.params ?? {});
     if (!target) return undefined;
     const policy = this.source.current();
+    if (target.refused !== undefined) {
+      const classification = this.classify(target, undefined, policy);
+      return {
+        target,
+        classification,
+        decision: denied({ ...target, classification }, target.refused, policy?.version),
+      };
+    }
     const upstream = this.config.upstreams[target.server];
     if (!upstream) {
       const classification: Classification = {
         action: target.kind === 'tool' ? 'write' : 'read',
         touched: [],
+        relations: unknownRelations('the server is not an upstream of this gateway'),
         reasons: [`"${target.server}" is not an upstream of this gateway`],
       };
       const reason = `this gateway has no upstream named "${target.server}"; an administrator must add it before calls to it can be allowed`;
@@ -208,6 +229,9 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
 
   /** R12: lists keep only what the principal may call. */
   result(call: CallContext, result: Record<string, unknown>): Record<string, unknown> {
+    if (call.request.method === 'tools/call' || call.request.method === 'prompts/get') {
+      return this.withholdDenied(call, result);
+    }
     const field = LIST_FIELDS[call.request.method];
     if (!field) return result;
     const items = result[field.key];
@@ -216,8 +240,15 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     const kept = items.filter((item: Record<string, unknown>) => {
       const raw = item[field.name];
       if (typeof raw !== 'string') return false;
-      const where = this.locate(call, raw, field.uri);
-      if (!where) return false;
+      const located = this.locate(call, raw, field.uri);
+      if (!located) return false;
+      let where: { server: string; name: string; aliases?: string[] } = located;
+      if (field.key === 'resources') {
+        // Listed as the policy would decide a read of it; a URI no read could use is hidden.
+        const uri = canonicalUri(located.name);
+        if (!uri.ok) return false;
+        where = { server: located.server, name: uri.uri, aliases: [looseUri(uri.uri)] };
+      }
       const upstream = this.config.upstreams[where.server];
       // A tool a grant opens is listed too, or clients would never call it.
       if (this.bypass?.covering(call.principal, where.server, where.name, 'write')) return true;
@@ -228,6 +259,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
           server: where.server,
           serverTags: upstream?.tags ?? {},
           tool: where.name,
+          ...(where.aliases ? { aliases: where.aliases } : {}),
         });
       } catch (err) {
         this.logger.error({ err }, 'policy engine failed while filtering a list; the item is hidden');
@@ -237,20 +269,91 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     return kept.length === items.length ? result : { ...result, [field.key]: kept };
   }
 
+  /**
+   * A resource a deny rule keeps from this principal does not arrive embedded in a tool's or a
+   * prompt's result instead (issue 13 point 4: the same resource through another door): each
+   * embedded resource is decided as a read of its URI, and one an explicit deny (or an engine
+   * error) covers is replaced by a text item saying why. Resources no rule mentions pass, so
+   * policies that only govern tools keep working; an embedded URI the gateway cannot judge is
+   * withheld.
+   */
+  private withholdDenied(call: CallContext, result: Record<string, unknown>): Record<string, unknown> {
+    const policy = this.source.current();
+    const server = call.server;
+    if (!policy || !server || server === '*') return result;
+    const serverTags = this.config.upstreams[server]?.tags ?? {};
+    let changed = false;
+    const check = (item: unknown): unknown => {
+      if (!isRecord(item) || item.type !== 'resource' || !isRecord(item.resource)) return item;
+      const shown = item.resource.uri;
+      if (typeof shown !== 'string') return item;
+      const raw = call.target === '*' ? (unqualifyUri(shown)?.uri ?? shown) : shown;
+      const why = this.embeddedRefusal(policy, call.principal, server, serverTags, raw);
+      if (why === undefined) return item;
+      changed = true;
+      return { type: 'text', text: `[resource ${shown} withheld by the gateway: ${why}]` };
+    };
+    let out = result;
+    if (Array.isArray(result.content)) out = { ...out, content: result.content.map(check) };
+    if (Array.isArray(result.messages)) {
+      out = {
+        ...out,
+        messages: result.messages.map((m: unknown) =>
+          isRecord(m) && m.content !== undefined
+            ? { ...m, content: Array.isArray(m.content) ? m.content.map(check) : check(m.content) }
+            : m,
+        ),
+      };
+    }
+    return changed ? out : result;
+  }
+
+  private embeddedRefusal(
+    policy: CompiledPolicy,
+    principal: Principal,
+    server: string,
+    serverTags: Record<string, string>,
+    raw: string,
+  ): string | undefined {
+    const uri = canonicalUri(raw);
+    if (!uri.ok) return uri.reason;
+    const decision = policy.decide({
+      principal,
+      server,
+      serverTags,
+      tool: uri.uri,
+      aliases: [looseUri(uri.uri)],
+      args: {},
+      action: 'read',
+      touched: [],
+      relations: unknownRelations('an embedded resource carries no SQL the gateway inspects'),
+      now: new Date(),
+    });
+    const explicit = decision.matchedRules.length > 0 || decision.error === true;
+    return decision.outcome === 'deny' && explicit ? decision.reason : undefined;
+  }
+
   /** Read or write: prompts and resources are reads; tools are writes unless proven or attested read. */
   private classify(
     target: GovernedTarget,
-    upstream: UpstreamConfig,
+    upstream: UpstreamConfig | undefined,
     policy: CompiledPolicy | undefined,
   ): Classification {
-    if (target.kind !== 'tool') return { action: 'read', touched: [], reasons: [`a ${target.kind} is read`] };
+    if (target.kind !== 'tool') {
+      return {
+        action: 'read',
+        touched: [],
+        relations: unknownRelations(`a ${target.kind} carries no SQL the gateway inspects`),
+        reasons: [`a ${target.kind} is read`],
+      };
+    }
     return classify({
       server: target.server,
-      serverTags: upstream.tags,
+      serverTags: upstream?.tags ?? {},
       tool: target.name,
       args: target.args,
-      readOnlyTools: upstream.readOnlyTools,
-      sql: upstream.sql,
+      readOnlyTools: upstream?.readOnlyTools ?? [],
+      ...(upstream?.sql ? { sql: upstream.sql } : {}),
       attestations: policy?.document.attestations ?? [],
       inspect: inspectSql,
     });
@@ -268,9 +371,11 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
       server: governed.server,
       serverTags: upstream.tags,
       tool: governed.name,
+      ...(governed.aliases ? { aliases: governed.aliases } : {}),
       args: governed.args,
       action: governed.classification.action,
       touched: governed.classification.touched,
+      relations: governed.classification.relations,
       now,
     };
     try {
@@ -307,6 +412,10 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     }
     return unqualify(raw);
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 const LIST_FIELDS: Record<string, { key: string; name: string; uri: boolean } | undefined> = {

@@ -1,3 +1,5 @@
+import { canonicalUri, looseUri } from '../language/uri';
+
 /** What a governed call is about: the upstream, the name it knows, and the arguments. */
 export interface GovernedTarget {
   /** `tool`: tools/call; `prompt`: prompts/get; `resource`: resources/read and subscribe. */
@@ -5,7 +7,11 @@ export interface GovernedTarget {
   server: string;
   /** Tool or prompt name, or resource URI, as the upstream knows it. */
   name: string;
+  /** A resource URI's loose form, which deny rules match too (`looseUri`). */
+  aliases?: string[];
   args: Record<string, unknown>;
+  /** Set when the name cannot be decided on (an ambiguous resource URI): the call is refused. */
+  refused?: string;
 }
 
 /**
@@ -29,8 +35,12 @@ export function governedTarget(
     case 'prompts/get':
       return { kind: 'prompt', server, name: text(params.name), args: record(params.arguments) };
     case 'resources/read':
-    case 'resources/subscribe':
-      return { kind: 'resource', server, name: text(params.uri), args: {} };
+    case 'resources/subscribe': {
+      // Decided on the canonical URI, which the policy stage also forwards (issue 13 point 4).
+      const uri = canonicalUri(text(params.uri));
+      if (!uri.ok) return { kind: 'resource', server, name: text(params.uri), args: {}, refused: uri.reason };
+      return { kind: 'resource', server, name: uri.uri, aliases: [looseUri(uri.uri)], args: {} };
+    }
     case 'completion/complete': {
       // Completing a prompt's or resource template's arguments reveals values: it needs the same right.
       const ref = record(params.ref);

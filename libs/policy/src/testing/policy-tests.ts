@@ -2,7 +2,7 @@ import type { Principal } from '@gatehouse/auth';
 import { CONSOLE_ROLES } from '@gatehouse/config';
 import type { SqlInspection, SqlInspectOptions } from '@gatehouse/inspect';
 import { isScalar, isMap } from 'yaml';
-import { classify } from '../engine/classify';
+import { classify, unknownRelations } from '../engine/classify';
 import { isPolicyTestFile } from '../language/parse';
 import { YamlReader, type YamlNode } from '../language/yaml-reader';
 import type { Action, CompiledPolicy, Decision, PolicyFile, PolicyProblem, SourcePosition } from '../types';
@@ -226,7 +226,12 @@ export function runPolicyTests(
     if (c.principal.name !== undefined) principal.name = c.principal.name;
     if (c.principal.clientId !== undefined) principal.clientId = c.principal.clientId;
     const classified = c.action
-      ? { action: c.action, touched: [] as string[] }
+      ? // A case that states its action carries no SQL to inspect: as a live call without SQL, what it touches is unknown.
+        {
+          action: c.action,
+          touched: [] as string[],
+          relations: unknownRelations('the case states its action and carries no SQL to inspect'),
+        }
       : classify({
           server: c.server,
           serverTags,
@@ -245,6 +250,7 @@ export function runPolicyTests(
       args: c.args,
       action: classified.action,
       touched: classified.touched,
+      relations: classified.relations,
       now: c.now ? new Date(c.now) : (options.now ?? new Date()),
     });
     const outcomeOk = decision.outcome === c.expect;
