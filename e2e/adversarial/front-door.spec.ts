@@ -27,8 +27,8 @@ async function answered(url: string, body: unknown, headers: Record<string, stri
     throw new Error(`no answer to ${JSON.stringify(body).slice(0, 200)}: ${String(err)}`);
   });
   const text = await res.text();
-   
-  return { status: res.status, json: (text ? JSON.parse(text) : undefined) };
+
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
 /** A request with an arbitrary Host header (fetch does not let a caller set one). */

@@ -5,9 +5,7 @@ import { type JsonRpcNotification, type JsonRpcRequest, TransportError, Transpor
 /** The one interface every SDK spec schema offers: a synchronous Standard Schema check. */
 interface SpecSchema {
   readonly '~standard': {
-    validate(
-      value: unknown,
-    ):
+    validate(value: unknown):
       | { issues?: undefined; value: unknown }
       | {
           issues: ReadonlyArray<{
