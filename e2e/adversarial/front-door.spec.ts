@@ -27,7 +27,6 @@ async function answered(url: string, body: unknown, headers: Record<string, stri
     throw new Error(`no answer to ${JSON.stringify(body).slice(0, 200)}: ${String(err)}`);
   });
   const text = await res.text();
-
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
