@@ -74,6 +74,29 @@ const HAND: string[] = [
     '"}}}',
 ];
 
+/**
+ * Issue 13.9: `_meta` of every shape JSON allows but an object, on the methods a client calls
+ * most. A null `_meta` was the one body of a 2,000-body fuzz run that got no answer.
+ */
+const META_SHAPES = ['null', '"x"', '[]', '7', 'true'];
+const META_BODIES = [
+  '"method":"tools/call","params":{"name":"everything__echo","arguments":{"message":"x"},"_meta":',
+  '"method":"tools/list","params":{"_meta":',
+  '"method":"resources/list","params":{"_meta":',
+  '"method":"resources/read","params":{"uri":"everything+demo://resource/static/document/a.md","_meta":',
+  '"method":"prompts/get","params":{"name":"everything__simple-prompt","_meta":',
+];
+HAND.push(
+  ...META_BODIES.flatMap((body) => META_SHAPES.map((meta) => `{"jsonrpc":"2.0","id":1,${body}${meta}}}`)),
+  '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"progressToken":{}}}}',
+  '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"everything__echo","arguments":"x"}}',
+  '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"everything__echo","arguments":[]}}',
+  '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["everything__echo"]}}',
+  '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":null}}',
+  '{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":7}}',
+  '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"_meta":null}}',
+);
+
 /** mulberry32: small, seeded, reproducible. */
 function prng(seed: number): () => number {
   let a = seed;

@@ -21,6 +21,34 @@ describe('R38: fuzz corpus replay', () => {
   });
   afterAll(async () => gw.close());
 
+  const META_SHAPES: unknown[] = [null, 'x', [], 7, true];
+  const CALLS: Array<[string, Record<string, unknown>]> = [
+    ['tools/call', { name: 'everything__echo', arguments: { message: 'x' } }],
+    ['tools/list', {}],
+    ['resources/list', {}],
+    ['resources/read', { uri: 'everything+demo://resource/static/document/a.md' }],
+    ['prompts/get', { name: 'everything__simple-prompt' }],
+  ];
+
+  // A null _meta was forwarded, dropped by the upstream's SDK without an answer, and held the
+  // call until the upstream timeout; the Jest timeout below is far shorter than that one.
+  it('13.9 R38: every _meta shape but an object gets -32602 with the reason at once, on every method', async () => {
+    for (const [method, params] of CALLS) {
+      for (const meta of META_SHAPES) {
+        const body = JSON.stringify({ jsonrpc: '2.0', id: 9, method, params: { ...params, _meta: meta } });
+        const res = await rawPost(`${gw.url}/mcp`, body, { 'mcp-session-id': session });
+        expect([method, meta, res.json.error?.code, res.json.error?.data?.reason]).toEqual([
+          method,
+          meta,
+          -32602,
+          'INVALID_PARAMS',
+        ]);
+        expect(res.json.id).toBe(9);
+        expect(res.json.error.message).toMatch(/_meta/);
+      }
+    }
+  }, 20_000);
+
   it(`answers all ${corpus.length} hostile bodies with a clear error or a valid reply, and keeps serving`, async () => {
     expect(corpus.length).toBeGreaterThan(300);
     const failures: string[] = [];

@@ -69,18 +69,19 @@ describe('streams and operations', () => {
       }),
       { 'mcp-session-id': session },
     );
-    // A method the client made up is counted, but as "other": no unbounded label values.
+    // A method the client made up is refused at the front door (-32601, issue 13.8) and labels
+    // nothing: no unbounded label values.
     const pass = await rawPost(`${gw.url}/mcp/servers/memory`, initializeBody());
-    await rawPost(
+    const madeUp = await rawPost(
       `${gw.url}/mcp/servers/memory`,
       JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'made/up-1234' }),
       {
         'mcp-session-id': pass.headers.get('mcp-session-id') as string,
       },
     );
+    expect(madeUp.json.error).toMatchObject({ code: -32601, data: { reason: 'METHOD_NOT_FOUND' } });
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).not.toMatch(/made\/up-1234/);
-    expect(text).toMatch(/gatehouse_calls_total\{server="memory",method="other",outcome="error"\} 1/);
     expect(text).toMatch(/gatehouse_calls_total\{server="memory",method="tools\/call",outcome="ok"\} [1-9]/);
     expect(text).toMatch(
       /gatehouse_call_duration_seconds_count\{server="memory",method="tools\/call",part="gateway"\} [1-9]/,

@@ -11,7 +11,7 @@ import { LogController, type FastifyBaseLogger } from 'fastify';
 import { ConfigError, type GatehouseConfig, type LoadedConfig } from '@gatehouse/config';
 import { AuthError, AuthErrorCode, authFailure, connectionCertificate, GatewayUrls } from '@gatehouse/auth';
 import { createLogger, Metrics, nestLogger, type Logger } from '@gatehouse/observability';
-import { errorMapping, TransportErrorCode } from '@gatehouse/transport';
+import { errorMapping, guardHosts, TransportErrorCode } from '@gatehouse/transport';
 import type pino from 'pino';
 import { AppModule } from './app.module';
 
@@ -73,6 +73,8 @@ export async function startGateway(
       return server as unknown as Server;
     },
   });
+  // R7 on every route: registered before any module adds one, so all of them inherit it.
+  guardHosts(adapter.getInstance(), config);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, logger, metrics),
     adapter,

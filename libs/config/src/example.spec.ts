@@ -20,6 +20,7 @@ const EXAMPLE_ENV = {
   GATEHOUSE_PAGER_SECRET: 'example-pager-secret-0123456789abcdef',
   SPLUNK_HEC_TOKEN: 'example-hec-token',
   GATEHOUSE_WEBHOOK_SECRET: 'example-webhook-secret-0123456789abcdef',
+  GATEHOUSE_CURSOR_SECRET: 'example-cursor-secret-0123456789abcdef',
 };
 
 /** Every leaf key path the schema accepts; upstream keys appear as `upstreams.<name>.…`. */

@@ -57,6 +57,11 @@ const upstreamCommon = {
    * (2026-07-28) and falls back to the 2025 `initialize` handshake; `legacy` skips the probe.
    */
   protocol: z.enum(['auto', 'legacy', '2026-07-28']).default('auto'),
+  /**
+   * Extension request methods the passthrough endpoint forwards to this server besides the
+   * spec's; any other unknown method gets -32601 from the gateway. They are not decided by policy.
+   */
+  extensionMethods: z.array(z.string().regex(/^\S+$/, 'a method name without spaces')).default([]),
   /** Tools an admin attests read-only (name globs); every other tool counts as a write. */
   readOnlyTools: z.array(z.string().min(1)).default([]),
   /**
@@ -554,6 +559,12 @@ export const configSchema = z
         allowedOrigins: z.array(z.string()).default([]),
         /** Host header values accepted besides loopback names and publicUrl's host (DNS rebinding, R7). */
         allowedHosts: z.array(z.string()).default([]),
+        /**
+         * Key material list cursors are sealed with (AES-256-GCM, bound to the caller and endpoint).
+         * Every replica needs the same; absent, the replicas share one generated and kept in Redis
+         * (or this process keeps its own when there is no Redis).
+         */
+        cursorSecret: z.string().min(32, 'at least 32 characters, e.g. `openssl rand -hex 32`').optional(),
         headersTimeoutMs: z.number().int().positive().default(10_000),
         requestTimeoutMs: z.number().int().positive().default(300_000),
         /** Time given to in-flight calls on SIGTERM before the process exits. */

@@ -7,3 +7,4 @@ export { TransportError, TransportErrorCode, errorMapping } from './jsonrpc';
 export type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from './jsonrpc';
 export { qualify, unqualify, qualifyUri, unqualifyUri } from './namespace';
 export type { SessionRecord, SessionStore } from './session/session-store';
+export { guardHosts, hostAllowList } from './http/host-guard';

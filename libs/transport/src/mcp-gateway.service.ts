@@ -3,6 +3,7 @@ import { principalKey, type Principal } from '@gatehouse/auth';
 import type { GatehouseConfig } from '@gatehouse/config';
 import type { Logger, Metrics } from '@gatehouse/observability';
 import type { CallContext, CallOutcome, CallStage, ProtocolEra } from './call-context';
+import { type BoundCursors, CursorSealer } from './cursor';
 import {
   errorResponse,
   isNotification,
@@ -15,6 +16,7 @@ import {
   TransportError,
   TransportErrorCode,
 } from './jsonrpc';
+import { checkEnvelope, checkMethodServed, checkNotificationParams, checkRequestParams } from './methods';
 import { AGGREGATED_METHODS, AggregateRouter } from './router';
 import { newSessionId, type SessionRecord, type SessionStore } from './session/session-store';
 import { TASK_LOOKUPS, TaskOwnership } from './tasks';
@@ -118,6 +120,7 @@ export class McpGateway {
   private sweepTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private readonly tasks: TaskOwnership;
+  private cursors: CursorSealer | undefined;
 
   constructor(
     private readonly config: GatehouseConfig,
@@ -141,6 +144,9 @@ export class McpGateway {
   }
 
   async start(): Promise<void> {
+    this.cursors = CursorSealer.fromSecret(
+      this.config.server.cursorSecret ?? (await this.store.sharedSecret('list-cursor')),
+    );
     this.metrics.countSessionsWith(
       () =>
         new Set(
@@ -198,6 +204,7 @@ export class McpGateway {
     }
     if (isRequest(message)) return this.onRequest(input, message);
     if (isNotification(message)) {
+      checkNotificationParams(message);
       await this.onClientNotification(input, message);
       return { status: 202 };
     }
@@ -209,7 +216,13 @@ export class McpGateway {
 
   private async onRequest(input: PostInput, request: JsonRpcRequest): Promise<PostOutcome> {
     checkRoutingHeaders(input.headers, request);
-    if (request.method === 'initialize') return this.initialize(input, request);
+    // Before anything reads params: a shape an upstream's SDK cannot parse is dropped there
+    // without an answer, which left the call waiting for the upstream timeout.
+    checkEnvelope(request);
+    if (request.method === 'initialize') {
+      checkRequestParams(request);
+      return this.initialize(input, request);
+    }
 
     const meta = request.params?._meta as Record<string, unknown> | undefined;
     const modernVersion = meta?.[META_VERSION];
@@ -233,6 +246,13 @@ export class McpGateway {
       era = 'legacy';
       protocolVersion = session.protocolVersion;
     }
+    // Methods the gateway does not serve in this era are answered here, never forwarded.
+    checkMethodServed(
+      request.method,
+      era,
+      input.target === '*' ? [] : this.pool.upstreamConfig(input.target).extensionMethods,
+    );
+    checkRequestParams(request);
     if (request.method === 'server/discover')
       return { status: 200, body: this.discover(input.target, request.id) };
     if (request.method === 'ping')
@@ -346,13 +366,32 @@ export class McpGateway {
   ): void {
     calls.delete(key);
     if (calls.size === 0 && this.inflight.get(sessionKey) === calls) this.inflight.delete(sessionKey);
-    this.observe(call, outcome);
-    for (const stage of this.stages)
-      stage
-        .after?.(call, outcome)
-        .catch((err: unknown) =>
-          this.logger.error({ err, stage: stage.name }, 'call stage failed after the call'),
-        );
+    // Runs outside any request's try: a throw here would skip the stages after it (their
+    // in-flight releases, the outcome record) and end the process, so each step is fenced.
+    try {
+      this.observe(call, outcome);
+    } catch (err) {
+      this.logger.error({ err, method: call.request.method }, 'call metrics failed');
+    }
+    for (const stage of this.stages) {
+      const failed = (err: unknown): void =>
+        this.logger.error({ err, stage: stage.name }, 'call stage failed after the call');
+      try {
+        void Promise.resolve(stage.after?.(call, outcome)).catch(failed);
+      } catch (err) {
+        failed(err);
+      }
+    }
+  }
+
+  /** Cursors of this call's list: sealed to its principal, endpoint and method. */
+  private cursorsFor(call: CallContext): BoundCursors {
+    if (!this.cursors) throw new Error('the gateway has not started: no cursor key');
+    return this.cursors.bind({
+      endpoint: call.target,
+      principal: principalKey(call.principal),
+      method: call.request.method,
+    });
   }
 
   private async forward(
@@ -414,6 +453,7 @@ export class McpGateway {
         { servers: this.pool.servers, connection: (s) => this.pool.get(s, owner) },
         async (s) => (await this.pool.get(s, owner)).info().capabilities,
         options,
+        this.cursorsFor(call),
       );
     }
     const server = call.server as string;

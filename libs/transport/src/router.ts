@@ -1,3 +1,4 @@
+import type { BoundCursors } from './cursor';
 import { TransportError, TransportErrorCode } from './jsonrpc';
 import { qualify, qualifyUri, unqualify, unqualifyUri } from './namespace';
 import type { ForwardOptions, UpstreamConnection } from './upstream/upstream-connection';
@@ -93,10 +94,11 @@ export class AggregateRouter {
     upstreams: Upstreams,
     capabilitiesOf: (server: string) => Promise<Record<string, unknown> | undefined>,
     options: ForwardOptions,
+    cursors: BoundCursors,
   ): Promise<Result> {
     const spec = LISTS[method] as { capability: string; sub?: string; field: string };
     const servers = [...upstreams.servers].sort();
-    let { index, cursor } = decodeCursor(params?.cursor, method, servers.length);
+    let { index, cursor } = openCursor(cursors, params?.cursor, method, servers.length);
     while (index < servers.length) {
       const server = servers[index] as string;
       const caps = await capabilitiesOf(server).catch(() => undefined);
@@ -113,16 +115,18 @@ export class AggregateRouter {
         );
         const next =
           typeof page.nextCursor === 'string'
-            ? encodeCursor(method, index, page.nextCursor)
+            ? { index, cursor: page.nextCursor }
             : index + 1 < servers.length
-              ? encodeCursor(method, index + 1, undefined)
+              ? { index: index + 1, cursor: undefined }
               : undefined;
         if (items.length > 0 || next === undefined) {
-          return { [spec.field]: items, ...(next ? { nextCursor: next } : {}) };
+          return {
+            [spec.field]: items,
+            ...(next ? { nextCursor: sealCursor(cursors, next.index, next.cursor) } : {}),
+          };
         }
-        ({ index, cursor } = next
-          ? decodeCursor(next, method, servers.length)
-          : { index: servers.length, cursor: undefined });
+        // An upstream with nothing to show: the client's page comes from the next position.
+        ({ index, cursor } = next);
         continue;
       }
       index++;
@@ -232,38 +236,33 @@ function stripCursor(params: Params): Params {
   return rest;
 }
 
-function encodeCursor(method: string, index: number, cursor: string | undefined): string {
-  return Buffer.from(
-    JSON.stringify(cursor === undefined ? [method, index] : [method, index, cursor]),
-  ).toString('base64url');
+function sealCursor(cursors: BoundCursors, index: number, cursor: string | undefined): string {
+  return cursors.seal(cursor === undefined ? [index] : [index, cursor]);
 }
 
-/** A cursor names its list and an upstream that exists; anything else was not issued here. */
-function decodeCursor(
+/**
+ * A sealed cursor opens only for the caller, endpoint and list it was issued for (the seal
+ * checks that); what is inside must still name an upstream that exists now.
+ */
+function openCursor(
+  cursors: BoundCursors,
   raw: unknown,
   method: string,
   servers: number,
 ): { index: number; cursor: string | undefined } {
   if (raw === undefined) return { index: 0, cursor: undefined };
-  if (typeof raw !== 'string')
-    throw new TransportError(TransportErrorCode.INVALID_PARAMS, 'the cursor must be a string');
-  try {
-    const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown;
-    if (
-      Array.isArray(value) &&
-      value[0] === method &&
-      Number.isInteger(value[1]) &&
-      (value[1] as number) >= 0 &&
-      (value[1] as number) < servers &&
-      (value[2] === undefined || typeof value[2] === 'string')
-    ) {
-      return { index: value[1] as number, cursor: value[2] as string | undefined };
-    }
-  } catch {
-    // fall through to the error below
+  const value = cursors.open(raw);
+  if (
+    Array.isArray(value) &&
+    Number.isInteger(value[0]) &&
+    (value[0] as number) >= 0 &&
+    (value[0] as number) < servers &&
+    (value[1] === undefined || typeof value[1] === 'string')
+  ) {
+    return { index: value[0] as number, cursor: value[1] as string | undefined };
   }
   throw new TransportError(
     TransportErrorCode.INVALID_PARAMS,
-    `the cursor is not one this gateway issued for ${method}`,
+    `the cursor for ${method} names an upstream this gateway no longer has; start the list again without a cursor`,
   );
 }

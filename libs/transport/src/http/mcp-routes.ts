@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AuthError,
@@ -19,6 +20,7 @@ import {
   validateMessage,
 } from '../jsonrpc';
 import type { ClientSink, McpGateway } from '../mcp-gateway.service';
+import { hostAllowList } from './host-guard';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,7 +30,6 @@ declare module 'fastify' {
 }
 
 const SESSION_HEADER = 'mcp-session-id';
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
  * Streamable HTTP on `/mcp` (aggregated) and `/mcp/servers/:name` (passthrough). This layer
@@ -53,7 +54,7 @@ export function registerMcpRoutes(
     (_req, body, done) => done(null, body),
   );
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof TransportError) return sendError(reply, err);
     if (err.statusCode === 413) {
       return sendError(
@@ -81,18 +82,20 @@ export function registerMcpRoutes(
         err.statusCode,
       );
     }
-    return sendError(reply, new TransportError(TransportErrorCode.INTERNAL, 'internal gateway error'));
+    // Unexpected: logged with the errorId the client is given, so the two can be matched.
+    const errorId = randomBytes(8).toString('hex');
+    req.log.error({ err, errorId, url: req.url }, 'unexpected error at the MCP front door');
+    return sendError(
+      reply,
+      new TransportError(TransportErrorCode.INTERNAL, `internal gateway error (errorId ${errorId})`, {
+        errorId,
+      }),
+    );
   });
 
-  // R7: DNS-rebinding and cross-site protection before anything else is read.
+  // R7: cross-site protection before anything else is read (the Host check, for every route,
+  // is guardHosts on the root instance).
   app.addHook('onRequest', async (req, reply) => {
-    const host = (req.headers.host ?? '').toLowerCase();
-    if (!allowedHosts.has(host) && !allowedHosts.has(stripPort(host))) {
-      throw new TransportError(
-        TransportErrorCode.HOST_FORBIDDEN,
-        `Host "${host}" is not served by this gateway`,
-      );
-    }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin) && !isSameHostOrigin(origin, allowedHosts)) {
       throw new TransportError(TransportErrorCode.ORIGIN_FORBIDDEN, `Origin "${origin}" is not allowed`);
@@ -144,11 +147,16 @@ export function registerMcpRoutes(
         clientGone: gone.signal,
       });
     } catch (err) {
-      // Refused before dispatch (session, version, routing headers): the id is known, so the
-      // client can match the error to its request.
-      if (!(err instanceof TransportError)) throw err;
+      // Refused before dispatch (session, version, params, routing headers) or failed there: the
+      // id is known, so the client can match the error to its request; anything unexpected is
+      // logged under the errorId it is answered with. Nothing thrown leaves a request unanswered.
       const id = 'id' in message && message.id !== undefined ? message.id : null;
-      return void sendError(reply, err, undefined, id);
+      const body = gateway.toErrorResponse(id, err);
+      const reason = (body.error.data as { reason?: TransportErrorCode } | undefined)?.reason;
+      // An upstream's own JSON-RPC error carries no gateway reason and rides on 200; a refused
+      // notification has no response to carry the error, so its HTTP status says it (400).
+      const status = reason ? errorMapping(reason).status : 200;
+      return sink.fail(id === null && status < 400 ? 400 : status, body);
     }
     if (outcome.body && 'error' in outcome.body && outcome.status === 200) {
       // JSON-RPC errors ride on 200 unless the gateway's mapping says the HTTP layer should know.
@@ -232,6 +240,15 @@ class SseSink implements ClientSink {
     this.reply.raw.write(event(message));
   }
 
+  /** An error answer: an event if the stream is already open, else plain JSON with its status. */
+  fail(status: number, body: JsonRpcResponse): void {
+    if (this.streaming) {
+      this.reply.raw.end(event(body));
+      return;
+    }
+    void this.reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
+  }
+
   finish(status: number, body: JsonRpcResponse | undefined, sessionId: string | undefined): void {
     if (this.streaming) {
       if (body) this.reply.raw.write(event(body));
@@ -304,23 +321,6 @@ function sendError(
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return typeof v === 'string' ? v : undefined;
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const i = host.lastIndexOf(':');
-  return i > 0 ? host.slice(0, i) : host;
-}
-
-function hostAllowList(config: GatehouseConfig): Set<string> {
-  const hosts = new Set<string>([
-    ...LOOPBACK_HOSTS,
-    ...config.server.allowedHosts.map((h) => h.toLowerCase()),
-  ]);
-  if (config.server.publicUrl) hosts.add(new URL(config.server.publicUrl).host.toLowerCase());
-  if (config.server.host !== '0.0.0.0' && config.server.host !== '::')
-    hosts.add(config.server.host.toLowerCase());
-  return hosts;
 }
 
 function isSameHostOrigin(origin: string, allowedHosts: Set<string>): boolean {

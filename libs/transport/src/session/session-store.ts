@@ -37,6 +37,11 @@ export interface SessionStore {
   subscribe(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * 32 random bytes every replica of the deployment shares under `name`, made by whichever asks
+   * first (key material when the configuration gives none, e.g. for list cursors).
+   */
+  sharedSecret(name: string): Promise<Buffer>;
   readonly shared: boolean;
   /** Who owns each upstream task, on the same storage (and so the same replicas) as the sessions. */
   readonly tasks: TaskOwners;
@@ -111,6 +116,14 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async ping(): Promise<void> {}
+
+  private readonly secrets = new Map<string, Buffer>();
+
+  async sharedSecret(name: string): Promise<Buffer> {
+    let secret = this.secrets.get(name);
+    if (!secret) this.secrets.set(name, (secret = randomBytes(32)));
+    return secret;
+  }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
@@ -224,6 +237,15 @@ export class RedisSessionStore implements SessionStore {
 
   async ping(): Promise<void> {
     await this.redis.ping();
+  }
+
+  async sharedSecret(name: string): Promise<Buffer> {
+    const key = `${this.prefix}secret:${name}`;
+    // SET NX: the first replica's bytes win, every other replica reads them back.
+    await this.redis.set(key, randomBytes(32).toString('base64'), 'NX');
+    const value = await this.redis.get(key);
+    if (!value) throw new Error(`the shared secret ${key} vanished from Redis`);
+    return Buffer.from(value, 'base64');
   }
 
   async close(): Promise<void> {
