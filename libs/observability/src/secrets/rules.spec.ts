@@ -74,6 +74,9 @@ const KEEPS = [
   'the password policy requires 12 characters',
   '/srv/docs/a.txt',
   'https://example.com/a?page=2&sort=name',
+  // Already redacted, by these rules or by libs/db's redactUrl.
+  'database: Postgres at postgres://app:redacted@db:5432/x',
+  'postgres://app:[redacted]@db:5432/x',
   'postgres://db.internal:5432/prod',
   'bypass=true design=x',
   'max_tokens is 100 and the tokenizer is fine',

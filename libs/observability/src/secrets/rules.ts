@@ -125,7 +125,9 @@ export const SECRET_RULES: readonly SecretRule[] = [
     id: 'url-userinfo',
     keywords: ['://'],
     description: 'the password in a URL (postgres://user:pass@host, https://user:pass@…)',
-    pattern: /(?<pre>\b[a-z][a-z0-9+.-]{0,30}:\/\/[^/\s:@]{0,256}:)(?<secret>[^/\s@]{1,1024})(?<post>@)/gi,
+    // A password that is already a redaction marker (ours, or libs/db's `redacted`) is left alone.
+    pattern:
+      /(?<pre>\b[a-z][a-z0-9+.-]{0,30}:\/\/[^/\s:@]{0,256}:)(?!(?:\[redacted\]|redacted)@)(?<secret>[^/\s@]{1,1024})(?<post>@)/gi,
   },
   {
     id: 'sql-password',
