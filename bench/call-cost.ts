@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { policyWorld, sessionFor } from '../e2e/support/policy-world';
 import { machineLine } from './micro';
 
-const ALICE_CALLS = 100;
+const ALICE_CALLS = 50;
 const FLOODERS = 3;
 /** The seed's data-platform rule without its per-rule limit (alice makes hundreds of calls). */
 const POLICY = `- subject: { group: data-platform }
@@ -157,9 +157,12 @@ async function main(): Promise<void> {
       row('erin: 260 KB SQL under the bound, her rule could allow (parsed)', under),
       '',
       "Before issue 13 the issue measured three 3.8 MB calls pushing alice's worst latency from 46 ms to",
-      '5.2 s: each was parsed on the event loop. A flood call now costs reading and JSON-parsing its body;',
-      'only SQL under `policy.maxInspectedSqlBytes` that a rule could allow is parsed, and with real',
-      'limits a flooding principal is refused at the rate-limit gate once `perUserPerMinute` is spent.',
+      "5.2 s, each parsed on the event loop. No flood call here parses SQL except the last row's, yet a",
+      'flood of multi-MB calls with the limits out of reach still hurts: every call is read, JSON-parsed',
+      "and audited with its whole arguments, and the audit writer falls behind until alice's intents are",
+      'refused (AUDIT_UNAVAILABLE: the "served" column). With real limits the gate stops a principal after',
+      '`perUserPerMinute` calls, which still allows 600 × 3.8 MB a minute: a byte budget per principal',
+      'and a cap on the argument bytes an audit record stores are the open remedies (docs/reliability.md).',
       'The gateway runs in the bench process. Run with `npm run bench:call-cost` on an otherwise idle machine.',
       '',
     ].join('\n');
