@@ -9,7 +9,11 @@ import { DEV_USER_GRANT, type DevIdpSecrets } from '../../libs/auth/src/dev-idp/
  * Jest, so the IdP always runs as its own process from `dist/` (`npm run build` first).
  */
 
-export const DEV_IDP_MAIN = resolve(__dirname, '../../dist/libs/auth/src/dev-idp/main.js');
+const BUILT_MAIN = 'libs/auth/src/dev-idp/main.js';
+/** From the source tree (Jest) under `dist/`; from `dist/` itself (a built bench) beside it. */
+export const DEV_IDP_MAIN = existsSync(resolve(__dirname, '../..', BUILT_MAIN))
+  ? resolve(__dirname, '../..', BUILT_MAIN)
+  : resolve(__dirname, '../../dist', BUILT_MAIN);
 
 export interface StartDevIdpOptions {
   /** The gateway's resource URI: access tokens carry it as `aud`. */

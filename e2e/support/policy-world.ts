@@ -37,15 +37,18 @@ export async function seedDatabase(url: string): Promise<void> {
 
 export interface PolicyWorld {
   idp: StartedDevIdp;
-  gw: RunningGateway & { logs: string[] };
+  gw: RunningGateway & { logs: string[]; databaseUrl: string };
   prod: ScratchDatabase;
   policyDir: string;
   token(user: string): Promise<string>;
   close(): Promise<void>;
 }
 
-/** A gateway whose first start imports `files` as the active policy, with the seed's two servers. */
-export async function policyWorld(files: Record<string, string>): Promise<PolicyWorld> {
+/**
+ * A gateway whose first start imports `files` as the active policy, with the seed's two servers.
+ * `extraYaml`: more top-level config sections (e.g. `rateLimit:`), placed before `upstreams:`.
+ */
+export async function policyWorld(files: Record<string, string>, extraYaml = ''): Promise<PolicyWorld> {
   const prod = await createScratchDatabase(DEFAULT_SERVER_URL, 'gatehouse_prod');
   await seedDatabase(prod.url);
   const policyDir = mkdtempSync(join(tmpdir(), 'gatehouse-policy-'));
@@ -62,7 +65,7 @@ export async function policyWorld(files: Record<string, string>): Promise<Policy
     auditor: [auditor]
 policy:
   dir: ${JSON.stringify(policyDir)}
-upstreams:
+${extraYaml}upstreams:
   postgres-prod:
     transport: stdio
     command: ${JSON.stringify(process.execPath)}

@@ -5,7 +5,7 @@ import { ConfigModule, type LoadedConfig } from '@gatehouse/config';
 import { DbModule } from '@gatehouse/db';
 import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/observability';
 import { PolicyModule, PolicyStage } from '@gatehouse/policy';
-import { RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
+import { RateLimitGate, RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
 import { OpenApiFragmentsModule } from './openapi-fragments.module';
@@ -21,12 +21,13 @@ export class AppModule {
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
         OpenApiFragmentsModule,
-        // The call pipeline and its stages, in order: policy (consulting the bypass grants when it
-        // denies), rate limit, audit.
+        // The call pipeline and its stages, in order: the rate-limit gate (a caller whose per-user
+        // window is spent, denied calls included, is refused before anything is inspected), policy
+        // (consulting the bypass grants when it denies), rate limit, audit.
         TransportModule.forRoot({
           imports: [PolicyModule, BypassModule, RateLimitModule, AuditModule],
           // The audit stage is last: its intent record is committed just before the upstream.
-          stages: [PolicyStage, RateLimitStage, AuditStage],
+          stages: [RateLimitGate, PolicyStage, RateLimitStage, AuditStage],
         }),
         // The audit export: health endpoint, and the relay and sinks themselves with export.inProcess.
         ExportModule.forRoot('gateway'),

@@ -683,6 +683,11 @@ export const configSchema = z
         dir: z.string().default('./policies'),
         /** How long the argument-independent part of a decision is reused (at most). */
         decisionCacheSeconds: z.number().int().min(0).max(300).default(30),
+        /**
+         * Largest SQL text (UTF-8 bytes) the inspector parses: parsing is synchronous on the event
+         * loop, so a longer statement is denied with this bound as its reason, unparsed.
+         */
+        maxInspectedSqlBytes: z.number().int().positive().default(262_144),
       })
       .strict()
       .prefault({}),

@@ -62,5 +62,5 @@ export type {
 } from './testing/policy-tests';
 export { PolicyStage } from './stage/policy.stage';
 export type { PolicyEvaluation } from './stage/policy.stage';
-export type { GovernedTarget } from './stage/targets';
+export { governedTarget, type GovernedTarget } from './stage/targets';
 export { SEED_POLICY } from './testing/seed-policy';

@@ -1,5 +1,5 @@
 export { RateLimitModule } from './rate-limit.module';
-export { RateLimitStage, type RateLimitFacts } from './rate-limit.stage';
+export { RateLimitGate, RateLimitStage, type RateLimitFacts } from './rate-limit.stage';
 export type { LimitState } from './limiter/limits';
 export { CallLimiter, type CallLimits, type InFlightRequest } from './limiter/call-limiter';
 export { RedisHealth } from './limiter/redis-health';

@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
-import { RateLimitStage } from './rate-limit.stage';
+import { RateLimitGate, RateLimitStage } from './rate-limit.stage';
 
 /**
- * Rate limits in the call pipeline ({@link RateLimitStage}), after policy: plug it in with
- * `TransportModule.forRoot({ imports: [PolicyModule, RateLimitModule], stages: [PolicyStage, RateLimitStage] })`.
+ * Rate limits in the call pipeline: {@link RateLimitGate} before policy, {@link RateLimitStage}
+ * after it. Plug them in with `TransportModule.forRoot({ imports: [PolicyModule, RateLimitModule],
+ * stages: [RateLimitGate, PolicyStage, RateLimitStage] })`.
  * Needs the global config, logger and metrics.
  */
 @Module({
-  providers: [RateLimitStage],
-  exports: [RateLimitStage],
+  providers: [RateLimitStage, RateLimitGate],
+  exports: [RateLimitStage, RateLimitGate],
 })
 export class RateLimitModule {}

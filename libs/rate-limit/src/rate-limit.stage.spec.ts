@@ -7,7 +7,7 @@ import { parseConfigText } from '@gatehouse/config';
 import { createLogger, Metrics } from '@gatehouse/observability';
 import type { Decision } from '@gatehouse/policy';
 import { TransportError, TransportErrorCode, type CallContext } from '@gatehouse/transport';
-import { RateLimitStage, type RateLimitFacts } from './rate-limit.stage';
+import { RateLimitGate, RateLimitStage, type RateLimitFacts } from './rate-limit.stage';
 
 /** The stage against the real Redis at 127.0.0.1:6379, one key prefix per stage in this file. */
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -424,5 +424,54 @@ describe('RateLimitStage when Redis is down or slow (R28, R29)', () => {
       return !(probe.facts.rateLimit as RateLimitFacts).degraded;
     }, 'Redis to answer in time again');
     expect(stage.degraded).toBe(false);
+  });
+});
+
+describe('RateLimitStage: denied calls count (issue 13.5)', () => {
+  const denied: Decision = { ...allowed(), allow: false, outcome: 'deny', matchedRules: [], reason: 'no' };
+
+  for (const redisUrl of [REDIS_URL, null]) {
+    it(`R27: denied calls use the per-user window; past it the gate refuses before the policy step (${redisUrl ? 'Redis' : 'no Redis'})`, async () => {
+      const { stage } = await stageWith({ perUserPerMinute: 3 }, redisUrl);
+      const gate = new RateLimitGate(stage);
+      const bob = person('bob');
+      for (let i = 0; i < 3; i++) {
+        const c = call(bob, 'query', denied);
+        await gate.before(c);
+        await stage.after(c, { status: 'denied', errorCode: -32003 });
+      }
+      // The fourth denied call spends the window: from now on bob is refused at the gate.
+      await stage.after(call(bob, 'query', denied), { status: 'denied', errorCode: -32003 });
+      // The gate runs before the policy: nothing is decided yet.
+      const next = call(bob, 'query', null);
+      const err = await refusal(gate.before(next));
+      expect(err.code).toBe(TransportErrorCode.RATE_LIMITED);
+      expect(err.message).toMatch(
+        /rate limit 'user' reached: 3 calls per minute, denied calls included; retry in \d+ s/,
+      );
+      expect(err.data).toMatchObject({ limit: { name: 'user', points: 3, remaining: 0 } });
+      expect(next.facts.rateLimit).toMatchObject({ refused: 'user' });
+      // Lists are not governed and pass; another person has their own budget.
+      const list = {
+        ...call(bob, 'query', null),
+        request: { jsonrpc: '2.0' as const, id: 2, method: 'tools/list' },
+      };
+      await expect(gate.before({ ...list, server: '*' })).resolves.toBeUndefined();
+      await expect(gate.before(call(person('alice'), 'query', null))).resolves.toBeUndefined();
+    });
+  }
+
+  it('R27: an allowed call refused by the per-user window also closes the gate until the window ends', async () => {
+    const { stage } = await stageWith({ perUserPerMinute: 2 });
+    const gate = new RateLimitGate(stage);
+    const carol = person('carol');
+    for (let i = 0; i < 2; i++) {
+      const c = call(carol);
+      await stage.before(c);
+      await stage.after(c, { status: 'ok' });
+    }
+    await refusal(stage.before(call(carol)));
+    const err = await refusal(gate.before(call(carol, 'query', null)));
+    expect(err.code).toBe(TransportErrorCode.RATE_LIMITED);
   });
 });

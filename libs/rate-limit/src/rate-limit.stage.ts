@@ -3,8 +3,14 @@ import { Redis } from 'ioredis';
 import { principalKey } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
-import type { BypassFacts, Decision } from '@gatehouse/policy';
-import { type CallContext, type CallStage, TransportError, TransportErrorCode } from '@gatehouse/transport';
+import { governedTarget, type BypassFacts, type Decision } from '@gatehouse/policy';
+import {
+  type CallContext,
+  type CallOutcome,
+  type CallStage,
+  TransportError,
+  TransportErrorCode,
+} from '@gatehouse/transport';
 import { CallLimiter } from './limiter/call-limiter';
 import type { Lease } from './limiter/in-flight';
 import type { LimitCheck, LimitState } from './limiter/limits';
@@ -24,6 +30,16 @@ export interface RateLimitFacts {
 /** A call stays counted as in flight this much past its upstream's request timeout. */
 const IN_FLIGHT_MARGIN_MS = 30_000;
 
+/** Principals this replica remembers as over their per-user limit, at most (expired ones go first). */
+const MAX_BLOCKED = 100_000;
+
+/** A principal whose per-user window is spent, until the window ends. */
+interface Blocked {
+  until: number;
+  points: number;
+  degraded: boolean;
+}
+
 /**
  * Rate limits for governed calls (those the policy decided), after the policy stage: the matched
  * rule's `rate_limit_per_minute` per principal × rule, `rateLimit.perUserPerMinute` per
@@ -31,6 +47,12 @@ const IN_FLIGHT_MARGIN_MS = 30_000;
  * concurrent calls per principal. Checked in that order in one Redis round trip (one atomic
  * script) within `rateLimit.redisTimeoutMs`; the first refusal ends the check, so a refused call
  * uses up the more specific limits it passed but not the broader ones after it.
+ *
+ * A call the policy denied counts against its caller's per-user window too (after its answer, in
+ * {@link after}), so a flood of denied calls ends in `rate_limited` like any other. Once a
+ * principal's per-user window is spent, this replica remembers it until the window ends and
+ * {@link RateLimitGate}, placed before the policy step, refuses their governed calls at once,
+ * before anything about them is inspected.
  */
 @Injectable()
 export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy {
@@ -39,6 +61,7 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
   private readonly health: RedisHealth;
   private readonly limiter: CallLimiter;
   private readonly leases = new WeakMap<CallContext, Lease>();
+  private readonly blocked = new Map<string, Blocked>();
 
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
@@ -122,6 +145,7 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
       const refused = answer.limits.at(-1) as LimitState;
       const retryAfter = refused.retryAfterSeconds ?? 1;
       facts.refused = refused.name;
+      if (refused.name === 'user') this.block(who, refused);
       throw limited(
         `rate limit '${refused.name}' reached: ${refused.points} calls per minute${refused.degraded ? ' (degraded share)' : ''}; retry in ${retryAfter} s`,
         retryAfter,
@@ -143,12 +167,93 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
     this.leases.set(call, got.lease);
   }
 
-  /** Gives the in-flight slot back whatever the outcome (result, upstream error, later refusal). */
-  async after(call: CallContext): Promise<void> {
+  /**
+   * Gives the in-flight slot back whatever the outcome (result, upstream error, later refusal), and
+   * counts a call the policy denied against its caller's per-user window.
+   */
+  async after(call: CallContext, outcome?: CallOutcome): Promise<void> {
+    if (outcome?.status === 'denied') return this.countDenied(call);
     const lease = this.leases.get(call);
     if (!lease) return;
     this.leases.delete(call);
     await this.limiter.inFlight.release(lease, this.config.rateLimit.redisTimeoutMs);
+  }
+
+  /**
+   * The gate before the policy step ({@link RateLimitGate}): a governed call of a principal whose
+   * per-user window this replica saw spent is refused until the window ends, without a Redis round
+   * trip and before the policy inspects anything. Lists and ping are not governed and pass.
+   */
+  refuseIfBlocked(call: CallContext): void {
+    const params = call.upstreamParams ?? call.request.params ?? {};
+    if (!governedTarget(call.server, call.request.method, params)) return;
+    const who = principalKey(call.principal);
+    const blocked = this.blocked.get(who);
+    if (!blocked) return;
+    const left = blocked.until - Date.now();
+    if (left <= 0) {
+      this.blocked.delete(who);
+      return;
+    }
+    const retryAfter = Math.max(1, Math.ceil(left / 1000));
+    const state: LimitState = {
+      name: 'user',
+      points: blocked.points,
+      remaining: 0,
+      retryAfterSeconds: retryAfter,
+      degraded: blocked.degraded,
+    };
+    const facts: RateLimitFacts = { limits: [state], refused: 'user', degraded: blocked.degraded };
+    call.facts.rateLimit = facts;
+    throw limited(
+      `rate limit 'user' reached: ${blocked.points} calls per minute, denied calls included${blocked.degraded ? ' (degraded share)' : ''}; retry in ${retryAfter} s`,
+      retryAfter,
+      'user',
+      blocked.points,
+    );
+  }
+
+  /** A denied call uses one point of its caller's per-user window; spending it blocks them. */
+  private async countDenied(call: CallContext): Promise<void> {
+    const decision = call.facts.policy as Decision | undefined;
+    if (!decision || decision.allow || !call.server) return;
+    const who = principalKey(call.principal);
+    const { rateLimit } = this.config;
+    const [state] = await this.limiter.count(
+      [{ name: 'user', key: `user:${who}`, points: rateLimit.perUserPerMinute }],
+      Date.now() + rateLimit.redisTimeoutMs,
+    );
+    if (state?.retryAfterSeconds !== undefined) this.block(who, state);
+  }
+
+  private block(who: string, state: LimitState): void {
+    const now = Date.now();
+    if (this.blocked.size >= MAX_BLOCKED) {
+      for (const [key, b] of this.blocked) if (b.until <= now) this.blocked.delete(key);
+      if (this.blocked.size >= MAX_BLOCKED) this.blocked.clear();
+    }
+    this.blocked.set(who, {
+      until: now + (state.retryAfterSeconds ?? 1) * 1000,
+      points: state.points,
+      degraded: state.degraded,
+    });
+  }
+}
+
+/**
+ * The rate limit's first look at a call, before the policy step: refuses at once the governed
+ * calls of a principal whose per-user window is spent ({@link RateLimitStage.refuseIfBlocked}),
+ * so a caller past their limit costs no inspection. Order: `[RateLimitGate, PolicyStage,
+ * RateLimitStage, …]`.
+ */
+@Injectable()
+export class RateLimitGate implements CallStage {
+  readonly name = 'rate-limit-gate';
+
+  constructor(private readonly limits: RateLimitStage) {}
+
+  async before(call: CallContext): Promise<void> {
+    this.limits.refuseIfBlocked(call);
   }
 }
 

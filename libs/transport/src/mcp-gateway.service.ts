@@ -5,6 +5,7 @@ import type { Logger, Metrics } from '@gatehouse/observability';
 import type { CallContext, CallOutcome, CallStage, ProtocolEra } from './call-context';
 import { type BoundCursors, CursorSealer } from './cursor';
 import {
+  errorMapping,
   errorResponse,
   isNotification,
   isRequest,
@@ -842,17 +843,36 @@ export class McpGateway {
   }
 
   private observe(call: CallContext, outcome: CallOutcome): void {
-    const server = call.server ?? call.target;
-    // The method is the client's word: an unknown one is counted as "other" so a client cannot
-    // mint unbounded metric series.
+    // Every label is bounded whatever the client sends (the series live until restart): a server
+    // name not in config (a 2026-07-28 call or pass-through path may name anything) counts as
+    // "unknown", a method the gateway does not know as "other", an error code it does not know
+    // (an upstream's own) as "other".
+    const named = call.server ?? call.target;
+    const server = named === '*' || Object.hasOwn(this.config.upstreams, named) ? named : 'unknown';
     const method = KNOWN_METHODS.has(call.request.method) ? call.request.method : 'other';
     const total = process.hrtime.bigint() - call.startedAt;
     const upstream = outcome.upstreamNs ?? 0n;
-    if (outcome.errorCode !== undefined) this.metrics.errors.inc({ server, code: String(outcome.errorCode) });
+    if (outcome.errorCode !== undefined)
+      this.metrics.errors.inc({ server, code: errorCodeLabel(outcome.errorCode) });
     this.metrics.calls.inc({ server, method, outcome: outcome.status });
     this.metrics.callDuration.observe({ server, method, part: 'upstream' }, Number(upstream) / 1e9);
     this.metrics.callDuration.observe({ server, method, part: 'gateway' }, Number(total - upstream) / 1e9);
   }
+}
+
+/**
+ * The JSON-RPC codes the gateway answers with and the ones MCP defines (resource not found -32002,
+ * URL elicitation required -32042); any other code, an upstream's own, is one "other" label.
+ */
+const KNOWN_ERROR_CODES = new Set([
+  ...Object.values(TransportErrorCode).map((code) => errorMapping(code).rpc),
+  -32000,
+  -32002,
+  -32042,
+]);
+
+function errorCodeLabel(code: number): string {
+  return KNOWN_ERROR_CODES.has(code) ? String(code) : 'other';
 }
 
 /** R13: routing headers that disagree with the body are refused before anything else happens. */

@@ -239,3 +239,75 @@ describe('PolicyStage', () => {
     held.swap(compiled(SEED, 3));
   });
 });
+
+describe('PolicyStage: cheap checks before expensive ones (issue 13.5)', () => {
+  const bob = person('bob', ['support']);
+  const alice = person('alice', ['data-platform']);
+  const query = (sql: string) => ({ method: 'tools/call', params: { name: 'query', arguments: { sql } } });
+  const stageWith = (policy: string, config = CONFIG) =>
+    new PolicyStage(config, new HeldPolicy(compiled(policy)), createLogger('silent'));
+  beforeAll(() => new PolicyStage(CONFIG, new HeldPolicy(undefined), createLogger('silent')).onModuleInit());
+
+  it('denies a call no rule could allow on principal × server × tool alone, without inspecting its SQL', () => {
+    const evaluation = stageWith(SEED).evaluate(bob, 'db', query('SELECT * FROM secret.keys'));
+    expect(evaluation?.decision).toMatchObject({
+      allow: false,
+      outcome: 'deny',
+      matchedRules: [],
+      touched: [],
+      reason:
+        'no rule could allow user "bob" to call db/query whatever its arguments: the arguments were not inspected',
+    });
+    expect(evaluation?.classification.touched).toEqual([]);
+  });
+
+  it('names the unconditional deny rules that decide the call before its arguments are looked at', () => {
+    const policy = `${SEED}- id: no-support-on-db
+  effect: deny
+  subject: { group: support }
+  resource: { server: db }
+  action: '*'
+- subject: { group: support }
+  resource: { server: db }
+  action: read
+`;
+    expect(stageWith(policy).evaluate(bob, 'db', query('SELECT 1'))?.decision).toMatchObject({
+      matchedRules: ['no-support-on-db'],
+      reason:
+        /whatever its arguments \(denied by rule "no-support-on-db"\): the arguments were not inspected/,
+    });
+  });
+
+  it('inspects the arguments when a conditional rule could allow the call, or enforcement is shadow', () => {
+    const conditional = stageWith(SEED).evaluate(alice, 'db', query('SELECT * FROM secret.keys'));
+    expect(conditional?.decision).toMatchObject({ outcome: 'deny', touched: ['secret.keys'] });
+    const shadow = stageWith(
+      `rules:\n${SEED.trimEnd().replace(/^/gm, '  ')}\nenforcement:\n  - tags: { env: prod }\n    action: read\n    mode: shadow\n`,
+    );
+    expect(shadow.evaluate(bob, 'db', query('SELECT * FROM public.t'))?.decision).toMatchObject({
+      allow: true,
+      outcome: 'shadow-deny',
+      touched: ['public.t'],
+    });
+  });
+
+  it('R42: denies SQL over policy.maxInspectedSqlBytes (UTF-8 bytes) unparsed, with the bound as the reason', () => {
+    const small = parseConfigText(
+      `auth:\n  mode: none\npolicy:\n  maxInspectedSqlBytes: 100\nupstreams:\n  db:\n    transport: http\n    url: http://127.0.0.1:1/mcp\n    tags: { kind: postgres, env: prod }\n`,
+      {},
+    ).config;
+    const stage = stageWith(SEED, small);
+    // 40 characters of 3 bytes each: under the bound by length, over it in bytes.
+    const euros = `SELECT '${'€'.repeat(40)}' FROM public.t`;
+    expect(stage.evaluate(alice, 'db', query(euros))?.decision).toMatchObject({
+      allow: false,
+      touched: [],
+      reason:
+        /^the SQL of 146 bytes was not inspected: this gateway inspects at most 100 bytes of SQL per call \(policy\.maxInspectedSqlBytes\)/,
+    });
+    expect(stage.evaluate(alice, 'db', query('SELECT 1 FROM public.t'))?.decision).toMatchObject({
+      allow: true,
+      touched: ['public.t'],
+    });
+  });
+});

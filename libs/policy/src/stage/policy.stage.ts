@@ -197,7 +197,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     if (!target) return undefined;
     const policy = this.source.current();
     if (target.refused !== undefined) {
-      const classification = this.classify(target, undefined, policy);
+      const classification = this.classify(target, undefined, policy, () => undefined);
       return {
         target,
         classification,
@@ -219,7 +219,29 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
         decision: denied({ ...target, classification }, reason, policy?.version),
       };
     }
-    const classification = this.classify(target, upstream, policy);
+    // Cheap checks before expensive ones: what principal × server × tool alone decides is decided
+    // before any argument is inspected (SQL parsed, CEL run on arguments).
+    const unreachable = policy && this.uninspected(policy, principal, upstream, target);
+    if (unreachable) return unreachable;
+    let oversized: number | undefined;
+    const classification = this.classify(target, upstream, policy, (bytes) => (oversized = bytes));
+    if (oversized !== undefined) {
+      const max = this.config.policy.maxInspectedSqlBytes;
+      const reason =
+        `the SQL of ${oversized.toLocaleString('en')} bytes was not inspected: this gateway inspects at most ` +
+        `${max.toLocaleString('en')} bytes of SQL per call (policy.maxInspectedSqlBytes); split the statement`;
+      const tooLong: Classification = {
+        action: 'write',
+        touched: [],
+        relations: unknownRelations('the SQL was not inspected'),
+        reasons: [reason],
+      };
+      return {
+        target,
+        classification: tooLong,
+        decision: denied({ ...target, classification: tooLong }, reason, policy?.version),
+      };
+    }
     const governed = { ...target, classification };
     const decision = policy
       ? this.decide(policy, principal, upstream, governed, at)
@@ -333,11 +355,61 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     return decision.outcome === 'deny' && explicit ? decision.reason : undefined;
   }
 
-  /** Read or write: prompts and resources are reads; tools are writes unless proven or attested read. */
+  /**
+   * The call denied on principal × server × tool alone, when no rule could allow it whatever its
+   * arguments (no allow matches for read or write, or an unconditional deny covers it, and neither
+   * is in shadow: exactly what hides a tool from lists, R12) and no break-glass grant covers it.
+   * Undefined when the arguments could still matter.
+   */
+  private uninspected(
+    policy: CompiledPolicy,
+    principal: Principal,
+    upstream: UpstreamConfig,
+    target: GovernedTarget,
+  ): PolicyEvaluation | undefined {
+    const subject = {
+      principal,
+      server: target.server,
+      serverTags: upstream.tags,
+      tool: target.name,
+      relations: unknownRelations('the arguments were not inspected'),
+    };
+    if (policy.mayList(subject)) return undefined;
+    if (this.bypass?.covering(principal, target.server, target.name, 'read')) return undefined;
+    if (this.bypass?.covering(principal, target.server, target.name, 'write')) return undefined;
+    const action = target.kind === 'tool' ? 'write' : 'read';
+    const rules = new Set<string>();
+    // A tool may turn out read or write once inspected; prompts and resources are always read.
+    for (const a of target.kind === 'tool' ? (['read', 'write'] as const) : (['read'] as const)) {
+      for (const rule of this.candidates(policy, { ...subject, action: a }).rules) {
+        if (rule.effect === 'deny' && !rule.conditions.when && !rule.conditions.schemas) rules.add(rule.id);
+      }
+    }
+    const ids = [...rules];
+    const by = ids.length === 0 ? '' : ` (denied by ${ids.map((id) => `rule "${id}"`).join(', ')})`;
+    const reason =
+      `no rule could allow ${describe(principal)} to call ${target.server}/${target.name} whatever its ` +
+      `arguments${by}: the arguments were not inspected`;
+    const classification: Classification = {
+      action,
+      touched: [],
+      relations: unknownRelations('the arguments were not inspected'),
+      reasons: [reason],
+    };
+    const decision = denied({ ...target, classification }, reason, policy.version);
+    decision.matchedRules = ids;
+    return { target, classification, decision };
+  }
+
+  /**
+   * Read or write: prompts and resources are reads; tools are writes unless proven or attested
+   * read. SQL longer than `policy.maxInspectedSqlBytes` is not parsed: `tooLong` is told its size.
+   */
   private classify(
     target: GovernedTarget,
     upstream: UpstreamConfig | undefined,
     policy: CompiledPolicy | undefined,
+    tooLong: (bytes: number) => void,
   ): Classification {
     if (target.kind !== 'tool') {
       return {
@@ -347,6 +419,7 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
         reasons: [`a ${target.kind} is read`],
       };
     }
+    const max = this.config.policy.maxInspectedSqlBytes;
     return classify({
       server: target.server,
       serverTags: upstream?.tags ?? {},
@@ -355,7 +428,15 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
       readOnlyTools: upstream?.readOnlyTools ?? [],
       ...(upstream?.sql ? { sql: upstream.sql } : {}),
       attestations: policy?.document.attestations ?? [],
-      inspect: inspectSql,
+      inspect: (sql, options) => {
+        // A JavaScript string's UTF-8 size is at most three times its length: short ones are not measured.
+        const bytes = sql.length * 3 <= max ? 0 : Buffer.byteLength(sql);
+        if (bytes > max) {
+          tooLong(bytes);
+          throw new Error(`SQL over ${max} bytes is not inspected`);
+        }
+        return inspectSql(sql, options);
+      },
     });
   }
 
@@ -390,7 +471,10 @@ export class PolicyStage implements CallStage, OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private candidates(policy: CompiledPolicy, input: DecisionInput): Candidates {
+  private candidates(
+    policy: CompiledPolicy,
+    input: Omit<DecisionInput, 'args' | 'touched' | 'now'>,
+  ): Candidates {
     const { principal } = input;
     const key = `${principalKey(principal)}\u0001${principal.groups.join('\u0002')}\u0001${principal.roles.join('\u0002')}\u0001${input.server}\u0001${input.tool}\u0001${input.action}`;
     const now = Date.now();
@@ -424,6 +508,12 @@ const LIST_FIELDS: Record<string, { key: string; name: string; uri: boolean } | 
   'resources/list': { key: 'resources', name: 'uri', uri: true },
   'resources/templates/list': { key: 'resourceTemplates', name: 'uriTemplate', uri: true },
 };
+
+function describe(p: Principal): string {
+  const kind =
+    p.kind === 'service' ? 'service account' : p.kind === 'anonymous' ? 'anonymous caller' : 'user';
+  return `${kind} "${p.subject}"`;
+}
 
 function denied(governed: Governed, reason: string, policyVersion = 0): Decision {
   return {

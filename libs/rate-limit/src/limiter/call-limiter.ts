@@ -50,7 +50,29 @@ out[#out + 1] = 1
 return out
 `;
 
-type CheckingRedis = Redis & { ghCheckCall(...keysThenArgs: Array<string | number>): Promise<number[]> };
+/**
+ * The minute windows of {@link CHECK_CALL} alone, for calls that never reach an upstream (a call
+ * the policy denied still counts against its caller): no in-flight slot. Same KEYS and ARGV for the
+ * windows, same reply without the slot.
+ */
+const COUNT_WINDOWS = `
+local n = tonumber(ARGV[1])
+local window = tonumber(ARGV[n + 2])
+local out = {}
+for i = 1, n do
+  redis.call('SET', KEYS[i], 0, 'PX', window, 'NX')
+  local used = redis.call('INCR', KEYS[i])
+  out[#out + 1] = used
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+  if used > tonumber(ARGV[i + 1]) then return out end
+end
+return out
+`;
+
+type CheckingRedis = Redis & {
+  ghCheckCall(...keysThenArgs: Array<string | number>): Promise<number[]>;
+  ghCountWindows(...keysThenArgs: Array<string | number>): Promise<number[]>;
+};
 
 /** The in-flight slot a call asks for. */
 export interface InFlightRequest {
@@ -86,6 +108,7 @@ export class CallLimiter {
   ) {
     if (redis) {
       redis.defineCommand('ghCheckCall', { lua: CHECK_CALL });
+      redis.defineCommand('ghCountWindows', { lua: COUNT_WINDOWS });
       this.redis = redis as CheckingRedis;
     }
     this.inFlight = new InFlight(redis, keyPrefix, health, degradedShare);
@@ -103,6 +126,45 @@ export class CallLimiter {
       }
     }
     return this.checkLocally(checks, slot);
+  }
+
+  /**
+   * Counts one call against the minute windows only (no in-flight slot), in order, the first
+   * refusal ending the count; the same Redis deadline and degraded fallback as {@link check}.
+   */
+  async count(checks: LimitCheck[], deadline: number): Promise<LimitState[]> {
+    const remainingMs = deadline - Date.now();
+    if (this.redis && remainingMs > 0) {
+      try {
+        const reply = await within(
+          this.redis.ghCountWindows(
+            checks.length,
+            ...checks.map((c) => `${this.keyPrefix}rl:${c.key}`),
+            checks.length,
+            ...checks.map((c) => c.points),
+            WINDOW_MS,
+          ),
+          remainingMs,
+        );
+        this.health.ok();
+        const limits: LimitState[] = [];
+        for (let i = 0; i + 1 < reply.length; i += 2) {
+          limits.push(windowState(checks[i / 2] as LimitCheck, reply[i] as number, reply[i + 1] as number));
+        }
+        return limits;
+      } catch (err) {
+        this.health.fail(err);
+      }
+    }
+    const degraded = this.redis !== undefined;
+    const limits: LimitState[] = [];
+    for (const check of checks) {
+      const points = degraded ? degradedPoints(check.points, this.degradedShare) : check.points;
+      const state = await this.minutes.consume(check, points, degraded);
+      limits.push(state);
+      if (state.retryAfterSeconds !== undefined) break;
+    }
+    return limits;
   }
 
   private async checkInRedis(checks: LimitCheck[], slot: InFlightRequest): Promise<CallLimits> {
