@@ -170,7 +170,7 @@ describe('13.6 R20: secrets never reach the audit table, the audit API or the lo
     do {
       rows = await query(
         // gatewayWith's scratch database (PolicyWorld's type does not name it).
-        (world.gw).databaseUrl,
+        world.gw.databaseUrl,
         `SELECT principal_subject, method, outcome, row_to_json(a)::text AS row FROM audit_event a WHERE kind <> 'admin'`,
       );
       if (rows.filter((r) => r.outcome !== 'allowed' && r.outcome !== 'denied').length >= 5) break;
