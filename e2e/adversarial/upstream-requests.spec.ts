@@ -353,7 +353,7 @@ upstreams:
     expect(bobLogs).toEqual([]);
   }, 40_000);
 
-  it('13.7 R43: resource updates for alice’s 2026-07-28 subscription on a per-session server never reach bob’s GET stream', async () => {
+  it('13.7 R43: resource updates on alice’s 2026-07-28 connection to a per-session server never reach bob’s GET stream', async () => {
     const bobHeard: string[] = [];
     const bob = await session('bob', 'everyps', {}, (c) => {
       c.setNotificationHandler('notifications/resources/updated', (n) => {
@@ -365,14 +365,15 @@ upstreams:
     });
     await bob.setLoggingLevel('debug');
     const uri = 'demo://resource/static/document/architecture.md';
-    expect((await modernRpc('alice', 'everyps', 'resources/subscribe', { uri })).error).toBeUndefined();
+    // 2026-07-28 removed resources/subscribe: the gateway answers -32601 itself (13.8) and
+    // nothing is subscribed; whatever alice's connection still announces must not reach bob.
+    expect((await modernRpc('alice', 'everyps', 'resources/subscribe', { uri })).error?.code).toBe(-32601);
     await modernCall('alice', 'everyps', 'toggle-subscriber-updates', {});
     try {
       // The upstream announces updates of subscribed resources every 5 s.
       await sleep(6500);
     } finally {
       await modernCall('alice', 'everyps', 'toggle-subscriber-updates', {});
-      await modernRpc('alice', 'everyps', 'resources/unsubscribe', { uri });
     }
     expect(bobHeard).toEqual([]);
   }, 30_000);

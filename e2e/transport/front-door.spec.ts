@@ -81,11 +81,17 @@ describe('front door', () => {
   });
 
   it('answers an unknown method on the aggregated endpoint with -32601 and where to go instead', async () => {
-    // tasks/* are served here since 13.3; subscriptions/listen is still pass-through only.
+    // Every 2025 client method is served here since 13.3 (tasks/*), and methods outside the
+    // negotiated revision are refused earlier (13.8); 2026-07-28's subscriptions/listen is a real
+    // method that only the pass-through endpoints serve.
     const res = await rawPost(
       mcp,
-      JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'subscriptions/listen', params: {} }),
-      { 'mcp-session-id': session },
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'subscriptions/listen',
+        params: { notifications: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+      }),
     );
     expect(res.json.id).toBe(7);
     expect(res.json.error.code).toBe(-32601);
