@@ -162,8 +162,10 @@ export function registerMcpRoutes(
       refusal.facts,
     );
     const retryAfter = (refusal.error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    // Connection: close, so the rest of an unread body is not read off the socket to keep the
+    // connection alive (Node would read and discard all of it): the client reconnects.
     return sendError(
-      reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter ?? 1)))),
+      reply.headers({ 'retry-after': String(Math.max(1, Math.ceil(retryAfter ?? 1))), connection: 'close' }),
       refusal.error,
     );
   };
