@@ -14,8 +14,13 @@
  * - while erin floods with SQL just under the bound, which her rule could allow: parsed, the worst
  *   a caller can still buy per call.
  *
- * Rate limits are set out of reach so every flood call is decided by the policy step (with the
- * default limits bob is refused at the gate after `perUserPerMinute` calls, which is cheaper still).
+ * - and, on a second gateway with the default request-byte budget
+ *   (`rateLimit.bytesPerUserPerMinute`, 64 MiB), bob's 3.8 MB flood again: refused at the front
+ *   door before his bodies are parsed once the budget is spent.
+ *
+ * Call-count limits are set out of reach so every flood call is decided by the policy step (with the
+ * default limits bob is refused at the gate after `perUserPerMinute` calls, which is cheaper still);
+ * on the first gateway the byte budget is out of reach too.
  * The gateway runs in this process, as in the e2e suites: alice's latency is the wall time of her
  * request, which includes any event-loop time the gateway spends on bob's calls.
  *
@@ -41,10 +46,13 @@ const POLICY = `- subject: { group: data-platform }
   conditions:
     schemas: [public]
 `;
-const LIMITS = `rateLimit:
+const COUNT_LIMITS = `rateLimit:
   perUserPerMinute: 1000000
   perToolPerMinute: 1000000
   inFlightPerUser: 100000
+`;
+/** The first gateway: the byte budget out of reach too, so every flood call reaches the policy. */
+const NO_BYTE_BUDGET = `${COUNT_LIMITS}  bytesPerUserPerMinute: 1099511627776
 `;
 
 /** 3.8 MB: the size the issue measured. */
@@ -115,6 +123,23 @@ async function measure(alice: Caller, flood?: () => Promise<unknown>): Promise<L
   };
 }
 
+/** alice alone and under bob's 3.8 MB flood, on a gateway with the default byte budget. */
+async function withByteBudget(): Promise<{ alone: Latency; huge: Latency }> {
+  const world = await policyWorld({ 'bench.yaml': POLICY }, COUNT_LIMITS);
+  try {
+    const alice = await sessionFor(world.gw, await world.token('alice'));
+    const bob = await sessionFor(world.gw, await world.token('bob'));
+    await measure(alice);
+    const alone = await measure(alice);
+    const huge = await measure(alice, () =>
+      bob('tools/call', { name: 'postgres-prod__query', arguments: { sql: HUGE_SQL } }),
+    );
+    return { alone, huge };
+  } finally {
+    await world.close();
+  }
+}
+
 function row(label: string, l: Latency): string {
   return `| ${label} | ${l.calls} | ${l.served} | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms | ${l.max.toFixed(1)} ms | ${l.flood} |`;
 }
@@ -125,7 +150,8 @@ async function main(): Promise<void> {
   const out = outArg > 0 ? process.argv[outArg + 1] : join('bench', 'reports', `${date}-call-cost.md`);
   if (!out) throw new Error('--out needs a file name');
 
-  const world = await policyWorld({ 'bench.yaml': POLICY }, LIMITS);
+  const budgeted = await withByteBudget();
+  const world = await policyWorld({ 'bench.yaml': POLICY }, NO_BYTE_BUDGET);
   try {
     const alice = await sessionFor(world.gw, await world.token('alice'));
     const bob = await sessionFor(world.gw, await world.token('bob'));
@@ -147,7 +173,8 @@ async function main(): Promise<void> {
       '',
       `alice's latency over ${ALICE_CALLS} sequential \`SELECT name FROM public.customers\` calls through the ` +
         `gateway to server-postgres, alone and while another user runs ${FLOODERS} concurrent loops of the ` +
-        'flood named (rate limits out of reach). "Flood calls" is how many the gateway answered meanwhile.',
+        'flood named (call-count limits out of reach; the byte budget too, except in the last two rows). ' +
+        '"Flood calls" is how many the gateway answered meanwhile.',
       '',
       "| Scenario | alice's calls | served | p50 | p99 | max | Flood calls |",
       '| --- | --- | --- | --- | --- | --- | --- |',
@@ -155,15 +182,20 @@ async function main(): Promise<void> {
       row('bob: 3.8 MB SQL no rule could allow (denied unparsed)', huge),
       row('erin: 270 KB SQL over the 256 KiB bound (denied unparsed)', over),
       row('erin: 260 KB SQL under the bound, her rule could allow (parsed)', under),
+      row('alone, second gateway (default 64 MiB byte budget)', budgeted.alone),
+      row('bob: 3.8 MB SQL, default byte budget (refused before parsing once spent)', budgeted.huge),
       '',
       "Before issue 13 the issue measured three 3.8 MB calls pushing alice's worst latency from 46 ms to",
-      "5.2 s, each parsed on the event loop. No flood call here parses SQL except the last row's, yet a",
-      'flood of multi-MB calls with the limits out of reach still hurts: every call is read, JSON-parsed',
-      "and audited with its whole arguments, and the audit writer falls behind until alice's intents are",
-      'refused (AUDIT_UNAVAILABLE: the "served" column). With real limits the gate stops a principal after',
-      '`perUserPerMinute` calls, which still allows 600 × 3.8 MB a minute: a byte budget per principal',
-      'and a cap on the argument bytes an audit record stores are the open remedies (docs/reliability.md).',
-      'The gateway runs in the bench process. Run with `npm run bench:call-cost` on an otherwise idle machine.',
+      '5.2 s, each parsed on the event loop. No flood call of the first four rows parses SQL except the',
+      "last one's, yet a flood of multi-MB calls with every limit out of reach still costs body reading,",
+      'JSON parsing and an audit record per call. The last row is the same flood against the default',
+      'request-byte budget (`rateLimit.bytesPerUserPerMinute`, 64 MiB per principal and minute): after',
+      "about 17 calls bob's POSTs are refused at the front door, 429 with Retry-After, before their",
+      'bodies are parsed (from Content-Length, with no Redis round trip once the replica knows), and the',
+      'connection is closed so the rest of the body is not read. The gateway runs in the bench process,',
+      "and so does bob's flooding client: building and sending his 3.8 MB bodies costs alice's event loop",
+      'too, which a gateway of its own would not pay; compare the last two rows with that in mind.',
+      'Run with `npm run bench:call-cost` on an otherwise idle machine.',
       '',
     ].join('\n');
     mkdirSync(join(out, '..'), { recursive: true });

@@ -620,6 +620,15 @@ export const configSchema = z
       .object({
         /** Calls per minute one person or service may make across all tools (besides the rule's own limit). */
         perUserPerMinute: z.number().int().positive().default(600),
+        /**
+         * Request body bytes per minute one principal may send to /mcp, charged at the front door
+         * before a body is parsed (from Content-Length before it is read).
+         */
+        bytesPerUserPerMinute: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024 * 1024),
         /** Calls per minute one tool (server × tool) may receive across all callers. */
         perToolPerMinute: z.number().int().positive().default(6000),
         /** Calls one principal may have in flight at once. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { REQUEST_BYTES_BUDGET } from '@gatehouse/transport';
 import { RateLimitGate, RateLimitStage } from './rate-limit.stage';
 
 /**
@@ -8,7 +9,12 @@ import { RateLimitGate, RateLimitStage } from './rate-limit.stage';
  * Needs the global config, logger and metrics.
  */
 @Module({
-  providers: [RateLimitStage, RateLimitGate],
-  exports: [RateLimitStage, RateLimitGate],
+  providers: [
+    RateLimitStage,
+    RateLimitGate,
+    // The front door's request-byte budget (TransportModule injects it when this module is imported).
+    { provide: REQUEST_BYTES_BUDGET, useExisting: RateLimitStage },
+  ],
+  exports: [RateLimitStage, RateLimitGate, REQUEST_BYTES_BUDGET],
 })
 export class RateLimitModule {}

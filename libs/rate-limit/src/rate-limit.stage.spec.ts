@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import type { Principal } from '@gatehouse/auth';
+import { principalKey, type Principal } from '@gatehouse/auth';
 import { parseConfigText } from '@gatehouse/config';
 import { createLogger, Metrics } from '@gatehouse/observability';
 import type { Decision } from '@gatehouse/policy';
@@ -18,6 +18,7 @@ interface Limits {
   perUserPerMinute?: number;
   perToolPerMinute?: number;
   inFlightPerUser?: number;
+  bytesPerUserPerMinute?: number;
 }
 
 /** `redisUrl` null: no Redis at all. */
@@ -392,6 +393,20 @@ describe('RateLimitStage when Redis is down or slow (R28, R29)', () => {
     expect(after.data).toMatchObject({ limit: { name: 'user', points: 4 } });
   });
 
+  it('13.5 R28: the request-byte budget falls back to the degraded share while Redis is down, never open', async () => {
+    const { stage } = await stageWith(
+      { bytesPerUserPerMinute: 1000, degradedShare: 0.5, redisTimeoutMs: 200 },
+      url,
+    );
+    await expect(stage.charge(person('warm-up'), 10)).resolves.toBeUndefined();
+    proxy.down();
+    const erin = person('erin');
+    await expect(stage.charge(erin, 400)).resolves.toBeUndefined();
+    const refused = await stage.charge(erin, 200);
+    expect(refused?.error.message).toMatch(/'bytes' reached: .*500 bytes per minute \(degraded share\)/);
+    expect(refused?.facts).toMatchObject({ refused: 'bytes', degraded: true });
+  });
+
   it('caps calls in flight at the degraded share while Redis is down', async () => {
     const { stage } = await stageWith({ inFlightPerUser: 4, degradedShare: 0.5, redisTimeoutMs: 200 }, url);
     await stage.before(call(person('warm-up')));
@@ -473,5 +488,53 @@ describe('RateLimitStage: denied calls count (issue 13.5)', () => {
     await refusal(stage.before(call(carol)));
     const err = await refusal(gate.before(call(carol, 'query', null)));
     expect(err.code).toBe(TransportErrorCode.RATE_LIMITED);
+  });
+});
+
+describe('RateLimitStage: request-byte budget (issue 13.5)', () => {
+  for (const redisUrl of [REDIS_URL, null]) {
+    it(`13.5 R27: bytes per principal and minute; past the budget -32029 with the limit, then refused without a round trip (${redisUrl ? 'Redis' : 'no Redis'})`, async () => {
+      const { stage } = await stageWith({ bytesPerUserPerMinute: 10_000 }, redisUrl);
+      const bob = person('bob');
+      await expect(stage.charge(bob, 6_000)).resolves.toBeUndefined();
+      // Asking with 0 bytes (a chunked body, before it is read) costs nothing while under budget.
+      await expect(stage.charge(bob, 0)).resolves.toBeUndefined();
+      const refused = await stage.charge(bob, 6_000);
+      expect(refused?.error.code).toBe(TransportErrorCode.RATE_LIMITED);
+      expect(refused?.error.message).toMatch(
+        /rate limit 'bytes' reached: request bytes past 10,000 bytes per minute; .*before its body was parsed; retry in \d+ s/,
+      );
+      expect(refused?.error.data).toMatchObject({ limit: { name: 'bytes', points: 10_000, remaining: 0 } });
+      expect(refused?.facts).toMatchObject({ refused: 'bytes', degraded: false });
+      // Remembered: even a 0-byte ask is refused now; alice has her own budget.
+      expect((await stage.charge(bob, 0))?.error.code).toBe(TransportErrorCode.RATE_LIMITED);
+      await expect(stage.charge(person('alice'), 9_000)).resolves.toBeUndefined();
+    });
+  }
+
+  it('13.5 R26: two replicas share one budget through Redis (one atomic script, the window expires)', async () => {
+    const config = configWith({ bytesPerUserPerMinute: 10_000 }, REDIS_URL);
+    const replicas = [0, 1].map(() => new RateLimitStage(config, capturedLogger().logger));
+    for (const r of replicas) {
+      await r.onModuleInit();
+      stages.push(r);
+    }
+    const [a, b] = replicas as [RateLimitStage, RateLimitStage];
+    const carol = person('carol');
+    await expect(a.charge(carol, 4_000)).resolves.toBeUndefined();
+    await expect(b.charge(carol, 4_000)).resolves.toBeUndefined();
+    expect((await a.charge(carol, 4_000))?.error.code).toBe(TransportErrorCode.RATE_LIMITED);
+    // The other replica learns it from Redis at its next charge.
+    expect((await b.charge(carol, 1))?.error.code).toBe(TransportErrorCode.RATE_LIMITED);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const key = `${config.redis.keyPrefix}rl:bytes:${principalKey(carol)}`;
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      expect(Number(await redis.get(key))).toBe(12_001);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { principalKey } from '@gatehouse/auth';
+import { principalKey, type Principal } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
 import { governedTarget, type BypassFacts, type Decision } from '@gatehouse/policy';
@@ -8,6 +8,8 @@ import {
   type CallContext,
   type CallOutcome,
   type CallStage,
+  type BytesRefusal,
+  type RequestBytesBudget,
   TransportError,
   TransportErrorCode,
 } from '@gatehouse/transport';
@@ -55,13 +57,15 @@ interface Blocked {
  * before anything about them is inspected.
  */
 @Injectable()
-export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy {
+export class RateLimitStage implements CallStage, RequestBytesBudget, OnModuleInit, OnModuleDestroy {
   readonly name = 'rate-limit';
   private readonly redis: Redis | undefined;
   private readonly health: RedisHealth;
   private readonly limiter: CallLimiter;
   private readonly leases = new WeakMap<CallContext, Lease>();
   private readonly blocked = new Map<string, Blocked>();
+  /** Principals this replica saw past their request-byte budget, until the window ends. */
+  private readonly overBytes = new Map<string, Blocked>();
 
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
@@ -213,6 +217,33 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
     );
   }
 
+  /**
+   * The request-byte budget (`rateLimit.bytesPerUserPerMinute`), charged by the front door before
+   * a body is parsed: `bytes` go to the principal's `rl:bytes:<principal>` minute window in one
+   * atomic script (R26), or this replica's share while Redis is away (R28). A request that passes
+   * the budget is refused, its bytes still counted, and this replica then refuses the principal's
+   * requests without a round trip until the window ends. `bytes` 0 only asks that.
+   */
+  async charge(principal: Principal, bytes: number): Promise<BytesRefusal | undefined> {
+    const who = principalKey(principal);
+    const limit = this.config.rateLimit.bytesPerUserPerMinute;
+    const known = this.overBytes.get(who);
+    if (known) {
+      const left = known.until - Date.now();
+      if (left > 0) return bytesRefusal(known.points, Math.ceil(left / 1000), known.degraded);
+      this.overBytes.delete(who);
+    }
+    if (bytes <= 0) return undefined;
+    const state = await this.limiter.add(
+      { name: 'bytes', key: `bytes:${who}`, points: limit },
+      bytes,
+      Date.now() + this.config.rateLimit.redisTimeoutMs,
+    );
+    if (state.retryAfterSeconds === undefined) return undefined;
+    remember(this.overBytes, who, state);
+    return bytesRefusal(state.points, state.retryAfterSeconds, state.degraded);
+  }
+
   /** A denied call uses one point of its caller's per-user window; spending it blocks them. */
   private async countDenied(call: CallContext): Promise<void> {
     const decision = call.facts.policy as Decision | undefined;
@@ -227,17 +258,38 @@ export class RateLimitStage implements CallStage, OnModuleInit, OnModuleDestroy 
   }
 
   private block(who: string, state: LimitState): void {
-    const now = Date.now();
-    if (this.blocked.size >= MAX_BLOCKED) {
-      for (const [key, b] of this.blocked) if (b.until <= now) this.blocked.delete(key);
-      if (this.blocked.size >= MAX_BLOCKED) this.blocked.clear();
-    }
-    this.blocked.set(who, {
-      until: now + (state.retryAfterSeconds ?? 1) * 1000,
-      points: state.points,
-      degraded: state.degraded,
-    });
+    remember(this.blocked, who, state);
   }
+}
+
+/** Remembers `who` as over a limit until its window ends; the map is bounded (expired ones go first). */
+function remember(map: Map<string, Blocked>, who: string, state: LimitState): void {
+  const now = Date.now();
+  if (map.size >= MAX_BLOCKED) {
+    for (const [key, b] of map) if (b.until <= now) map.delete(key);
+    if (map.size >= MAX_BLOCKED) map.clear();
+  }
+  map.set(who, {
+    until: now + (state.retryAfterSeconds ?? 1) * 1000,
+    points: state.points,
+    degraded: state.degraded,
+  });
+}
+
+/** The front door's answer past the byte budget, and its audit facts. */
+function bytesRefusal(points: number, retryAfterSeconds: number, degraded: boolean): BytesRefusal {
+  const retryAfter = Math.max(1, retryAfterSeconds);
+  const state: LimitState = { name: 'bytes', points, remaining: 0, retryAfterSeconds: retryAfter, degraded };
+  const facts: RateLimitFacts = { limits: [state], refused: 'bytes', degraded };
+  return {
+    error: limited(
+      `rate limit 'bytes' reached: request bytes past ${points.toLocaleString('en-US')} bytes per minute${degraded ? ' (degraded share)' : ''}; this request was refused before its body was parsed; retry in ${retryAfter} s`,
+      retryAfter,
+      'bytes',
+      points,
+    ),
+    facts: facts as unknown as Record<string, unknown>,
+  };
 }
 
 /**

@@ -2,6 +2,8 @@ export { TransportModule, SESSION_STORE } from './transport.module';
 export { McpGateway, SUPPORTED_VERSIONS, MODERN_VERSION, LEGACY_VERSIONS } from './mcp-gateway.service';
 export type { ClientSink, ClientStream, PostInput, PostOutcome } from './mcp-gateway.service';
 export { CALL_STAGES } from './call-context';
+export { REQUEST_BYTES_BUDGET } from './request-bytes';
+export type { BytesRefusal, RequestBytesBudget } from './request-bytes';
 export type { CallContext, CallOutcome, CallStage, ProtocolEra } from './call-context';
 export { TransportError, TransportErrorCode, errorMapping } from './jsonrpc';
 export type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from './jsonrpc';

@@ -385,6 +385,39 @@ export class McpGateway {
     }
   }
 
+  /**
+   * A POST the front door refused before parsing its body (the request-byte budget): every
+   * stage's `after` sees it as a call a stage refused, so the audit records it (`rate_limited`,
+   * with `facts` as `call.facts.rateLimit`) and the metrics count it. Its method is unknown, since
+   * the body was never parsed: it is recorded as {@link UNPARSED_METHOD}.
+   */
+  refusedUnparsed(
+    input: Pick<PostInput, 'target' | 'headers' | 'remoteAddress' | 'principal'>,
+    error: TransportError,
+    facts: Record<string, unknown>,
+  ): void {
+    const call: CallContext = {
+      target: input.target,
+      request: { jsonrpc: '2.0', id: 0, method: UNPARSED_METHOD },
+      era: 'legacy',
+      protocolVersion: '',
+      session: undefined,
+      principal: input.principal,
+      headers: input.headers,
+      remoteAddress: input.remoteAddress,
+      startedAt: process.hrtime.bigint(),
+      facts: { rateLimit: facts },
+    };
+    const outcome: CallOutcome = {
+      status: 'error',
+      errorCode: errorMapping(error.code).rpc,
+      errorMessage: error.message,
+    };
+    // Never dispatched, so it has no entry among the calls in flight: a map of its own.
+    const calls = new Map<string, InFlight>([['unread', { abort: new AbortController() }]]);
+    setImmediate(() => this.afterCall(call, outcome, calls, 'unread', ''));
+  }
+
   /** Cursors of this call's list: sealed to its principal, endpoint and method. */
   private cursorsFor(call: CallContext): BoundCursors {
     if (!this.cursors) throw new Error('the gateway has not started: no cursor key');
@@ -859,6 +892,9 @@ export class McpGateway {
     this.metrics.callDuration.observe({ server, method, part: 'gateway' }, Number(total - upstream) / 1e9);
   }
 }
+
+/** The method an audit record names for a request refused before its body was parsed. */
+export const UNPARSED_METHOD = '(body not parsed)';
 
 /**
  * The JSON-RPC codes the gateway answers with and the ones MCP defines (resource not found -32002,

@@ -1,6 +1,7 @@
 import {
   Inject,
   Injectable,
+  Optional,
   Module,
   type DynamicModule,
   type ModuleMetadata,
@@ -18,6 +19,7 @@ import { LOGGER, Metrics, Readiness, type Logger } from '@gatehouse/observabilit
 import { CALL_STAGES, type CallStage } from './call-context';
 import { registerMcpRoutes } from './http/mcp-routes';
 import { McpGateway } from './mcp-gateway.service';
+import { REQUEST_BYTES_BUDGET, type RequestBytesBudget } from './request-bytes';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './session/session-store';
 
 export const SESSION_STORE = Symbol('SESSION_STORE');
@@ -34,13 +36,14 @@ export class TransportLifecycle implements OnModuleInit, BeforeApplicationShutdo
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(REQUEST_BYTES_BUDGET) private readonly bytes?: RequestBytesBudget,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     // An encapsulated plugin: its parser, Host/Origin checks and error format apply to /mcp only.
     await fastify.register(async (scope) =>
-      registerMcpRoutes(scope, this.gateway, this.config, this.authenticator, this.urls),
+      registerMcpRoutes(scope, this.gateway, this.config, this.authenticator, this.urls, this.bytes),
     );
     this.readiness.register('sessions', () => this.store.ping());
     await this.gateway.start();

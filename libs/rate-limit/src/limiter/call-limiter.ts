@@ -69,9 +69,21 @@ end
 return out
 `;
 
+/**
+ * One window counted by an amount (a request body's bytes): KEYS[1] the window, ARGV the amount
+ * and the window in ms. Created with its expiry in the same atomic step as its first count, like
+ * {@link CHECK_CALL}; an amount past the limit still counts. Returns `used, pttl`.
+ */
+const ADD_TO_WINDOW = `
+redis.call('SET', KEYS[1], 0, 'PX', ARGV[2], 'NX')
+local used = redis.call('INCRBY', KEYS[1], ARGV[1])
+return { used, redis.call('PTTL', KEYS[1]) }
+`;
+
 type CheckingRedis = Redis & {
   ghCheckCall(...keysThenArgs: Array<string | number>): Promise<number[]>;
   ghCountWindows(...keysThenArgs: Array<string | number>): Promise<number[]>;
+  ghAddToWindow(key: string, amount: number, windowMs: number): Promise<number[]>;
 };
 
 /** The in-flight slot a call asks for. */
@@ -109,6 +121,7 @@ export class CallLimiter {
     if (redis) {
       redis.defineCommand('ghCheckCall', { lua: CHECK_CALL });
       redis.defineCommand('ghCountWindows', { lua: COUNT_WINDOWS });
+      redis.defineCommand('ghAddToWindow', { lua: ADD_TO_WINDOW, numberOfKeys: 1 });
       this.redis = redis as CheckingRedis;
     }
     this.inFlight = new InFlight(redis, keyPrefix, health, degradedShare);
@@ -165,6 +178,30 @@ export class CallLimiter {
       if (state.retryAfterSeconds !== undefined) break;
     }
     return limits;
+  }
+
+  /**
+   * Adds `amount` (a request body's bytes) to one minute window of `check.points`: one atomic
+   * script, shared by replicas (R26); the same Redis deadline and degraded fallback as
+   * {@link check} (R28, R29).
+   */
+  async add(check: LimitCheck, amount: number, deadline: number): Promise<LimitState> {
+    const remainingMs = deadline - Date.now();
+    if (this.redis && remainingMs > 0) {
+      try {
+        const [used, pttl] = await within(
+          this.redis.ghAddToWindow(`${this.keyPrefix}rl:${check.key}`, amount, WINDOW_MS),
+          remainingMs,
+        );
+        this.health.ok();
+        return windowState(check, used as number, pttl as number);
+      } catch (err) {
+        this.health.fail(err);
+      }
+    }
+    const degraded = this.redis !== undefined;
+    const points = degraded ? degradedPoints(check.points, this.degradedShare) : check.points;
+    return this.minutes.consume(check, points, degraded, amount);
   }
 
   private async checkInRedis(checks: LimitCheck[], slot: InFlightRequest): Promise<CallLimits> {

@@ -32,11 +32,14 @@ export function degradedPoints(points: number, share: number): number {
 export class LocalMinuteLimits {
   private readonly limiters = new Map<number, RateLimiterMemory>();
 
-  /** Consumes one point of `points`; never rejects (a refusal is a state with `retryAfterSeconds`). */
-  async consume(check: LimitCheck, points: number, degraded: boolean): Promise<LimitState> {
+  /**
+   * Consumes `amount` (one call, or a body's bytes) of `points`; never rejects (a refusal is a
+   * state with `retryAfterSeconds`).
+   */
+  async consume(check: LimitCheck, points: number, degraded: boolean, amount = 1): Promise<LimitState> {
     const base = { name: check.name, points, degraded };
     try {
-      const res = await this.limiter(points).consume(check.key);
+      const res = await this.limiter(points).consume(check.key, amount);
       return { ...base, remaining: Math.max(0, res.remainingPoints) };
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;

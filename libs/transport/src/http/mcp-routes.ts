@@ -20,12 +20,15 @@ import {
   validateMessage,
 } from '../jsonrpc';
 import type { ClientSink, McpGateway } from '../mcp-gateway.service';
+import type { BytesRefusal, RequestBytesBudget } from '../request-bytes';
 import { hostAllowList } from './host-guard';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who is calling, set by the identity check before anything else reads the request. */
     principal?: Principal;
+    /** The body's bytes were charged to the byte budget from its Content-Length. */
+    bytesCharged?: boolean;
   }
 }
 
@@ -42,6 +45,7 @@ export function registerMcpRoutes(
   config: GatehouseConfig,
   authenticator: Authenticator,
   urls: GatewayUrls,
+  bytes?: RequestBytesBudget,
 ): void {
   const allowedHosts = hostAllowList(config);
   const allowedOrigins = new Set(config.server.allowedOrigins);
@@ -93,6 +97,8 @@ export function registerMcpRoutes(
     );
   });
 
+  const targetOf = (req: FastifyRequest): string => (req.params as { name?: string }).name ?? '*';
+
   // R7: cross-site protection before anything else is read (the Host check, for every route,
   // is guardHosts on the root instance).
   app.addHook('onRequest', async (req, reply) => {
@@ -122,9 +128,47 @@ export function registerMcpRoutes(
         .headers({ ...failure.headers, 'content-type': 'application/json' })
         .send(JSON.stringify(errorResponse(null, new TransportError(code, err.message, { auth: err.code }))));
     }
+    // The request-byte budget, before the body is read (issue 13 point 5): a body with a
+    // Content-Length is charged now (what Fastify will read, at most the body limit); a chunked
+    // one is charged once read, before it is parsed (preHandler). A principal already over the
+    // budget is refused here either way, without a shared round trip.
+    if (!bytes || req.method !== 'POST') return;
+    const length = Number(req.headers['content-length']);
+    const declared = Number.isSafeInteger(length) && length >= 0;
+    const refusal = await bytes.charge(
+      req.principal,
+      declared ? Math.min(length, config.server.bodyLimitBytes) : 0,
+    );
+    req.bytesCharged = declared;
+    if (refusal) return refuseUnparsed(req, reply, refusal);
   });
 
-  const targetOf = (req: FastifyRequest): string => (req.params as { name?: string }).name ?? '*';
+  app.addHook('preHandler', async (req, reply) => {
+    if (!bytes || req.method !== 'POST' || req.bytesCharged || typeof req.body !== 'string') return;
+    const refusal = await bytes.charge(req.principal as Principal, Buffer.byteLength(req.body));
+    if (refusal) return refuseUnparsed(req, reply, refusal);
+  });
+
+  /** 429 with Retry-After and -32029, id null (the body was not parsed), audited `rate_limited`. */
+  const refuseUnparsed = (req: FastifyRequest, reply: FastifyReply, refusal: BytesRefusal): FastifyReply => {
+    gateway.refusedUnparsed(
+      {
+        target: targetOf(req),
+        headers: req.headers,
+        remoteAddress: req.ip,
+        principal: req.principal as Principal,
+      },
+      refusal.error,
+      refusal.facts,
+    );
+    const retryAfter = (refusal.error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    // Connection: close, so the rest of an unread body is not read off the socket to keep the
+    // connection alive (Node would read and discard all of it): the client reconnects.
+    return sendError(
+      reply.headers({ 'retry-after': String(Math.max(1, Math.ceil(retryAfter ?? 1))), connection: 'close' }),
+      refusal.error,
+    );
+  };
 
   const post = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const accept = String(req.headers.accept ?? '');
