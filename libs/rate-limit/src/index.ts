@@ -3,4 +3,5 @@ export { RateLimitGate, RateLimitStage, type RateLimitFacts } from './rate-limit
 export type { LimitState } from './limiter/limits';
 export { CallLimiter, type CallLimits, type InFlightRequest } from './limiter/call-limiter';
 export { RedisHealth } from './limiter/redis-health';
+export { limiterRedis } from './limiter/limiter-redis';
 export type { LimitCheck } from './limiter/limits';

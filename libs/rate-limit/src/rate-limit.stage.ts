@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { principalKey, type Principal } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, Metrics, type Logger } from '@gatehouse/observability';
@@ -17,6 +17,7 @@ import { CallLimiter } from './limiter/call-limiter';
 import type { Lease } from './limiter/in-flight';
 import type { LimitCheck, LimitState } from './limiter/limits';
 import { RedisHealth } from './limiter/redis-health';
+import { limiterRedis } from './limiter/limiter-redis';
 
 /** What the stage records in `call.facts.rateLimit` for the audit, on allowed and refused calls. */
 export interface RateLimitFacts {
@@ -75,17 +76,7 @@ export class RateLimitStage implements CallStage, RequestBytesBudget, OnModuleIn
     const { keyPrefix, url } = config.redis;
     const share = config.rateLimit.degradedShare;
     this.health = new RedisHealth(logger, metrics, share);
-    this.redis = url
-      ? new Redis(url, {
-          lazyConnect: true,
-          // Fail at once while disconnected (the deadline bounds the rest) and reconnect forever.
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          retryStrategy: (times) => Math.min(times * 100, 1000),
-        })
-      : undefined;
-    // ioredis reports connection errors as events; the health state logs the transition once.
-    this.redis?.on('error', (err: Error) => this.health.fail(err));
+    this.redis = limiterRedis(url, this.health);
     this.limiter = new CallLimiter(this.redis, keyPrefix, this.health, share);
   }
 

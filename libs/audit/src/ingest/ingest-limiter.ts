@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { principalKey, type Principal } from '@gatehouse/auth';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '@gatehouse/config';
 import { LOGGER, type Logger } from '@gatehouse/observability';
-import { CallLimiter, RedisHealth } from '@gatehouse/rate-limit';
+import { CallLimiter, limiterRedis, RedisHealth } from '@gatehouse/rate-limit';
 import { IngestError, IngestErrorCode } from './ingest-error';
 
 /** An ingest holds its in-flight slot at most this long, even if its replica dies before releasing it. */
@@ -30,15 +30,7 @@ export class IngestLimiter implements OnModuleInit, OnModuleDestroy {
     const share = config.rateLimit.degradedShare;
     // No metrics: the degraded gauge belongs to the call limits, which keep their own health.
     this.health = new RedisHealth(logger, undefined, share);
-    this.redis = url
-      ? new Redis(url, {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          retryStrategy: (times) => Math.min(times * 100, 1000),
-        })
-      : undefined;
-    this.redis?.on('error', (err: Error) => this.health.fail(err));
+    this.redis = limiterRedis(url, this.health);
     this.limiter = new CallLimiter(this.redis, `${keyPrefix}ingest:`, this.health, share);
   }
 
