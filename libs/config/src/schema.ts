@@ -606,6 +606,11 @@ export const configSchema = z
         upstreamsPerPrincipal: z.number().int().positive().default(32),
         /** Per-session upstream connections on a replica in total; beyond it new ones get 503. */
         upstreamsPerReplica: z.number().int().positive().default(256),
+        /**
+         * A 2026-07-28 principal's connection to a `per-session` server (it has no session to end
+         * it) is closed, and its place in the caps given back, once unused this long.
+         */
+        principalConnectionIdleSeconds: z.number().int().positive().default(300),
       })
       .strict()
       .prefault({}),

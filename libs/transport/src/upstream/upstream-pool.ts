@@ -8,7 +8,6 @@ import { type CallOwner, UpstreamConnection, type UpstreamHandlers } from './ups
 
 const GATEWAY_INFO = { name: 'gatehouse', version: '0.1.0' };
 /** A principal's own connection to a per-session server (2026-07-28 calls) closes after this long unused. */
-export const PRINCIPAL_CONNECTION_IDLE_MS = 5 * 60_000;
 
 /**
  * Who a connection serves. Each hop negotiates its own revision: a 2025-era client session is
@@ -70,6 +69,7 @@ export class UpstreamPool {
   /** Gives back a per-session connection's place in the budget; one entry per `perSession` key. */
   private readonly budgetSlots = new Map<string, () => void>();
   private readonly budget: ConnectionBudget;
+  private readonly principalIdleMs: number;
   private readonly restartDelay = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -80,6 +80,7 @@ export class UpstreamPool {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
+    this.principalIdleMs = config.sessions.principalConnectionIdleSeconds * 1000;
     this.budget = new ConnectionBudget({
       perPrincipal: config.sessions.upstreamsPerPrincipal,
       perReplica: config.sessions.upstreamsPerReplica,
@@ -221,12 +222,12 @@ export class UpstreamPool {
       this.timers.delete(timer);
       if (this.closing || this.perPrincipal.get(key) !== entry) return;
       void entry.conn.then((c) => {
-        if (c.busy || Date.now() - entry.lastUsed < PRINCIPAL_CONNECTION_IDLE_MS)
+        if (c.busy || Date.now() - entry.lastUsed < this.principalIdleMs)
           return this.closeWhenIdle(key, entry);
         this.forgetPrincipal(key, entry);
         return c.close();
       });
-    }, PRINCIPAL_CONNECTION_IDLE_MS);
+    }, this.principalIdleMs);
     timer.unref();
     this.timers.add(timer);
   }
