@@ -8,6 +8,24 @@ import { RedisHealth, within } from './redis-health';
 const WINDOW_MS = 60_000;
 
 /**
+ * The minute windows, counted in order (created with their expiry in the same atomic step as
+ * their first count); stops at the first window past its limit. Leaves `used, pttl` per window in
+ * `out`. Shared by {@link CHECK_CALL} and {@link COUNT_WINDOWS}.
+ */
+const WINDOWS = `
+local n = tonumber(ARGV[1])
+local window = tonumber(ARGV[n + 2])
+local out = {}
+for i = 1, n do
+  redis.call('SET', KEYS[i], 0, 'PX', window, 'NX')
+  local used = redis.call('INCR', KEYS[i])
+  out[#out + 1] = used
+  out[#out + 1] = redis.call('PTTL', KEYS[i])
+  if used > tonumber(ARGV[i + 1]) then return out end
+end
+`;
+
+/**
  * Every limit of one call in one atomic script, so a call costs one Redis round trip however many
  * limits it has. KEYS: the n minute-window counters in order, then the caller's in-flight set.
  * ARGV: n, the n limits, the window in ms, the in-flight limit, the in-flight slot's life in ms,
@@ -24,17 +42,7 @@ const WINDOW_MS = 60_000;
  * passed. Single Redis only: the keys hash to different slots, so Redis Cluster would refuse it.
  */
 const CHECK_CALL = `
-local n = tonumber(ARGV[1])
-local window = tonumber(ARGV[n + 2])
-local out = {}
-for i = 1, n do
-  redis.call('SET', KEYS[i], 0, 'PX', window, 'NX')
-  local used = redis.call('INCR', KEYS[i])
-  out[#out + 1] = used
-  out[#out + 1] = redis.call('PTTL', KEYS[i])
-  if used > tonumber(ARGV[i + 1]) then return out end
-end
-local key = KEYS[n + 1]
+${WINDOWS}local key = KEYS[n + 1]
 local limit = tonumber(ARGV[n + 3])
 local ttl = tonumber(ARGV[n + 4])
 local t = redis.call('TIME')
@@ -56,17 +64,7 @@ return out
  * windows, same reply without the slot.
  */
 const COUNT_WINDOWS = `
-local n = tonumber(ARGV[1])
-local window = tonumber(ARGV[n + 2])
-local out = {}
-for i = 1, n do
-  redis.call('SET', KEYS[i], 0, 'PX', window, 'NX')
-  local used = redis.call('INCR', KEYS[i])
-  out[#out + 1] = used
-  out[#out + 1] = redis.call('PTTL', KEYS[i])
-  if used > tonumber(ARGV[i + 1]) then return out end
-end
-return out
+${WINDOWS}return out
 `;
 
 /**
