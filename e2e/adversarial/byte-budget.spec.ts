@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { rawPost } from '../transport/helpers';
+import { initializeBody, rawPost } from '../transport/helpers';
 import { waitFor } from '../support/wait-for';
 import { policyWorld, sessionFor, SEED_POLICY, type PolicyWorld } from '../support/policy-world';
 
@@ -104,20 +104,7 @@ describe('13.5 request bytes per principal: a multi-MB flood is refused before i
 
   it('13.5 R27: a chunked body (no Content-Length) is charged by the bytes read, before it is parsed', async () => {
     const token = await world.token('carol');
-    const init = await rawPost(
-      `${world.gw.url}/mcp`,
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'byte-budget', version: '1' },
-        },
-      }),
-      { authorization: `Bearer ${token}` },
-    );
+    const init = await rawPost(`${world.gw.url}/mcp`, initializeBody(), { authorization: `Bearer ${token}` });
     const sid = init.headers.get('mcp-session-id') as string;
     const chunked = async (id: number) => {
       const body = JSON.stringify({

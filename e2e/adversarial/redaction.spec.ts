@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { INGEST_PATH, type IngestRequest } from '@gatehouse/audit';
 import { policyWorld, SEED_POLICY, sessionFor, type PolicyWorld } from '../support/policy-world';
-import { rawPost } from '../transport/helpers';
+import { initializeBody, rawPost } from '../transport/helpers';
 
 /**
  * Issue 13 point 6 (R20) end to end: two principals at once on a real gateway (the seed policy,
@@ -69,20 +69,7 @@ describe('13.6 R20: secrets never reach the audit table, the audit API or the lo
   /** A 2025-era session for `user` whose client names itself `clientName`. */
   async function session(user: string, clientName: string) {
     const headers = { authorization: `Bearer ${await world.token(user)}` };
-    const init = await rawPost(
-      `${world.gw.url}/mcp`,
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: clientName, version: '1.0.0' },
-        },
-      }),
-      headers,
-    );
+    const init = await rawPost(`${world.gw.url}/mcp`, initializeBody(1, '2025-06-18', clientName), headers);
     expect(init.status).toBe(200);
     const sid = init.headers.get('mcp-session-id') as string;
     let id = 1;

@@ -95,11 +95,11 @@ export async function rawPost(
   return { status: res.status, json, headers: res.headers };
 }
 
-export function initializeBody(id = 1, protocolVersion = '2025-06-18'): string {
+export function initializeBody(id = 1, protocolVersion = '2025-06-18', clientName = 'raw-test'): string {
   return JSON.stringify({
     jsonrpc: '2.0',
     id,
     method: 'initialize',
-    params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw-test', version: '1.0.0' } },
+    params: { protocolVersion, capabilities: {}, clientInfo: { name: clientName, version: '1.0.0' } },
   });
 }
