@@ -17,7 +17,13 @@ import {
   TransportError,
   TransportErrorCode,
 } from './jsonrpc';
-import { checkEnvelope, checkMethodServed, checkNotificationParams, checkRequestParams } from './methods';
+import {
+  checkEnvelope,
+  checkMethodServed,
+  checkNotificationParams,
+  checkRequestParams,
+  isKnownMethod,
+} from './methods';
 import { AGGREGATED_METHODS, AggregateRouter } from './router';
 import { newSessionId, type SessionRecord, type SessionStore } from './session/session-store';
 import { TASK_LOOKUPS, TaskOwnership } from './tasks';
@@ -28,27 +34,6 @@ export const MODERN_VERSION = '2026-07-28';
 export const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18'];
 export const SUPPORTED_VERSIONS = [MODERN_VERSION, ...LEGACY_VERSIONS];
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
-const KNOWN_METHODS = new Set([
-  'initialize',
-  'ping',
-  'server/discover',
-  'tools/list',
-  'tools/call',
-  'prompts/list',
-  'prompts/get',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'completion/complete',
-  'logging/setLevel',
-  'subscriptions/listen',
-  'tasks/get',
-  'tasks/list',
-  'tasks/result',
-  'tasks/cancel',
-]);
 const GATEWAY_INFO = { name: 'gatehouse', title: 'Gatehouse MCP gateway', version: '0.1.0' };
 const AGGREGATE_CAPABILITIES = {
   tools: { listChanged: true },
@@ -882,7 +867,7 @@ export class McpGateway {
     // (an upstream's own) as "other".
     const named = call.server ?? call.target;
     const server = named === '*' || Object.hasOwn(this.config.upstreams, named) ? named : 'unknown';
-    const method = KNOWN_METHODS.has(call.request.method) ? call.request.method : 'other';
+    const method = isKnownMethod(call.request.method) ? call.request.method : 'other';
     const total = process.hrtime.bigint() - call.startedAt;
     const upstream = outcome.upstreamNs ?? 0n;
     if (outcome.errorCode !== undefined)

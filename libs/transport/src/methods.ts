@@ -160,6 +160,11 @@ function pathOf(path: ReadonlyArray<unknown> | undefined): string {
   return parts.length > 0 ? parts.join('.') : 'params';
 }
 
+/** A method some supported revision defines for clients (bounded metric labels use it). */
+export function isKnownMethod(method: string): boolean {
+  return SERVED.legacy.has(method) || SERVED.modern.has(method);
+}
+
 /**
  * Whether the gateway answers `method` itself or forwards it: the client-to-server methods of
  * the request's era, the gateway's own, and extension methods an administrator listed for the
