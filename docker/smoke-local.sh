@@ -7,7 +7,7 @@
 #   3. HAProxy with docker/haproxy/haproxy.cfg (only addresses and ports rewritten);
 #   4. checks through the proxy: /healthz, /readyz, /metrics, both replicas UP and used,
 #      one MCP session served by both replicas in turn, and SIGTERM of one replica.
-# Needs: node 20, npm, haproxy, curl, psql, redis-cli, Postgres on 127.0.0.1:5432 (trust) and
+# Needs: npm on Node >= 20.19 (npm ci installs the pinned Node 24 the script runs on), haproxy, curl, psql, redis-cli, Postgres on 127.0.0.1:5432 (trust) and
 # Redis on 127.0.0.1:6379. Usage: bash docker/smoke-local.sh   (exit 0 = every check passed)
 set -euo pipefail
 
@@ -47,6 +47,9 @@ if ! npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm-ci.log" 2>&1; then
   npm install --no-audit --no-fund --loglevel=error
 fi
 npm run build --silent
+# The image gets Node from node:24-slim; here the pinned binary stands in for it, kept aside
+# because npm prune removes the dev dependency that installed it.
+cp "$(readlink -f node_modules/.bin/node)" "$WORK/node"
 npm prune --omit=dev --no-audit --no-fund --loglevel=error
 [ -d node_modules/typescript ] && fail "dev dependencies survived npm prune"
 ok "built and pruned to production dependencies"
@@ -62,7 +65,7 @@ for n in 1 2; do
     GATEHOUSE_CONFIG="$WORK/gatehouse.yaml" GATEHOUSE_DATA_DIR="$WORK/data-$n" \
     HOST=127.0.0.1 PORT="1808$n" PUBLIC_URL="http://$PROXY" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" REDIS_URL="redis://127.0.0.1:6379/0" \
-    node dist/apps/gateway/src/main.js >"$WORK/gateway-$n.log" 2>&1 &
+    "$WORK/node" dist/apps/gateway/src/main.js >"$WORK/gateway-$n.log" 2>&1 &
   PIDS+=("$!")
 done
 GATEWAY_1=${PIDS[0]}

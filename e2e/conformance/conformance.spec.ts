@@ -3,7 +3,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { startFixtureHttp } from './fixture-server';
 import { compareDirectAndGateway, formatComparison } from './run';
 
-/** A first run on a fresh machine downloads Node 22 and the suite from npm before it starts. */
+/** A first run on a fresh machine downloads the suite from npm before it starts. */
 const SUITE_TIMEOUT_MS = 15 * 60_000;
 
 async function exerciseFixture(url: string, mode: 'legacy' | 'auto') {

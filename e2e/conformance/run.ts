@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { ALLOW_ALL_POLICY_DIR } from '../transport/processes';
 import { parseConfigText } from '@gatehouse/config';
 import { startGateway } from '../../apps/gateway/src/bootstrap';
@@ -18,8 +18,6 @@ import { startFixtureHttp } from './fixture-server';
 
 /** The suite version the counts in docs/conformance.md were taken with; bump both together. */
 export const CONFORMANCE_PACKAGE = '@modelcontextprotocol/conformance@0.1.16';
-/** The suite needs Node 22; npm serves it as a package, so nothing outside the npm registry is fetched. */
-export const NODE_PACKAGE = 'node@22';
 /** Name of the upstream the gateway fronts in the comparison. */
 export const UPSTREAM_NAME = 'conformance';
 
@@ -92,7 +90,7 @@ export interface CompareOptions {
   suite?: 'all' | 'active';
   /** Only these scenarios (default: the whole suite). */
   scenarios?: string[];
-  /** Time allowed for one suite run, including a first-time download of Node 22 (default 10 minutes). */
+  /** Time allowed for one suite run, including a first-time download of the suite (default 10 minutes). */
   timeoutMs?: number;
   /** Progress lines (default: none). */
   onProgress?: (line: string) => void;
@@ -126,8 +124,11 @@ function runProcess(
   timeoutMs: number,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout can end npx and the Node 22 child it starts together.
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Its own process group, so a timeout can end npx and the suite process it starts together.
+    // The suite's bin starts with `#!/usr/bin/env node`: putting this process's own runtime first
+    // on the PATH runs it on the pinned Node (docs/decisions/0008), not on the machine's.
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` };
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -167,8 +168,6 @@ export async function runSuite(
     for (const scenario of scenarioArgs) {
       const args = [
         '-y',
-        '-p',
-        NODE_PACKAGE,
         '-p',
         CONFORMANCE_PACKAGE,
         'conformance',

@@ -8,6 +8,7 @@ import { devTokenCommand } from './commands/dev-token.command';
 import { loginCommand } from './commands/login.command';
 import { logoutCommand } from './commands/logout.command';
 import { policyCommand } from './commands/policy.command';
+import { runtimeWarning } from './runtime';
 
 /** The `gatehouse` command line; each command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
@@ -23,6 +24,8 @@ export function buildProgram(): Command {
 }
 
 if (require.main === module) {
+  const warning = runtimeWarning(process.version);
+  if (warning) process.stderr.write(warning);
   buildProgram()
     .parseAsync(process.argv)
     .catch((error: unknown) => {

@@ -157,9 +157,13 @@ describe('docker/Dockerfile', () => {
   const froms = dockerfile.split('\n').filter((l) => l.startsWith('FROM '));
   const instructions = dockerfile.split('\n').filter((l) => /^[A-Z]+ /.test(l));
 
-  it('is multi-stage on node:20-slim', () => {
+  it('is multi-stage on node:<pinned major>-slim, the major package.json pins as devDependencies.node', () => {
+    const pinned = (JSON.parse(read('package.json')) as { devDependencies: Record<string, string> })
+      .devDependencies.node;
+    const major = pinned?.split('.')[0];
+    expect(major).toMatch(/^\d+$/);
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    expect(froms.every((l) => l.startsWith('FROM node:20-slim'))).toBe(true);
+    expect(froms.every((l) => l.startsWith(`FROM node:${major}-slim `))).toBe(true);
   });
 
   it('installs with npm ci and builds with npm run build', () => {
