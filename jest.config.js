@@ -28,7 +28,6 @@ const server = {
     '^(?!.*/node_modules/(openid-client|oauth4webapi|@fastify/cookie|@marcbachmann/cel-js)/).*/node_modules/',
   ],
   moduleNameMapper: { '^@gatehouse/(.*)$': '<rootDir>/libs/$1/src/index.ts' },
-  testTimeout: 60000,
 };
 
 const web = {
@@ -55,11 +54,12 @@ const web = {
     ],
   },
   moduleNameMapper: { '\\.css$': '<rootDir>/web/src/test/style-stub.ts' },
-  testTimeout: 20000,
 };
 
 module.exports = {
   projects: [server, web],
   maxWorkers: 2,
+  // Global options (Jest ignores them inside a project).
+  testTimeout: 60000,
   forceExit: false,
 };
