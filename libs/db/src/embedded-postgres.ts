@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { DbError, DbErrorCode } from './db-error';
 
 /** A PGlite database served over the Postgres wire protocol on a loopback port. */
@@ -9,6 +9,8 @@ export interface EmbeddedPostgres {
   readonly dataDir: string;
   /** `postgres://postgres@127.0.0.1:<port>/postgres`; no password, the socket is loopback only. */
   readonly url: string;
+  /** The child process that runs PGlite and its socket server. */
+  readonly pid: number;
   /** Client connections the server holds right now (it never accepts more than one). */
   connections(): Promise<number>;
   /** Stops accepting clients, closes PGlite (flushing it to disk) and releases the data folder. */
@@ -16,53 +18,65 @@ export interface EmbeddedPostgres {
 }
 
 /**
- * PGlite and its socket server run in a worker thread. PGlite executes each statement
+ * PGlite and its socket server run in a child process. PGlite executes each statement
  * synchronously in WebAssembly, so on the main thread every query would stall the gateway's
- * event loop; in a worker only the wire protocol crosses over. The worker is plain JavaScript
- * evaluated from this string so the same code runs from dist and under Jest (whose module
- * sandbox cannot serve the dynamic imports PGlite makes).
+ * event loop; in a child only the wire protocol crosses over. A child process rather than a
+ * worker thread because V8 on Node 22–26 can crash the whole process when PGlite's WebAssembly
+ * is instantiated and freed repeatedly in one process (nodejs/node#64500: worker threads share
+ * the process's JIT page registry); a process per database never repeats that, and a crash there
+ * cannot take the gateway (or a test runner's worker) with it. The child is plain JavaScript
+ * evaluated from this string so the same code runs from dist and under Jest (whose module sandbox
+ * cannot serve the dynamic imports PGlite makes). It stops (flushing PGlite) when its parent
+ * goes away.
  */
-const WORKER_SOURCE = `
+const CHILD_SOURCE = `
 'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const { PGlite } = require(workerData.pglite);
-const { PGLiteSocketServer } = require(workerData.socket);
+const data = JSON.parse(process.env.GATEHOUSE_PGLITE_CHILD);
+const { PGlite } = require(data.pglite);
+const { PGLiteSocketServer } = require(data.socket);
 let db;
 let server;
+let stopping;
 const text = (err) => String((err && err.message) || err);
-async function stop() {
-  try {
-    if (server) await server.stop();
-  } finally {
-    if (db && !db.closed) await db.close();
-  }
+const send = (msg) => { if (process.connected) process.send(msg); };
+function stop() {
+  return (stopping ??= (async () => {
+    try {
+      if (server) await server.stop();
+    } finally {
+      if (db && !db.closed) await db.close();
+    }
+  })());
 }
 async function start() {
-  db = await PGlite.create({ dataDir: workerData.dataDir });
+  db = await PGlite.create({ dataDir: data.dataDir });
   server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
   await server.start();
   return Number(server.getServerConn().split(':').pop());
 }
-parentPort.on('message', (msg) => {
+process.on('message', (msg) => {
   if (msg.type === 'stats') {
-    parentPort.postMessage({ type: 'stats', connections: server ? server.getStats().activeConnections : 0 });
+    send({ type: 'stats', connections: server ? server.getStats().activeConnections : 0 });
   } else if (msg.type === 'stop') {
     stop().then(
-      () => parentPort.postMessage({ type: 'stopped' }),
-      (err) => parentPort.postMessage({ type: 'stopped', error: text(err) }),
-    ).finally(() => parentPort.close());
+      () => send({ type: 'stopped' }),
+      (err) => send({ type: 'stopped', error: text(err) }),
+    ).finally(() => process.disconnect());
   }
 });
+process.on('disconnect', () => {
+  stop().catch(() => undefined).finally(() => process.exit(0));
+});
 start().then(
-  (port) => parentPort.postMessage({ type: 'listening', port }),
+  (port) => send({ type: 'listening', port }),
   (err) => stop().catch(() => undefined).finally(() => {
-    parentPort.postMessage({ type: 'failed', error: text(err) });
-    parentPort.close();
+    send({ type: 'failed', error: text(err) });
+    process.disconnect();
   }),
 );
 `;
 
-type WorkerMessage =
+type ChildMessage =
   | { type: 'listening'; port: number }
   | { type: 'failed'; error: string }
   | { type: 'stats'; connections: number }
@@ -77,37 +91,54 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const releaseLock = lockDataDir(dir);
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      dataDir: dir,
-      pglite: require.resolve('@electric-sql/pglite'),
-      socket: require.resolve('@electric-sql/pglite-socket'),
+  const child = spawn(process.execPath, ['-e', CHILD_SOURCE], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: {
+      ...process.env,
+      GATEHOUSE_PGLITE_CHILD: JSON.stringify({
+        dataDir: dir,
+        pglite: require.resolve('@electric-sql/pglite'),
+        socket: require.resolve('@electric-sql/pglite-socket'),
+      }),
     },
   });
-  const next = <T extends WorkerMessage['type']>(...types: T[]) =>
-    new Promise<Extract<WorkerMessage, { type: T }>>((ok, fail) => {
-      const onMessage = (msg: WorkerMessage) => {
+  // The last bytes the child wrote to stderr, for the error that explains a failed start.
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-2000);
+  });
+  const exitText = (code: number | null, signal: NodeJS.Signals | null) =>
+    `the embedded database process exited (${signal ? `signal ${signal}` : `code ${code}`})` +
+    (stderr.trim() ? `: ${stderr.trim()}` : '');
+  const terminate = () =>
+    new Promise<void>((done) => {
+      if (exited) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    });
+  const next = <T extends ChildMessage['type']>(...types: T[]) =>
+    new Promise<Extract<ChildMessage, { type: T }>>((ok, fail) => {
+      const onMessage = (msg: ChildMessage) => {
         if (!(types as string[]).includes(msg.type)) return;
         done();
-        ok(msg as Extract<WorkerMessage, { type: T }>);
+        ok(msg as Extract<ChildMessage, { type: T }>);
       };
-      const onExit = (code: number) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
         done();
-        fail(new Error(`the embedded database worker exited (code ${code})`));
+        fail(new Error(exitText(code, signal)));
       };
       const onError = (err: Error) => {
         done();
         fail(err);
       };
       const done = () => {
-        worker.off('message', onMessage).off('exit', onExit).off('error', onError);
+        child.off('message', onMessage).off('exit', onExit).off('error', onError);
       };
-      if (exited) fail(new Error('the embedded database worker has exited'));
-      else worker.on('message', onMessage).on('exit', onExit).on('error', onError);
+      if (exited) fail(new Error('the embedded database process has exited'));
+      else child.on('message', onMessage).on('exit', onExit).on('error', onError);
     });
   let exited = false;
-  worker.once('exit', () => (exited = true));
+  child.once('exit', () => (exited = true));
 
   let port: number;
   try {
@@ -115,7 +146,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     if (started.type === 'failed') throw new Error(started.error);
     port = started.port;
   } catch (err) {
-    await worker.terminate();
+    await terminate();
     releaseLock();
     throw new DbError(
       DbErrorCode.EMBEDDED_FAILED,
@@ -128,10 +159,11 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   let stopped: Promise<void> | undefined;
   return {
     dataDir: dir,
+    pid: child.pid ?? 0,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     connections: async () => {
       const reply = next('stats');
-      worker.postMessage({ type: 'stats' });
+      child.send({ type: 'stats' });
       return (await reply).connections;
     },
     stop: () =>
@@ -139,7 +171,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
         try {
           if (exited) return;
           const reply = next('stopped');
-          worker.postMessage({ type: 'stop' });
+          child.send({ type: 'stop' });
           const { error } = await reply;
           if (error)
             throw new DbError(
@@ -147,7 +179,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
               `embedded PGlite at ${dir} did not close cleanly: ${error}`,
             );
         } finally {
-          await worker.terminate();
+          await terminate();
           releaseLock();
         }
       })()),

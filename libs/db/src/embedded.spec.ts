@@ -136,4 +136,32 @@ describe('embedded PGlite database', () => {
       await db.close();
     }
   });
+
+  it('runs PGlite in a child process: a crash there leaves this process serving, says how it died, and frees the folder', async () => {
+    const first = await startEmbeddedPostgres(join(dataDir, 'pgdata'));
+    expect(first.pid).toBeGreaterThan(0);
+    expect(first.pid).not.toBe(process.pid);
+    process.kill(first.pid, 'SIGSEGV');
+    await expect(waitForDeath(first)).resolves.toMatch(/exited \(signal SIGSEGV\)/);
+    await first.stop();
+    const second = await startEmbeddedPostgres(join(dataDir, 'pgdata'));
+    try {
+      expect(await second.connections()).toBe(0);
+    } finally {
+      await second.stop();
+    }
+  });
 });
+
+/** Asks the server for its stats until that fails, and answers the failure's message. */
+async function waitForDeath(pg: { connections(): Promise<number> }): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await pg.connections();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return 'still running';
+}
