@@ -44,6 +44,10 @@ describe('runtime: the pinned Node.js LTS (issue 14)', () => {
     expect(major % 2).toBe(0);
   });
 
+  it('runs Jest workers without Sparkplug, the V8 tier behind the GC crash that kills Jest workers on Node 24 (nodejs/node#62393)', () => {
+    expect(process.execArgv).toContain('--no-sparkplug');
+  });
+
   it('resolves `node` on the PATH to the pinned runtime, so npm scripts, shebangs and npx children use it', () => {
     expect(execFileSync('node', ['--version'], { encoding: 'utf8' }).trim()).toBe(`v${pinnedNode()}`);
   });
