@@ -309,7 +309,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   // The dev-user grant: the same access token a login would give, for scripts (`gatehouse dev-token`).
   provider.registerGrantType(
     DEV_USER_GRANT,
-    async (ctx, next) => {
+    async (ctx) => {
       const client = ctx.oidc.client;
       const username = ctx.oidc.params.username;
       if (client === undefined) throw new errors.InvalidRequest('client authentication is required');
@@ -339,7 +339,6 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
         expires_in: token.expiration,
         scope: token.scope,
       };
-      await next();
     },
     ['username'],
   );

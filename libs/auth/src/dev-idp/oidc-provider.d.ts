@@ -1,5 +1,5 @@
 /**
- * The part of oidc-provider 8.8 (which ships no types) that the development IdP uses. Kept narrow on
+ * The part of oidc-provider 9 (which ships no types) that the development IdP uses. Kept narrow on
  * purpose: anything not declared here is not used.
  */
 declare module 'oidc-provider' {
@@ -221,7 +221,13 @@ declare module 'oidc-provider' {
     readonly ResourceServer: new (identifier: string, info: ResourceServerInfo) => ResourceServer;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     use(middleware: Middleware): void;
-    registerGrantType(name: string, handler: Middleware, parameters?: string[], dupes?: string[]): void;
+    /** Since 9.0 a grant handler ends the request: it gets no `next`. */
+    registerGrantType(
+      name: string,
+      handler: (ctx: KoaContextWithOIDC) => Promise<void>,
+      parameters?: string[],
+      dupes?: string[],
+    ): void;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
     interactionFinished(
       req: IncomingMessage,
