@@ -55,7 +55,16 @@ class Components {
 
   /** JSON Schema of `schema` (request side: `input`, answers: `output`), named parts as `$ref`s. */
   convert(schema: z.ZodType, io: 'input' | 'output'): Json {
-    const converted = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
+    const converted = z.toJSONSchema(schema, {
+      io,
+      target: 'draft-2020-12',
+      unrepresentable: 'any',
+      // An integer's implicit safe-integer bounds are not a limit the API states.
+      override: ({ jsonSchema }) => {
+        if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
+        if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+      },
+    }) as Json;
     const defs = (converted.$defs ?? {}) as Record<string, Json>;
     delete converted.$defs;
     delete converted.$schema;
