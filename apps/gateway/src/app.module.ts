@@ -8,7 +8,6 @@ import { PolicyModule, PolicyStage } from '@gatehouse/policy';
 import { RateLimitGate, RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportModule } from '@gatehouse/transport';
 import { HealthController } from './health/health.controller';
-import { OpenApiFragmentsModule } from './openapi-fragments.module';
 
 /** The gateway's root module: every lib plugs in here, the call pipeline lives in transport. */
 @Module({})
@@ -20,7 +19,6 @@ export class AppModule {
         ConfigModule.forRoot(loaded),
         ObservabilityModule.forRoot(logger, metrics),
         DbModule.forRoot(),
-        OpenApiFragmentsModule,
         // The call pipeline and its stages, in order: the rate-limit gate (a caller whose per-user
         // window is spent, denied calls included, is refused before anything is inspected), policy
         // (consulting the bypass grants when it denies), rate limit, audit.

@@ -2,7 +2,6 @@ export type { AuditOutcome, AuditRecord, AuditSink } from './types';
 export { AUDIT_SINK } from './types';
 export { AUDIT_OUTCOMES } from './types';
 export { AuditModule } from './audit.module';
-export { AUDIT_OPENAPI } from './openapi';
 export { AuditWriter, AUDIT_INSERT } from './store/audit-writer';
 export type { AuditWriterOptions, AuditWriterStats } from './store/audit-writer';
 export { AUDIT_WRITER_PROVIDERS } from './store/audit-writer.provider';

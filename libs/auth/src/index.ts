@@ -35,3 +35,4 @@ export type {
   AdminAuditResult,
   AdminAuditTicket,
 } from './admin-audit';
+export * from './api';

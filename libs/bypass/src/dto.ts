@@ -146,6 +146,10 @@ export const openBody = z
       .superRefine((reason, ctx) => {
         const weak = weakReason(reason);
         if (weak) ctx.addIssue({ code: 'custom', message: weak });
+      })
+      .meta({
+        minLength: MIN_REASON_LENGTH,
+        description: `What is broken and why the policy is in the way: ${MIN_REASON_LENGTH} characters, ${MIN_REASON_DISTINCT} different, ${MIN_REASON_WORDS} words at least`,
       }),
     incident: z
       .string()
@@ -153,16 +157,38 @@ export const openBody = z
       .min(1)
       .max(200)
       .regex(/^[^\p{Cc}]*$/u, 'must be printable')
-      .optional(),
-    servers: z.array(glob).min(1).max(100).optional(),
-    tools: z.array(glob).min(1).max(100).optional(),
-    everyone: z.boolean().optional(),
-    users: z.array(name).max(100).optional(),
+      .optional()
+      .meta({ description: 'The incident reference, e.g. INC-4711' }),
+    servers: z
+      .array(glob)
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'Server name globs (default every server)' }),
+    tools: z
+      .array(glob)
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'Tool, prompt or resource URI globs (default all)' }),
+    everyone: z.boolean().optional().meta({ description: 'Covers every caller (not with users or groups)' }),
+    users: z
+      .array(name)
+      .max(100)
+      .optional()
+      .meta({ description: 'Subjects (sub), exact; default: the opener alone' }),
     groups: z.array(name).max(100).optional(),
-    liftRateLimits: z.boolean().optional(),
-    durationSeconds: z.number().int().min(MIN_DURATION_SECONDS).optional(),
+    liftRateLimits: z.boolean().optional().meta({ default: false }),
+    durationSeconds: z.number().int().min(MIN_DURATION_SECONDS).optional().meta({
+      default: 3600,
+      description:
+        'From activation; at most the configured maximum (bypass.maxDurationMinutes, 8 h by default)',
+    }),
     /** Ask for a second person's approval even where break glass is allowed. */
-    requireApproval: z.boolean().optional(),
+    requireApproval: z.boolean().optional().meta({
+      default: false,
+      description: 'Ask for approval first even where the configuration allows break glass',
+    }),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -172,23 +198,34 @@ export const openBody = z
         path: ['everyone'],
         message: 'cannot be combined with users or groups: choose everyone, or list who the grant covers',
       });
-  });
+  })
+  .meta({ id: 'OpenBypassGrant' });
 export type OpenBody = z.infer<typeof openBody>;
 
-export const approveBody = z.object({ comment: z.string().trim().min(1).max(2000).optional() }).strict();
-export const revokeBody = z.object({ reason: z.string().trim().min(1).max(2000).optional() }).strict();
+export const approveBody = z
+  .object({ comment: z.string().trim().min(1).max(2000).optional() })
+  .strict()
+  .meta({ id: 'BypassComment' });
+export const revokeBody = z
+  .object({ reason: z.string().trim().min(1).max(2000).optional() })
+  .strict()
+  .meta({ id: 'BypassRevoke' });
 export const reviewBody = z
   .object({
     note: z.string().trim().min(10, 'must say what the review found (10 characters at least)').max(5000),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'BypassReview' });
 
 export const callsQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict();
 
 export const listQuery = z
   .object({
     status: z.enum(['pending-approval', 'active', 'revoked', 'expired']).optional(),
-    overdue: z.enum(['true', 'false']).optional(),
+    overdue: z
+      .enum(['true', 'false'])
+      .optional()
+      .meta({ description: '`true`: only grants whose post-hoc review is past due' }),
   })
   .strict();
 
@@ -204,9 +241,18 @@ export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, wha
   throw new BypassError(BypassErrorCode.INVALID_REQUEST, problems.join('; '), problems);
 }
 
+/** A grant id as the path spells it: a UUID, any case. */
+export const grantIdText = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+  .meta({ description: 'The grant id', format: 'uuid' });
+
+/** `:id` of the grant routes. */
+export const grantParams = z.object({ id: grantIdText });
+
 /** A grant id from the path: a UUID, or 404 (never a database error). */
 export function grantId(raw: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw))
+  if (!grantIdText.safeParse(raw).success)
     throw new BypassError(BypassErrorCode.GRANT_NOT_FOUND, `there is no bypass grant "${raw}"`);
   return raw.toLowerCase();
 }

@@ -25,4 +25,3 @@ export {
   MAX_RETRY_SECONDS,
 } from './alerts/alert';
 export type { FirstUseRow, GrantEventRow, UseCountRow } from './alerts/alert';
-export { BYPASS_OPENAPI } from './openapi';

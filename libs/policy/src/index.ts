@@ -40,9 +40,6 @@ export type { PolicyStatus } from './lifecycle/policy-version.entity';
 export { PolicyEvent, POLICY_ACTIONS } from './lifecycle/policy-event.entity';
 export type { PolicyAction } from './lifecycle/policy-event.entity';
 export { readPolicyDir } from './lifecycle/first-start';
-export { OPENAPI_FRAGMENTS, openApiDocument, type OpenApiFragment } from './lifecycle/openapi';
-/** Building blocks for the parts of the OpenAPI document other libs write (`ref`, `json`, …). */
-export * as openApi from './lifecycle/openapi-common';
 export type {
   Actor,
   ActivePolicyView,

@@ -7,7 +7,6 @@ import { compilePolicy } from './engine/compile';
 import { parsePolicy } from './language/parse';
 import { PolicyCompiler } from './lifecycle/compiler';
 import { FirstStartImport } from './lifecycle/first-start';
-import { OpenApiController } from './lifecycle/openapi.controller';
 import { PolicyController } from './lifecycle/policy.controller';
 import { PolicyLifecycle } from './lifecycle/policy-lifecycle.service';
 import { PolicyStage } from './stage/policy.stage';
@@ -19,7 +18,7 @@ import { POLICY_SOURCE } from './types';
  * `policy.dir`. Needs the global config, logger, database and console guard.
  */
 @Module({
-  controllers: [PolicyController, OpenApiController],
+  controllers: [PolicyController],
   providers: [
     { provide: PolicyCompiler, useValue: { parse: parsePolicy, compile: compilePolicy } },
     {

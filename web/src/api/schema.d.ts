@@ -4,6 +4,336 @@
  */
 
 export interface paths {
+  '/api/v1/admin/console-sessions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Live console sessions, never their ids, most recently used first (roles: admin, auditor) */
+    get: operations['listConsoleSessions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/admin/console-sessions/revoke': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** End every console session of one person; an admin action in the audit trail (roles: admin) */
+    post: operations['revokeConsoleSessions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Audit records with filters and keyset pagination, newest first (roles: auditor, admin)
+     * @description Recorded as an audit.query admin record (with the query) before it is answered.
+     */
+    get: operations['listAuditEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/events.csv': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The selected events as CSV, one row per event (roles: auditor, admin)
+     * @description Streamed, newest first, every event the filters select: not paged (limit is accepted and ignored; cursor starts after that row). Recorded as an audit.query admin record before the first byte.
+     */
+    get: operations['exportAuditEventsCsv'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/events.jsonl': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The selected events as JSON lines (roles: auditor, admin)
+     * @description Streamed, newest first, every event the filters select: not paged (limit is accepted and ignored; cursor starts after that row). Recorded as an audit.query admin record before the first byte.
+     */
+    get: operations['exportAuditEventsJsonl'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/ingest': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Calls a bridge ran on a direct server, reported in shadow or fallback mode (any authenticated caller: the bridge's token; the records are the caller's)
+     * @description Shadow mode reports each call as it happens; fallback mode uploads the spool of calls made while the gateway was unreachable, oldest first, at most 500 per request. The gateway decides each call with the active policy (never forwarding anything upstream) and records it with outcome shadow or fallback and the original times. A call id uploaded twice is stored once. A body that breaks the contract (1 to 500 calls, known methods, a server the gateway has an upstream for, startedAt at most audit.ingest.maxAgeHours old and start and end at most audit.ingest.maxFutureSeconds ahead, unknown fields refused) is refused with 400 INVALID_REQUEST, `issues` naming each call index and field; nothing of the request is stored.
+     */
+    post: operations['ingestBridgeCalls'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/users/{subject}/summary': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * What one person touched in a period: servers, tools and resources with counts and first/last time (roles: auditor, admin)
+     * @description The period is a natural phrase in the caller's time zone ("last Thursday", "yesterday 9-17") or explicit from/to; default today. The answer names the exact interval. Recorded as an audit.query admin record, with the interval, before it is answered.
+     */
+    get: operations['getUserActivitySummary'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/bypass/grants': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Grants, newest first (roles: admin, incident-responder, auditor) */
+    get: operations['listBypassGrants'];
+    put?: never;
+    /**
+     * Opens a grant. `{ reason }` alone is the console's one button: every server and tool, for the opener, policy denies only, for the default duration (roles: admin, incident-responder)
+     * @description A missing or weak reason, a bad glob, servers matching no upstream or a duration over the configured maximum is refused with 400 INVALID_REQUEST, `problems` naming each field.
+     */
+    post: operations['openBypassGrant'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/bypass/grants/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One grant with its history (roles: admin, incident-responder, auditor) */
+    get: operations['getBypassGrant'];
+    /** Always refused: a grant cannot be changed, widened or extended (R51) (roles: admin, incident-responder, auditor) */
+    put: operations['putBypassGrant'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Always refused: a grant cannot be changed, widened or extended (R51) (roles: admin, incident-responder, auditor) */
+    patch: operations['patchBypassGrant'];
+    trace?: never;
+  };
+  '/api/v1/bypass/grants/{id}/approve': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A second person (never the opener nor a person the grant names in users) approves a pending grant; its window starts now (roles: admin, incident-responder) */
+    post: operations['approveBypassGrant'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/bypass/grants/{id}/calls': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every audit record of a call made under the grant, oldest first (the post-incident review) (roles: admin, incident-responder, auditor) */
+    get: operations['listBypassGrantCalls'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/bypass/grants/{id}/review': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Signs off the post-hoc review (never the opener nor a person the grant names in users) (roles: admin, incident-responder, auditor) */
+    post: operations['reviewBypassGrant'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/bypass/grants/{id}/revoke': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Ends a pending or active grant now; calls already running finish (roles: admin, incident-responder) */
+    post: operations['revokeBypassGrant'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/export/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Per sink: lag, last success, last error, dead letters and the last reconciliation (roles: auditor, admin)
+     * @description lagSeconds is the age of the oldest record not yet delivered to the sink; alerting turns true above export.lagAlertSeconds (R32).
+     */
+    get: operations['getExportHealth'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Who the caller is, and for a console session its CSRF token (any signed-in caller) */
+    get: operations['getMe'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/openapi.json': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** This document (no sign-in needed) */
+    get: operations['getOpenApiDocument'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/policy/active': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The version this replica enforces (roles: admin, policy-approver, auditor) */
+    get: operations['getActivePolicy'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/policy/diff': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Unified diff per changed file between two versions (roles: admin, policy-approver, auditor) */
+    get: operations['diffPolicyVersions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/policy/versions': {
     parameters: {
       query?: never;
@@ -42,7 +372,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/v1/policy/versions/{number}/propose': {
+  '/api/v1/policy/versions/{number}/activate': {
     parameters: {
       query?: never;
       header?: never;
@@ -52,10 +382,10 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * draft → proposed (roles: admin, policy-approver)
-     * @description Asks for approval.
+     * approved → active (roles: admin, policy-approver)
+     * @description The active version becomes superseded in the same transaction; every replica loads the new one within 2 s.
      */
-    post: operations['proposePolicyVersion'];
+    post: operations['activatePolicyVersion'];
     delete?: never;
     options?: never;
     head?: never;
@@ -82,6 +412,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/policy/versions/{number}/propose': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * draft → proposed (roles: admin, policy-approver)
+     * @description Asks for approval.
+     */
+    post: operations['proposePolicyVersion'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/policy/versions/{number}/reject': {
     parameters: {
       query?: never;
@@ -96,26 +446,6 @@ export interface paths {
      * @description Says why.
      */
     post: operations['rejectPolicyVersion'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/policy/versions/{number}/activate': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /**
-     * approved → active (roles: admin, policy-approver)
-     * @description The active version becomes superseded in the same transaction; every replica loads the new one within 2 s.
-     */
-    post: operations['activatePolicyVersion'];
     delete?: never;
     options?: never;
     head?: never;
@@ -142,469 +472,262 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/v1/policy/diff': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Unified diff per changed file between two versions (roles: admin, policy-approver, auditor) */
-    get: operations['diffPolicyVersions'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/policy/active': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The version this replica enforces (roles: admin, policy-approver, auditor) */
-    get: operations['getActivePolicy'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/openapi.json': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** This document (no sign-in needed) */
-    get: operations['getOpenApiDocument'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/me': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Who the caller is, and for a console session its CSRF token (any signed-in caller) */
-    get: operations['getMe'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/admin/console-sessions': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Live console sessions, never their ids, most recently used first (roles: admin, auditor) */
-    get: operations['listConsoleSessions'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/admin/console-sessions/revoke': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** End every console session of one person (roles: admin); an admin action in the audit trail */
-    post: operations['revokeConsoleSessions'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/audit/events': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Audit records with filters and keyset pagination, newest first (roles: auditor, admin)
-     * @description Recorded as an audit.query admin record (with the query) before it is answered.
-     */
-    get: operations['listAuditEvents'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/audit/events.csv': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * CSV export of audit records (roles: auditor, admin)
-     * @description Streamed, newest first, every event the filters select: not paged (limit is accepted and ignored; cursor starts after that row). Recorded as an audit.query admin record before the first byte.
-     */
-    get: operations['exportAuditEventsCsv'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/audit/events.jsonl': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * JSON Lines export of audit records (roles: auditor, admin)
-     * @description Streamed, newest first, every event the filters select: not paged (limit is accepted and ignored; cursor starts after that row). Recorded as an audit.query admin record before the first byte.
-     */
-    get: operations['exportAuditEventsJsonl'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/audit/users/{subject}/summary': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * What one person touched in a period: servers, tools and resources with counts and first/last time (roles: auditor, admin)
-     * @description The period is a natural phrase in the caller's time zone ("last Thursday", "yesterday 9-17") or explicit from/to; default today. The answer names the exact interval. Recorded as an audit.query admin record, with the interval, before it is answered.
-     */
-    get: operations['getUserActivitySummary'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/audit/ingest': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /**
-     * Calls a bridge ran on a direct server, reported in shadow or fallback mode (any authenticated caller: the bridge's token; the records are the caller's)
-     * @description Shadow mode reports each call as it happens; fallback mode uploads the spool of calls made while the gateway was unreachable, oldest first, at most 500 per request. The gateway decides each call with the active policy (never forwarding anything upstream) and records it with outcome shadow or fallback and the original times. A call id uploaded twice is stored once.
-     */
-    post: operations['ingestBridgeCalls'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/export/health': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Per export sink (S3, SIEM): lag, backlog, last success and error, dead letters, and the reconciler's last comparison with Postgres (roles: auditor, admin)
-     * @description Read from the outbox tables, so every replica answers the same whoever exports (the worker, or the gateway with export.inProcess).
-     */
-    get: operations['getExportHealth'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/bypass/grants': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Grants, newest first (roles: admin, incident-responder, auditor) */
-    get: operations['listBypassGrants'];
-    put?: never;
-    /** Opens a grant (roles: admin, incident-responder). `{ reason }` alone is the console's one button: every server and tool, for the opener, policy denies only, for 1 h */
-    post: operations['openBypassGrant'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/bypass/grants/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** One grant with its history */
-    get: operations['getBypassGrant'];
-    /** Always refused: a grant cannot be changed, widened or extended (R51) */
-    put: operations['putBypassGrant'];
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    /** Always refused: a grant cannot be changed, widened or extended (R51) */
-    patch: operations['patchBypassGrant'];
-    trace?: never;
-  };
-  '/api/v1/bypass/grants/{id}/calls': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Every audit record of a call made under the grant, oldest first (the post-incident review) */
-    get: operations['listBypassGrantCalls'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/bypass/grants/{id}/approve': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** A second person (admin, incident-responder; never the opener nor a person the grant names in users) approves a pending grant; its window starts now */
-    post: operations['approveBypassGrant'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/bypass/grants/{id}/revoke': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Ends a pending or active grant now (admin, incident-responder); calls already running finish */
-    post: operations['revokeBypassGrant'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/v1/bypass/grants/{id}/review': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Signs off the post-hoc review (admin, incident-responder, auditor; never the opener nor a person the grant names in users) */
-    post: operations['reviewBypassGrant'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
-    Error: {
-      error: {
-        /**
-         * @example INVALID_REQUEST
-         * @example POLICY_INVALID
-         * @example VERSION_NOT_FOUND
-         * @example INVALID_TRANSITION
-         * @example APPROVAL_BY_AUTHOR
-         * @example APPROVAL_BY_PROPOSER
-         * @example APPROVER_ROLE_REQUIRED
-         * @example ROLLBACK_NEEDS_SECOND_PERSON
-         * @example CONCURRENT_ACTIVATION
-         * @example INTERNAL
-         * @example AUDIT_UNAVAILABLE
-         */
-        code: string;
-        message: string;
-        problems?: components['schemas']['PolicyProblem'][];
-        /** @description For INTERNAL: the id on the log line with the cause */
-        errorId?: string;
-        /** @description For an invalid ingest body: each offending call index and field */
-        issues?: {
-          path: string;
-          message: string;
-        }[];
-      };
-    };
-    PolicyProblem: {
-      file: string;
-      line: number;
-      column: number;
-      message: string;
-    };
-    PolicyFile: {
-      /** @description Relative to the policy directory, "/" between folders, ends in .yaml or .yml */
-      path: string;
-      text: string;
-    };
-    CreateDraftBody: {
-      /** @description Why this version exists */
-      message: string;
-      files: components['schemas']['PolicyFile'][];
-    };
-    CommentBody: {
-      comment?: string;
-    };
-    ReasonBody: {
-      comment: string;
-    };
-    Actor: {
-      subject: string;
-      name: string | null;
-    };
-    Step: {
-      by: components['schemas']['Actor'];
-      /** Format: date-time */
-      at: string;
-    };
-    PolicyVersionSummary: {
-      number: number;
-      /** @enum {string} */
-      status: 'draft' | 'proposed' | 'approved' | 'active' | 'superseded' | 'rejected';
-      message: string;
-      author: components['schemas']['Actor'];
-      /** Format: date-time */
-      createdAt: string;
-      paths: string[];
-      proposed?: components['schemas']['Step'] | null;
-      approved?: components['schemas']['Step'] | null;
-      rejected?: components['schemas']['Step'] | null;
-      activated?: components['schemas']['Step'] | null;
-      superseded?: {
-        /** Format: date-time */
-        at?: string;
-        by?: number | null;
-      } | null;
-    };
-    PolicyVersionDetail: components['schemas']['PolicyVersionSummary'] & {
-      files: components['schemas']['PolicyFile'][];
-      history: components['schemas']['PolicyEvent'][];
-    };
-    PolicyEvent: {
-      /** @enum {string} */
-      action: 'create' | 'propose' | 'approve' | 'reject' | 'activate' | 'rollback' | 'supersede' | 'import';
-      actor: components['schemas']['Actor'];
-      /** Format: date-time */
-      at: string;
-      comment: string | null;
-    };
-    PolicyDiff: {
-      from: number;
-      to: number;
-      files: {
-        path: string;
-        /** @enum {string} */
-        change: 'added' | 'removed' | 'modified';
-        /** @description Unified diff */
-        patch: string;
-      }[];
-    };
+    /** @description What this replica enforces right now */
     ActivePolicy: {
+      /** @description The version this replica decides with; null: none (every call is denied) */
       version: number | null;
       loadedAt: string | null;
       details: components['schemas']['PolicyVersionSummary'] | null;
     };
-    Me: {
-      /** @enum {string} */
-      kind: 'user' | 'service' | 'anonymous';
-      sub: string;
-      issuer: string;
-      name?: string;
-      email?: string;
-      groups: string[];
-      roles: string[];
-      certificate?: {
-        subject?: string;
-        issuer?: string;
+    ActivitySummary: {
+      subject: string;
+      /** @description The exact interval used: [from, to) */
+      period: {
+        from: string;
+        to: string;
+        timeZone: string;
+        phrase: string | null;
       };
-      /** @enum {string} */
-      authenticatedBy: 'session' | 'bearer' | 'anonymous';
-      /** @description Console sessions: echo in x-csrf-token on every POST */
-      csrfToken?: string;
-      session?: {
-        /** Format: date-time */
-        createdAt?: string;
-        /** Format: date-time */
-        lastSeenAt?: string;
-        /** Format: date-time */
-        expiresAt?: string;
-        /** Format: date-time */
-        idleExpiresAt?: string;
+      calls: number;
+      servers: {
+        server: string;
+        calls: number;
+        /** @description Denied, rate limited or policy error */
+        refused: number;
+        first: string;
+        last: string;
+      }[];
+      tools: {
+        server: string;
+        tool: string;
+        calls: number;
+        /** @description Denied, rate limited or policy error */
+        refused: number;
+        first: string;
+        last: string;
+      }[];
+      resources: {
+        server: string;
+        /** @description Table, path or repository */
+        resource: string;
+        calls: number;
+        /** @description Denied, rate limited or policy error */
+        refused: number;
+        first: string;
+        last: string;
+      }[];
+    };
+    /** @description Who did something: the subject is what four-eyes compares */
+    Actor: {
+      subject: string;
+      name: string | null;
+    };
+    AuditEvent: {
+      id: string;
+      kind: string;
+      callId: string;
+      /** @description UTC with microseconds, e.g. 2026-03-05T16:00:00.000000Z */
+      occurredAt: string;
+      outcome: string;
+      principal: {
+        subject: string;
+        name: string | null;
+        email: string | null;
+        groups: string[];
+        certificateSubject: string | null;
       };
+      /** @description MCP clientInfo for calls; for admin actions name is the user agent */
+      client: {
+        name: string | null;
+        version: string | null;
+        bridgeVersion: string | null;
+        ip: string | null;
+      };
+      session: string | null;
+      server: string | null;
+      tool: string | null;
+      /** @description JSON-RPC method; HTTP method (or startup) for admin records */
+      method: string;
+      action: string | null;
+      /** @description Redacted (configured paths and secret-looking values) */
+      arguments: unknown;
+      decision: string | null;
+      matchedRules: string[];
+      policyVersion: number | null;
+      bypassId: string | null;
+      rateLimit: unknown;
+      touched: string[];
+      errorCode: number | null;
+      errorMessage: string | null;
+      gatewayUs: number | null;
+      upstreamUs: number | null;
+      responseBytes: number | null;
+      traceId: string | null;
+      /** @description e.g. policy.approve, console.login, audit.query */
+      adminAction: string | null;
+      adminTarget: string | null;
+      writerId: string | null;
+      /** @description Position in the writer chain (decimal string) */
+      seq: string | null;
+      /** @description SHA-256 of the chained record, hex */
+      hash: string | null;
+    };
+    AuditEventPage: {
+      events: components['schemas']['AuditEvent'][];
+      /** @description Pass as cursor for the next, older page; null on the last */
+      nextCursor: string | null;
+    };
+    BypassActor: {
+      subject: string;
+      name: string | null;
+    };
+    BypassComment: {
+      comment?: string;
+    };
+    BypassGrant: {
+      id: string;
+      /**
+       * @description As of the request: an active grant past its expiresAt shows expired even before the sweep writes it
+       * @enum {string}
+       */
+      status: 'pending-approval' | 'active' | 'revoked' | 'expired';
+      /** @description Lets calls through right now */
+      effective: boolean;
+      /** @enum {string} */
+      mode: 'immediate' | 'approval-first';
+      reason: string;
+      incident: string | null;
+      scope: {
+        servers: string[];
+        tools: string[];
+      };
+      covers: {
+        everyone: boolean;
+        users: string[];
+        groups: string[];
+      };
+      lifts: {
+        /** @constant */
+        policyDenies: true;
+        rateLimits: boolean;
+      };
+      durationSeconds: number;
+      openedBy: components['schemas']['BypassActor'];
+      /** Format: date-time */
+      openedAt: string;
+      activatedAt: string | null;
+      /** Format: date-time */
+      expiresAt: string;
+      approvedBy: components['schemas']['BypassActor'] | null;
+      approvedAt: string | null;
+      revokedBy: components['schemas']['BypassActor'] | null;
+      revokedAt: string | null;
+      review: {
+        required: boolean;
+        dueAt: string | null;
+        /** @description Due and not signed off */
+        overdue: boolean;
+        reviewedBy: components['schemas']['BypassActor'] | null;
+        reviewedAt: string | null;
+        note: string | null;
+      };
+    };
+    /** @description One audit record of a call made under the grant */
+    BypassGrantCall: {
+      id: string;
+      kind: string;
+      callId: string;
+      occurredAt: string;
+      outcome: string;
+      principal: {
+        subject: string;
+        name: string | null;
+        email: string | null;
+      };
+      server: string | null;
+      tool: string | null;
+      method: string;
+      action: string | null;
+      decision: string | null;
+      matchedRules: string[];
+      errorCode: number | null;
+    };
+    BypassGrantCalls: {
+      grantId: string;
+      calls: components['schemas']['BypassGrantCall'][];
+      /** @description More calls than limit were made; page with a smaller window in the audit API */
+      truncated: boolean;
+    };
+    BypassGrantDetail: {
+      id: string;
+      /**
+       * @description As of the request: an active grant past its expiresAt shows expired even before the sweep writes it
+       * @enum {string}
+       */
+      status: 'pending-approval' | 'active' | 'revoked' | 'expired';
+      /** @description Lets calls through right now */
+      effective: boolean;
+      /** @enum {string} */
+      mode: 'immediate' | 'approval-first';
+      reason: string;
+      incident: string | null;
+      scope: {
+        servers: string[];
+        tools: string[];
+      };
+      covers: {
+        everyone: boolean;
+        users: string[];
+        groups: string[];
+      };
+      lifts: {
+        /** @constant */
+        policyDenies: true;
+        rateLimits: boolean;
+      };
+      durationSeconds: number;
+      openedBy: components['schemas']['BypassActor'];
+      /** Format: date-time */
+      openedAt: string;
+      activatedAt: string | null;
+      /** Format: date-time */
+      expiresAt: string;
+      approvedBy: components['schemas']['BypassActor'] | null;
+      approvedAt: string | null;
+      revokedBy: components['schemas']['BypassActor'] | null;
+      revokedAt: string | null;
+      review: {
+        required: boolean;
+        dueAt: string | null;
+        /** @description Due and not signed off */
+        overdue: boolean;
+        reviewedBy: components['schemas']['BypassActor'] | null;
+        reviewedAt: string | null;
+        note: string | null;
+      };
+      history: components['schemas']['BypassGrantEvent'][];
+    };
+    BypassGrantEvent: {
+      /** @enum {string} */
+      action: 'open' | 'approve' | 'revoke' | 'expire' | 'review';
+      actor: components['schemas']['BypassActor'];
+      /** Format: date-time */
+      at: string;
+      comment: string | null;
+    };
+    BypassReview: {
+      note: string;
+    };
+    BypassRevoke: {
+      reason?: string;
+    };
+    /** @default {} */
+    CommentBody: {
+      comment?: string;
     };
     /** @description A live console session (its id is never shown: it is a credential) */
     ConsoleSessionSummary: {
@@ -620,130 +743,32 @@ export interface components {
       /** Format: date-time */
       idleExpiresAt: string;
     };
-    /** @description One audit record. Calls have an intent (before forwarding) and an outcome record sharing callId; admin actions an attempt (outcome allowed) and an end (ok, or error with the HTTP status in errorCode and "CODE: message" in errorMessage), or one denied record for a role refusal. */
-    AuditEvent: {
-      /** Format: uuid */
-      id: string;
-      /** @enum {string} */
-      kind: 'intent' | 'outcome' | 'admin';
-      /** Format: uuid */
-      callId: string;
-      /** @description UTC with microseconds, e.g. 2026-03-05T16:00:00.000000Z */
-      occurredAt: string;
-      /** @enum {string} */
-      outcome:
-        | 'allowed'
-        | 'denied'
-        | 'shadow_denied'
-        | 'rate_limited'
-        | 'bypassed'
-        | 'policy_error'
-        | 'ok'
-        | 'error'
-        | 'aborted'
-        | 'shadow'
-        | 'fallback';
-      principal: {
-        subject: string;
-        name?: string | null;
-        email?: string | null;
-        groups: string[];
-        certificateSubject?: string | null;
-      };
-      /** @description MCP clientInfo for calls; for admin actions name is the user agent */
-      client: {
-        name?: string | null;
-        version?: string | null;
-        bridgeVersion?: string | null;
-        ip?: string | null;
-      };
-      session?: string | null;
-      server?: string | null;
-      tool?: string | null;
-      /** @description JSON-RPC method; HTTP method (or startup) for admin records */
-      method: string;
-      action?: ('read' | 'write') | null;
-      /** @description Redacted (configured paths and secret-looking values) */
-      arguments?: unknown;
-      decision?: string | null;
-      matchedRules?: string[];
-      policyVersion?: number | null;
-      bypassId?: string | null;
-      rateLimit?: unknown;
-      touched?: string[];
-      errorCode?: number | null;
-      errorMessage?: string | null;
-      gatewayUs?: number | null;
-      upstreamUs?: number | null;
-      responseBytes?: number | null;
-      traceId?: string | null;
-      /** @description e.g. policy.approve, console.login, audit.query */
-      adminAction?: string | null;
-      adminTarget?: string | null;
-      writerId?: string | null;
-      /** @description Position in the writer chain (decimal string) */
-      seq?: string | null;
-      /** @description SHA-256 of the chained record, hex */
-      hash?: string | null;
+    CreateDraftBody: {
+      message: string;
+      files: components['schemas']['PolicyFile'][];
     };
-    AuditEventPage: {
-      events: components['schemas']['AuditEvent'][];
-      /** @description Pass as cursor for the next, older page; null on the last */
-      nextCursor: string | null;
-    };
-    ActivitySummary: {
-      subject: string;
-      /** @description The exact interval used: [from, to) */
-      period: {
-        /** Format: date-time */
-        from: string;
-        /** Format: date-time */
-        to: string;
-        timeZone: string;
-        phrase: string | null;
+    /** @description A refusal. Some codes add fields: `problems` (POLICY_INVALID: file, line, column, message), `issues` (an invalid ingest body: path, message), `errorId` (INTERNAL: the id on the log line with the cause). */
+    Error: {
+      error: {
+        /** @description Machine-readable, e.g. ROLE_REQUIRED */
+        code: string;
+        /** @description For people: what is wrong and what to do */
+        message: string;
+      } & {
+        [key: string]: unknown;
       };
-      calls: number;
-      servers: {
-        server: string;
-        calls: number;
-        /** @description Denied, rate limited or policy error */
-        refused: number;
-        /** Format: date-time */
-        first: string;
-        /** Format: date-time */
-        last: string;
-      }[];
-      tools: {
-        server: string;
-        tool: string;
-        calls: number;
-        /** @description Denied, rate limited or policy error */
-        refused: number;
-        /** Format: date-time */
-        first: string;
-        /** Format: date-time */
-        last: string;
-      }[];
-      resources: {
-        server: string;
-        /** @description Table, path or repository */
-        resource: string;
-        calls: number;
-        /** @description Denied, rate limited or policy error */
-        refused: number;
-        /** Format: date-time */
-        first: string;
-        /** Format: date-time */
-        last: string;
-      }[];
+    };
+    ExportHealth: {
+      enabled: boolean;
+      /** @description export.lagAlertSeconds */
+      lagAlertSeconds: number;
+      /** @description export.reconcile.gapAlertSeconds (R22) */
+      gapAlertSeconds: number;
+      sinks: components['schemas']['SinkHealth'][];
     };
     IngestCall: {
-      /**
-       * Format: uuid
-       * @description Given by the bridge; the same id is stored once
-       */
+      /** Format: uuid */
       id: string;
-      /** @description The gateway upstream name the call would have gone to; one the gateway has no upstream for is refused (400) */
       server: string;
       /** @enum {string} */
       method:
@@ -759,14 +784,14 @@ export interface components {
         | 'resources/templates/list'
         | 'ping'
         | 'logging/setLevel';
-      /** @description As sent to the direct server (tool name without prefix) */
-      params: Record<string, never>;
+      params: {
+        [key: string]: unknown;
+      };
       /** Format: date-time */
       startedAt: string;
       durationMs: number;
       /** @enum {string} */
       status: 'ok' | 'error';
-      /** @description JSON-RPC error code, or -32603 for a transport failure */
       errorCode?: number;
       errorMessage?: string;
       responseBytes?: number;
@@ -795,15 +820,141 @@ export interface components {
         stored: boolean;
       }[];
     };
-    ExportHealth: {
-      enabled: boolean;
-      /** @description export.lagAlertSeconds */
-      lagAlertSeconds: number;
-      /** @description export.reconcile.gapAlertSeconds (R22) */
-      gapAlertSeconds: number;
-      sinks: components['schemas']['ExportSinkHealth'][];
+    Me: {
+      /** @enum {string} */
+      kind: 'user' | 'service' | 'anonymous';
+      sub: string;
+      issuer: string;
+      name?: string;
+      email?: string;
+      groups: string[];
+      roles: string[];
+      certificate?: {
+        subject: string;
+        issuer: string;
+      };
+      /** @enum {string} */
+      authenticatedBy: 'session' | 'bearer' | 'anonymous';
+      /** @description Console sessions: echo in x-csrf-token on every write */
+      csrfToken?: string;
+      session?: {
+        /** Format: date-time */
+        createdAt: string;
+        /** Format: date-time */
+        lastSeenAt: string;
+        /** Format: date-time */
+        expiresAt: string;
+        /** Format: date-time */
+        idleExpiresAt: string;
+      };
     };
-    ExportSinkHealth: {
+    OpenBypassGrant: {
+      /** @description What is broken and why the policy is in the way: 20 characters, 8 different, 3 words at least */
+      reason: string;
+      /** @description The incident reference, e.g. INC-4711 */
+      incident?: string;
+      /** @description Server name globs (default every server) */
+      servers?: string[];
+      /** @description Tool, prompt or resource URI globs (default all) */
+      tools?: string[];
+      /** @description Covers every caller (not with users or groups) */
+      everyone?: boolean;
+      /** @description Subjects (sub), exact; default: the opener alone */
+      users?: string[];
+      groups?: string[];
+      /** @default false */
+      liftRateLimits: boolean;
+      /**
+       * @description From activation; at most the configured maximum (bypass.maxDurationMinutes, 8 h by default)
+       * @default 3600
+       */
+      durationSeconds: number;
+      /**
+       * @description Ask for approval first even where the configuration allows break glass
+       * @default false
+       */
+      requireApproval: boolean;
+    };
+    PolicyDiff: {
+      from: number;
+      to: number;
+      files: {
+        path: string;
+        /** @enum {string} */
+        change: 'added' | 'removed' | 'modified';
+        /** @description Unified diff */
+        patch: string;
+      }[];
+    };
+    PolicyEvent: {
+      /** @enum {string} */
+      action: 'create' | 'propose' | 'approve' | 'reject' | 'activate' | 'rollback' | 'supersede' | 'import';
+      actor: components['schemas']['Actor'];
+      /** Format: date-time */
+      at: string;
+      comment: string | null;
+    };
+    PolicyFile: {
+      path: string;
+      text: string;
+    };
+    PolicyFileText: {
+      path: string;
+      text: string;
+    };
+    /** @description A version with its files and its whole history */
+    PolicyVersionDetail: {
+      number: number;
+      /** @enum {string} */
+      status: 'draft' | 'proposed' | 'approved' | 'active' | 'superseded' | 'rejected';
+      message: string;
+      author: components['schemas']['Actor'];
+      /** Format: date-time */
+      createdAt: string;
+      /** @description Paths of its files, relative to the policy directory */
+      paths: string[];
+      proposed: components['schemas']['Step'] | null;
+      approved: components['schemas']['Step'] | null;
+      rejected: components['schemas']['Step'] | null;
+      /** @description The last activation or rollback to this version */
+      activated: components['schemas']['Step'] | null;
+      superseded: {
+        /** Format: date-time */
+        at: string;
+        by: number | null;
+      } | null;
+      files: components['schemas']['PolicyFileText'][];
+      history: components['schemas']['PolicyEvent'][];
+    };
+    /** @description A version without its file texts */
+    PolicyVersionSummary: {
+      number: number;
+      /** @enum {string} */
+      status: 'draft' | 'proposed' | 'approved' | 'active' | 'superseded' | 'rejected';
+      message: string;
+      author: components['schemas']['Actor'];
+      /** Format: date-time */
+      createdAt: string;
+      /** @description Paths of its files, relative to the policy directory */
+      paths: string[];
+      proposed: components['schemas']['Step'] | null;
+      approved: components['schemas']['Step'] | null;
+      rejected: components['schemas']['Step'] | null;
+      /** @description The last activation or rollback to this version */
+      activated: components['schemas']['Step'] | null;
+      superseded: {
+        /** Format: date-time */
+        at: string;
+        by: number | null;
+      } | null;
+    };
+    ReasonBody: {
+      comment: string;
+    };
+    RevokeConsoleSessions: {
+      subject: string;
+    };
+    SinkHealth: {
       /** @description s3, siem-<name>, or the alerts sink */
       sink: string;
       /** @description Age of the oldest undelivered record (0: nothing waits) */
@@ -823,172 +974,33 @@ export interface components {
         lastSeq: number;
         attempts: number;
         lastError: string | null;
-        /** Format: date-time */
         failedAt: string;
-        /**
-         * Format: date-time
-         * @description When the relay retries it by itself
-         */
+        /** @description When the relay retries it by itself */
         retryAt: string;
       }[];
+      /** @description What counts as this sink having taken a batch (null for the alerts sink) */
       acknowledgement: string | null;
-      reconcile: components['schemas']['ExportReconcile'] | null;
-    };
-    /** @description The reconciler's last pass for the sink (R22); null before its first */
-    ExportReconcile: {
-      /** Format: date-time */
-      checkedAt: string;
-      /**
-       * @description bucket: compared with the S3 listing; acknowledgements: with what the sink acknowledged
-       * @enum {string}
-       */
-      source: 'bucket' | 'acknowledgements';
-      /** Format: date-time */
-      periodFrom: string;
-      /** Format: date-time */
-      periodTo: string;
-      /** @description Records that occurred in the period */
-      postgresRecords: number;
-      /** @description Of those, the records the sink holds */
-      heldRecords: number;
-      missingRecords: number;
-      oldestMissing: string | null;
-      /** @description A missing record is older than gapAlertSeconds */
-      gapAlert: boolean;
-      gapSince: string | null;
-      /** @description Batches the bucket lost, shipped again */
-      reshipped: number;
-      error: string | null;
-    };
-    OpenBypassGrant: {
-      /** @description What is broken and why the policy is in the way: 20 characters, 8 different, 3 words at least */
-      reason: string;
-      /** @description The incident reference, e.g. INC-4711 */
-      incident?: string;
-      /** @description Server name globs (default every server) */
-      servers?: string[];
-      /** @description Tool, prompt or resource URI globs (default all) */
-      tools?: string[];
-      /** @description Covers every caller (not with users or groups) */
-      everyone?: boolean;
-      /** @description Subjects (sub), exact; default: the opener alone */
-      users?: string[];
-      groups?: string[];
-      /** @default false */
-      liftRateLimits: boolean;
-      /**
-       * @description From activation; at most the configured maximum (8 h by default)
-       * @default 3600
-       */
-      durationSeconds: number;
-      /**
-       * @description Ask for approval first even where the configuration allows break glass
-       * @default false
-       */
-      requireApproval: boolean;
-    };
-    BypassComment: {
-      comment?: string;
-    };
-    BypassRevoke: {
-      reason?: string;
-    };
-    BypassReview: {
-      note: string;
-    };
-    BypassGrant: {
-      /** Format: uuid */
-      id?: string;
-      /** @enum {string} */
-      status?: 'pending-approval' | 'active' | 'revoked' | 'expired';
-      /** @description Lets calls through right now */
-      effective?: boolean;
-      /** @enum {string} */
-      mode?: 'immediate' | 'approval-first';
-      reason?: string;
-      incident?: string | null;
-      scope?: {
-        servers?: string[];
-        tools?: string[];
-      };
-      covers?: {
-        everyone?: boolean;
-        users?: string[];
-        groups?: string[];
-      };
-      lifts?: {
-        /** @constant */
-        policyDenies?: true;
-        rateLimits?: boolean;
-      };
-      durationSeconds?: number;
-      openedBy?: {
-        subject: string;
-        name: string | null;
-      };
-      /** Format: date-time */
-      openedAt?: string;
-      activatedAt?: string | null;
-      /** Format: date-time */
-      expiresAt?: string;
-      approvedBy?: {
-        subject: string;
-        name: string | null;
-      } | null;
-      approvedAt?: string | null;
-      revokedBy?: {
-        subject: string;
-        name: string | null;
-      } | null;
-      revokedAt?: string | null;
-      review?: {
-        required?: boolean;
-        dueAt?: string | null;
-        overdue?: boolean;
-        reviewedBy?: {
-          subject: string;
-          name: string | null;
-        } | null;
-        reviewedAt?: string | null;
-        note?: string | null;
-      };
-    };
-    BypassGrantDetail: components['schemas']['BypassGrant'] & {
-      history?: {
+      /** @description The reconciler's last comparison with Postgres (R22); null before its first pass */
+      reconcile: {
+        checkedAt: string;
         /** @enum {string} */
-        action?: 'open' | 'approve' | 'revoke' | 'expire' | 'review';
-        actor?: {
-          subject: string;
-          name: string | null;
-        };
-        /** Format: date-time */
-        at?: string;
-        comment?: string | null;
-      }[];
+        source: 'bucket' | 'acknowledgements';
+        periodFrom: string;
+        periodTo: string;
+        postgresRecords: number;
+        heldRecords: number;
+        missingRecords: number;
+        oldestMissing: string | null;
+        gapAlert: boolean;
+        gapSince: string | null;
+        reshipped: number;
+        error: string | null;
+      } | null;
     };
-    BypassGrantCalls: {
-      /** Format: uuid */
-      grantId?: string;
-      truncated?: boolean;
-      calls?: {
-        id?: string;
-        kind?: string;
-        callId?: string;
-        occurredAt?: string;
-        outcome?: string;
-        principal?: {
-          subject?: string;
-          name?: string | null;
-          email?: string | null;
-        };
-        server?: string | null;
-        tool?: string | null;
-        method?: string;
-        action?: string | null;
-        decision?: string | null;
-        matchedRules?: string[];
-        errorCode?: number | null;
-      }[];
+    Step: {
+      by: components['schemas']['Actor'];
+      /** Format: date-time */
+      at: string;
     };
   };
   responses: never;
@@ -999,813 +1011,6 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-  listPolicyVersions: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The versions, without file texts */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionSummary'][];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  createPolicyDraft: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['CreateDraftBody'];
-      };
-    };
-    responses: {
-      /** @description The new draft */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description POLICY_INVALID: the files have problems, each with file, line and column; nothing was stored */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getPolicyVersion: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The version number */
-        number: number;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The version */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  proposePolicyVersion: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The version number */
-        number: number;
-      };
-      cookie?: never;
-    };
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['CommentBody'];
-      };
-    };
-    responses: {
-      /** @description The version after the step */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  approvePolicyVersion: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The version number */
-        number: number;
-      };
-      cookie?: never;
-    };
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['CommentBody'];
-      };
-    };
-    responses: {
-      /** @description The version after the step */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  rejectPolicyVersion: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The version number */
-        number: number;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['ReasonBody'];
-      };
-    };
-    responses: {
-      /** @description The version after the step */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  activatePolicyVersion: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The version number */
-        number: number;
-      };
-      cookie?: never;
-    };
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['CommentBody'];
-      };
-    };
-    responses: {
-      /** @description The version after the step */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  rollbackPolicyVersion: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The version number */
-        number: number;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['ReasonBody'];
-      };
-    };
-    responses: {
-      /** @description The version after the step */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyVersionDetail'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INVALID_TRANSITION (the step does not apply to the version's status) or CONCURRENT_ACTIVATION */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  diffPolicyVersions: {
-    parameters: {
-      query: {
-        from: number;
-        to: number;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The changed files */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['PolicyDiff'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body, path or query does not have the documented shape */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description VERSION_NOT_FOUND */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getActivePolicy: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description What this replica decides with */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['ActivePolicy'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions), or four eyes: APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED / ROLLBACK_NEEDS_SECOND_PERSON */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getOpenApiDocument: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description OpenAPI 3.1 */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': Record<string, never>;
-        };
-      };
-    };
-  };
-  getMe: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The caller */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Me'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
   listConsoleSessions: {
     parameters: {
       query?: never;
@@ -1826,22 +1031,46 @@ export interface operations {
           };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED (recorded in the audit trail as denied for admin actions), or CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions) */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
     };
@@ -1855,9 +1084,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': {
-          subject: string;
-        };
+        'application/json': components['schemas']['RevokeConsoleSessions'];
       };
     };
     responses: {
@@ -1873,31 +1100,60 @@ export interface operations {
           };
         };
       };
-      /** @description INVALID_REQUEST: the body does not have the documented shape */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED (recorded in the audit trail as denied for admin actions), or CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions) */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
       /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
@@ -1906,7 +1162,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
@@ -1961,40 +1222,74 @@ export interface operations {
           'application/json': components['schemas']['AuditEventPage'];
         };
       };
-      /** @description INVALID_REQUEST: an unknown parameter, a bad time, limit, cursor, time zone or period phrase (the message names it) */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED: needs the console role auditor or admin (the refusal is itself recorded as a denied audit.query) */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly. Every audit query is recorded (audit.query) before it is answered */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
       503: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
@@ -2040,50 +1335,83 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description A header line, then one RFC 4180 line per event */
+      /** @description CSV with a header row */
       200: {
         headers: {
-          'content-disposition'?: string;
           [name: string]: unknown;
         };
         content: {
           'text/csv': string;
         };
       };
-      /** @description INVALID_REQUEST: an unknown parameter, a bad time, limit, cursor, time zone or period phrase (the message names it) */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED: needs the console role auditor or admin (the refusal is itself recorded as a denied audit.query) */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly. Every audit query is recorded (audit.query) before it is answered */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
       503: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
@@ -2132,47 +1460,195 @@ export interface operations {
       /** @description One AuditEvent object per line */
       200: {
         headers: {
-          'content-disposition'?: string;
           [name: string]: unknown;
         };
         content: {
           'application/jsonl': string;
         };
       };
-      /** @description INVALID_REQUEST: an unknown parameter, a bad time, limit, cursor, time zone or period phrase (the message names it) */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED: needs the console role auditor or admin (the refusal is itself recorded as a denied audit.query) */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly. Every audit query is recorded (audit.query) before it is answered */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
       503: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  ingestBridgeCalls: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['IngestRequest'];
+      };
+    };
+    responses: {
+      /** @description What was stored and what policy says of each call */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IngestResponse'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description The body is over server.bodyLimitBytes (default 4 MiB): split the spool by size too */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description RATE_LIMITED: over audit.ingest.perPrincipalPerMinute requests a minute or inFlightPerPrincipal at once for this principal; Retry-After says when to retry; nothing of the request is stored */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'RATE_LIMITED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the records could not be committed; nothing was stored, upload again */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
@@ -2209,156 +1685,74 @@ export interface operations {
           'application/json': components['schemas']['ActivitySummary'];
         };
       };
-      /** @description INVALID_REQUEST: an unknown parameter, a bad time, limit, cursor, time zone or period phrase (the message names it) */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED: needs the console role auditor or admin (the refusal is itself recorded as a denied audit.query) */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly. Every audit query is recorded (audit.query) before it is answered */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
       503: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  ingestBridgeCalls: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['IngestRequest'];
-      };
-    };
-    responses: {
-      /** @description What was stored and what policy says of each call */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['IngestResponse'];
-        };
-      };
-      /** @description INVALID_REQUEST: the body breaks the contract (1 to 500 calls, known methods, a server the gateway has an upstream for, startedAt at most audit.ingest.maxAgeHours old (default 7 days) and start and end at most audit.ingest.maxFutureSeconds ahead (default 60 s), unknown fields refused); issues names each call index and field; nothing of the request is stored */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST (cookie sessions only) */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The body is over server.bodyLimitBytes (default 4 MiB): split the spool by size too */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description RATE_LIMITED: over audit.ingest.perPrincipalPerMinute requests a minute or inFlightPerPrincipal at once for this principal; Retry-After says when to retry; nothing of the request is stored */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the records could not be committed; nothing was stored, upload again */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getExportHealth: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The export health */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['ExportHealth'];
-        };
-      };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED: needs the console role auditor or admin */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
@@ -2385,40 +1779,60 @@ export interface operations {
           'application/json': components['schemas']['BypassGrant'][];
         };
       };
-      /** @description INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
     };
@@ -2445,40 +1859,60 @@ export interface operations {
           'application/json': components['schemas']['BypassGrantDetail'];
         };
       };
-      /** @description INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
         };
       };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
       /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
@@ -2487,7 +1921,12 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
@@ -2513,40 +1952,74 @@ export interface operations {
           'application/json': components['schemas']['BypassGrantDetail'];
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description GRANT_NOT_FOUND */
+      /** @description GRANT_NOT_FOUND: there is no such grant */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_NOT_FOUND';
+            };
+          };
         };
       };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
     };
@@ -2563,31 +2036,74 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
         };
       };
-      /** @description GRANT_IMMUTABLE: a grant cannot be changed, widened or extended; open a new one */
+      /** @description GRANT_IMMUTABLE: a grant cannot be changed, widened or extended; revoke it and open a new one */
       405: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_IMMUTABLE';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
     };
@@ -2604,101 +2120,74 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description GRANT_IMMUTABLE: a grant cannot be changed, widened or extended; open a new one */
-      405: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  listBypassGrantCalls: {
-    parameters: {
-      query?: {
-        limit?: number;
-      };
-      header?: never;
-      path: {
-        /** @description The grant id */
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The calls */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['BypassGrantCalls'];
-        };
-      };
-      /** @description INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
         };
       };
-      /** @description GRANT_NOT_FOUND */
-      404: {
+      /** @description GRANT_IMMUTABLE: a grant cannot be changed, widened or extended; revoke it and open a new one */
+      405: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_IMMUTABLE';
+            };
+          };
         };
       };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
     };
@@ -2728,40 +2217,65 @@ export interface operations {
           'application/json': components['schemas']['BypassGrantDetail'];
         };
       };
-      /** @description INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site; SELF_APPROVAL: four eyes: the opener and the people the grant covers may not approve it */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?:
+                | 'ROLE_REQUIRED'
+                | 'CSRF_TOKEN_MISSING'
+                | 'CSRF_TOKEN_INVALID'
+                | 'CROSS_SITE_REQUEST'
+                | 'SELF_APPROVAL';
+            };
+          };
         };
       };
-      /** @description GRANT_NOT_FOUND */
+      /** @description GRANT_NOT_FOUND: there is no such grant */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_NOT_FOUND';
+            };
+          };
         };
       };
       /** @description INVALID_TRANSITION: the step does not apply to the grant's status */
@@ -2770,16 +2284,26 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION';
+            };
+          };
         };
       };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
       /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
@@ -2788,14 +2312,21 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };
   };
-  revokeBypassGrant: {
+  listBypassGrantCalls: {
     parameters: {
-      query?: never;
+      query?: {
+        limit?: number;
+      };
       header?: never;
       path: {
         /** @description The grant id */
@@ -2803,82 +2334,85 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: {
-      content: {
-        'application/json': components['schemas']['BypassRevoke'];
-      };
-    };
+    requestBody?: never;
     responses: {
-      /** @description The grant after the step */
+      /** @description The calls */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['BypassGrantDetail'];
+          'application/json': components['schemas']['BypassGrantCalls'];
         };
       };
-      /** @description INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
         };
       };
-      /** @description GRANT_NOT_FOUND */
+      /** @description GRANT_NOT_FOUND: there is no such grant */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_NOT_FOUND';
+            };
+          };
         };
       };
-      /** @description INVALID_TRANSITION: the step does not apply to the grant's status */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
     };
@@ -2908,40 +2442,65 @@ export interface operations {
           'application/json': components['schemas']['BypassGrantDetail'];
         };
       };
-      /** @description INVALID_REQUEST: a missing or weak reason, a bad glob, servers matching no upstream, a duration over the maximum; `problems` names each field */
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
         };
       };
-      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED (with WWW-Authenticate) */
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
         };
       };
-      /** @description ROLE_REQUIRED, CSRF refusals (cookie sessions), or four eyes: SELF_APPROVAL / SELF_REVIEW */
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site; SELF_REVIEW: four eyes: the opener and the people the grant covers may not review it */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?:
+                | 'ROLE_REQUIRED'
+                | 'CSRF_TOKEN_MISSING'
+                | 'CSRF_TOKEN_INVALID'
+                | 'CROSS_SITE_REQUEST'
+                | 'SELF_REVIEW';
+            };
+          };
         };
       };
-      /** @description GRANT_NOT_FOUND */
+      /** @description GRANT_NOT_FOUND: there is no such grant */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_NOT_FOUND';
+            };
+          };
         };
       };
       /** @description INVALID_TRANSITION: the step does not apply to the grant's status */
@@ -2950,16 +2509,26 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION';
+            };
+          };
         };
       };
-      /** @description INTERNAL: the log line with the same errorId has the cause */
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
       500: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
         };
       };
       /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
@@ -2968,7 +2537,1343 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Error'];
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  revokeBypassGrant: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The grant id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['BypassRevoke'];
+      };
+    };
+    responses: {
+      /** @description The grant after the step */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BypassGrantDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description GRANT_NOT_FOUND: there is no such grant */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'GRANT_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INVALID_TRANSITION: the step does not apply to the grant's status */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  getExportHealth: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The export health */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExportHealth'];
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  getMe: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The caller */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Me'];
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  getOpenApiDocument: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OpenAPI 3.1 */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @constant */
+            openapi: '3.1.0';
+          } & {
+            [key: string]: unknown;
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  getActivePolicy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description What this replica decides with */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ActivePolicy'];
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  diffPolicyVersions: {
+    parameters: {
+      query: {
+        /** @description A policy version number (1, 2, …) */
+        from: string;
+        /** @description A policy version number (1, 2, …) */
+        to: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The changed files */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyDiff'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  listPolicyVersions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The versions, without file texts */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionSummary'][];
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  createPolicyDraft: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateDraftBody'];
+      };
+    };
+    responses: {
+      /** @description The new draft */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description POLICY_INVALID: the files have problems, each with file, line and column (in `problems`); nothing was stored */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'POLICY_INVALID';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  getPolicyVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A policy version number (1, 2, …) */
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The version */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  activatePolicyVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A policy version number (1, 2, …) */
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['CommentBody'];
+      };
+    };
+    responses: {
+      /** @description The version after the step */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INVALID_TRANSITION / CONCURRENT_ACTIVATION: the step does not apply to the version's status, or another activation changed the active version at the same moment */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION' | 'CONCURRENT_ACTIVATION';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  approvePolicyVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A policy version number (1, 2, …) */
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['CommentBody'];
+      };
+    };
+    responses: {
+      /** @description The version after the step */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site; APPROVAL_BY_AUTHOR / APPROVAL_BY_PROPOSER / APPROVER_ROLE_REQUIRED: four eyes: the author and the proposer may not approve; approving needs policy-approver or admin */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?:
+                | 'ROLE_REQUIRED'
+                | 'CSRF_TOKEN_MISSING'
+                | 'CSRF_TOKEN_INVALID'
+                | 'CROSS_SITE_REQUEST'
+                | 'APPROVAL_BY_AUTHOR'
+                | 'APPROVAL_BY_PROPOSER'
+                | 'APPROVER_ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INVALID_TRANSITION / CONCURRENT_ACTIVATION: the step does not apply to the version's status, or another activation changed the active version at the same moment */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION' | 'CONCURRENT_ACTIVATION';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  proposePolicyVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A policy version number (1, 2, …) */
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['CommentBody'];
+      };
+    };
+    responses: {
+      /** @description The version after the step */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INVALID_TRANSITION / CONCURRENT_ACTIVATION: the step does not apply to the version's status, or another activation changed the active version at the same moment */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION' | 'CONCURRENT_ACTIVATION';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  rejectPolicyVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A policy version number (1, 2, …) */
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ReasonBody'];
+      };
+    };
+    responses: {
+      /** @description The version after the step */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INVALID_TRANSITION / CONCURRENT_ACTIVATION: the step does not apply to the version's status, or another activation changed the active version at the same moment */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION' | 'CONCURRENT_ACTIVATION';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  rollbackPolicyVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A policy version number (1, 2, …) */
+        number: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ReasonBody'];
+      };
+    };
+    responses: {
+      /** @description The version after the step */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PolicyVersionDetail'];
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site; ROLLBACK_NEEDS_SECOND_PERSON: four eyes: a superseded version goes back only by a second person */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?:
+                | 'ROLE_REQUIRED'
+                | 'CSRF_TOKEN_MISSING'
+                | 'CSRF_TOKEN_INVALID'
+                | 'CROSS_SITE_REQUEST'
+                | 'ROLLBACK_NEEDS_SECOND_PERSON';
+            };
+          };
+        };
+      };
+      /** @description VERSION_NOT_FOUND: there is no such version */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERSION_NOT_FOUND';
+            };
+          };
+        };
+      };
+      /** @description INVALID_TRANSITION / CONCURRENT_ACTIVATION: the step does not apply to the version's status, or another activation changed the active version at the same moment */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_TRANSITION' | 'CONCURRENT_ACTIVATION';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
         };
       };
     };

@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { Roles } from '@gatehouse/auth';
+import { ApiRoute, ok, Roles } from '@gatehouse/auth';
+import { exportHealthSchema } from '../api-schemas';
 import { ExportService, type ExportHealth } from './export.service';
 
 /**
@@ -13,6 +14,14 @@ export class ExportHealthController {
 
   @Get('health')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'audit',
+    operationId: 'getExportHealth',
+    summary: 'Per sink: lag, last success, last error, dead letters and the last reconciliation',
+    description:
+      'lagSeconds is the age of the oldest record not yet delivered to the sink; alerting turns true above export.lagAlertSeconds (R32).',
+    responses: { 200: ok('The export health', exportHealthSchema) },
+  })
   async health(): Promise<ExportHealth> {
     return this.exports.health();
   }

@@ -61,4 +61,3 @@ export type {
   ReconcilerOptions,
   SinkReconciliation,
 } from './reconcile';
-export { EXPORT_OPENAPI } from './openapi';

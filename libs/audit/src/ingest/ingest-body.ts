@@ -91,20 +91,24 @@ const call = z
         message: `larger than ${INGEST_MAX_PARAMS_BYTES} bytes as JSON`,
       });
     }
-  });
+  })
+  .meta({ id: 'IngestCall' });
 
-const body = z.strictObject({
-  mode: z.enum(['shadow', 'fallback'], 'must be shadow or fallback'),
-  // Hosts fill clientInfo as they please: bounded, but an empty value is no reason to refuse a spool.
-  client: z
-    .strictObject({ name: z.string().max(200).optional(), version: z.string().max(200).optional() })
-    .optional(),
-  bridgeVersion: z.string().max(100).optional(),
-  calls: z
-    .array(call)
-    .min(1, 'at least one call')
-    .max(INGEST_MAX_CALLS, `at most ${INGEST_MAX_CALLS} calls per request; upload the rest in another`),
-});
+/** `POST /api/v1/audit/ingest`: the contract's shapes and limits (the time window and upstreams are checked after). */
+export const ingestBody = z
+  .strictObject({
+    mode: z.enum(['shadow', 'fallback'], 'must be shadow or fallback'),
+    // Hosts fill clientInfo as they please: bounded, but an empty value is no reason to refuse a spool.
+    client: z
+      .strictObject({ name: z.string().max(200).optional(), version: z.string().max(200).optional() })
+      .optional(),
+    bridgeVersion: z.string().max(100).optional(),
+    calls: z
+      .array(call)
+      .min(1, 'at least one call')
+      .max(INGEST_MAX_CALLS, `at most ${INGEST_MAX_CALLS} calls per request; upload the rest in another`),
+  })
+  .meta({ id: 'IngestRequest' });
 
 /** `calls[3].params.name` from zod's `['calls', 3, 'params', 'name']`. */
 function pathOf(path: readonly PropertyKey[]): string {
@@ -141,7 +145,7 @@ function span(ms: number): string {
 export function parseIngestRequest(value: unknown, now: Date, limits: IngestLimits = {}): IngestRequest {
   const maxAgeMs = limits.maxAgeMs ?? INGEST_DEFAULT_MAX_AGE_MS;
   const maxFutureMs = limits.maxFutureMs ?? INGEST_MAX_FUTURE_MS;
-  const result = body.safeParse(value ?? undefined);
+  const result = ingestBody.safeParse(value ?? undefined);
   const issues: IngestIssue[] = result.success
     ? []
     : result.error.issues.map((i) => ({

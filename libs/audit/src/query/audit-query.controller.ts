@@ -1,11 +1,32 @@
 import { Readable } from 'node:stream';
 import { Controller, Get, Header, Inject, Param, Query, StreamableFile, UseFilters } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AdminAction, Roles } from '@gatehouse/auth';
+import { AdminAction, ApiRoute, ok, Roles, type ApiRouteSpec } from '@gatehouse/auth';
+import { activitySummarySchema, eventPageSchema } from '../api-schemas';
 import { AuditQueryErrorFilter } from './audit-query-error';
 import { AuditQueryService, type ActivitySummary, type EventPage } from './audit-query.service';
 import { CSV_HEADER, csvLine } from './csv';
-import { eventFilter, summaryPeriod } from './filters';
+import { eventFilter, eventQuery, summaryParams, summaryPeriod, summaryQuery } from './filters';
+
+const AUDITED = 'Recorded as an audit.query admin record (with the query) before it is answered.';
+
+/** The CSV and JSONL exports of the events the filters select. */
+function exportOf(
+  operationId: string,
+  summary: string,
+  contentType: string,
+  description: string,
+): ApiRouteSpec {
+  return {
+    tag: 'audit',
+    operationId,
+    summary,
+    description:
+      'Streamed, newest first, every event the filters select: not paged (limit is accepted and ignored; cursor starts after that row). Recorded as an audit.query admin record before the first byte.',
+    query: eventQuery,
+    responses: { 200: { description, contentType } },
+  };
+}
 
 /** Injectable clock, so "today" is testable without a `now=` parameter. */
 export const AUDIT_QUERY_CLOCK = Symbol('AUDIT_QUERY_CLOCK');
@@ -30,6 +51,14 @@ export class AuditQueryController {
   @Get('events')
   @Header('cache-control', 'no-store')
   @AdminAction('audit.query', { target: () => 'events', details: queryOf })
+  @ApiRoute({
+    tag: 'audit',
+    operationId: 'listAuditEvents',
+    summary: 'Audit records with filters and keyset pagination, newest first',
+    description: AUDITED,
+    query: eventQuery,
+    responses: { 200: ok('One page', eventPageSchema) },
+  })
   async events(@Query() q: Record<string, string>): Promise<EventPage> {
     return this.query.events(eventFilter(q));
   }
@@ -39,6 +68,14 @@ export class AuditQueryController {
   @Header('content-type', 'text/csv; charset=utf-8')
   @Header('content-disposition', 'attachment; filename="audit-events.csv"')
   @AdminAction('audit.query', { target: () => 'events.csv', details: queryOf })
+  @ApiRoute(
+    exportOf(
+      'exportAuditEventsCsv',
+      'The selected events as CSV, one row per event',
+      'text/csv',
+      'CSV with a header row',
+    ),
+  )
   csv(@Query() q: Record<string, string>): StreamableFile {
     const rows = this.query.stream(eventFilter(q));
     return new StreamableFile(
@@ -56,6 +93,14 @@ export class AuditQueryController {
   @Header('content-type', 'application/jsonl; charset=utf-8')
   @Header('content-disposition', 'attachment; filename="audit-events.jsonl"')
   @AdminAction('audit.query', { target: () => 'events.jsonl', details: queryOf })
+  @ApiRoute(
+    exportOf(
+      'exportAuditEventsJsonl',
+      'The selected events as JSON lines',
+      'application/jsonl',
+      'One AuditEvent object per line',
+    ),
+  )
   jsonl(@Query() q: Record<string, string>): StreamableFile {
     const rows = this.query.stream(eventFilter(q));
     return new StreamableFile(
@@ -73,6 +118,17 @@ export class AuditQueryController {
   @AdminAction('audit.query', {
     target: (req) => `users/${(req.params as Record<string, string>).subject}/summary`,
     details: summaryDetails,
+  })
+  @ApiRoute({
+    tag: 'audit',
+    operationId: 'getUserActivitySummary',
+    summary:
+      'What one person touched in a period: servers, tools and resources with counts and first/last time',
+    description:
+      'The period is a natural phrase in the caller\'s time zone ("last Thursday", "yesterday 9-17") or explicit from/to; default today. The answer names the exact interval. Recorded as an audit.query admin record, with the interval, before it is answered.',
+    params: summaryParams,
+    query: summaryQuery,
+    responses: { 200: ok('The summary', activitySummarySchema) },
   })
   async summary(
     @Param('subject') subject: string,

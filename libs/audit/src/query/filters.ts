@@ -34,31 +34,50 @@ const instant = z
 
 const text = z.string().min(1).max(500);
 
-const eventQuery = z
+const described = <T extends z.ZodType>(schema: T, description: string, format?: string) =>
+  schema.meta({ description, ...(format ? { format } : {}) });
+
+/** The query of `GET /api/v1/audit/events` and its CSV and JSONL exports. */
+export const eventQuery = z
   .object({
-    user: text.optional(),
-    from: instant.optional(),
-    to: instant.optional(),
-    server: text.optional(),
-    tool: text.optional(),
-    decision: text.optional(),
-    outcome: z.enum(AUDIT_OUTCOMES).optional(),
-    kind: z.enum(['intent', 'outcome', 'admin']).optional(),
-    cursor: text.optional(),
-    limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
+    user: described(text.optional(), 'The principal subject (`sub`)'),
+    from: described(instant.optional(), 'Events at or after this instant (ISO 8601)', 'date-time'),
+    to: described(
+      instant.optional(),
+      'Events before this instant (ISO 8601); must be after from',
+      'date-time',
+    ),
+    server: described(text.optional(), 'Upstream server name'),
+    tool: described(text.optional(), 'Tool name (without the server prefix)'),
+    decision: described(text.optional(), 'Policy decision: allow, deny, shadow-deny'),
+    outcome: described(z.enum(AUDIT_OUTCOMES).optional(), 'Record outcome'),
+    kind: described(z.enum(['intent', 'outcome', 'admin']).optional(), 'Record kind'),
+    cursor: described(text.optional(), 'nextCursor of the previous page (opaque)'),
+    limit: described(z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT), 'Page size'),
   })
   .strict();
 
-const summaryQuery = z
+/** The query of `GET /api/v1/audit/users/:subject/summary`. */
+export const summaryQuery = z
   .object({
-    period: text.optional(),
-    from: instant.optional(),
-    to: instant.optional(),
-    tz: text.default('UTC'),
+    period: described(
+      text.optional(),
+      'A phrase such as "last Thursday", "yesterday 9-17", "last week"; not with from/to',
+    ),
+    from: described(instant.optional(), 'Start of an explicit interval (with to)', 'date-time'),
+    to: described(instant.optional(), 'End of an explicit interval (with from)', 'date-time'),
+    tz: described(text.default('UTC'), 'IANA time zone the phrase is read in'),
     // Tests and "as of" questions fix the reference time of a phrase.
-    now: instant.optional(),
+    now: described(
+      instant.optional(),
+      'Reference instant for the phrase ("as of"); default the current time',
+      'date-time',
+    ),
   })
   .strict();
+
+/** `:subject` of the summary route. */
+export const summaryParams = z.object({ subject: z.string().meta({ description: 'The principal subject' }) });
 
 function parse<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
   const result = schema.safeParse(query ?? {});

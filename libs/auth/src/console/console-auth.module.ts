@@ -11,6 +11,7 @@ import { registerCookies } from './cookies';
 import { ConsoleGuard } from './console.guard';
 import { IdentityModule } from '../identity.module';
 import { MeController } from './me.controller';
+import { OpenApiController } from '../api/openapi.controller';
 
 /**
  * Console sign-in (authorization code + PKCE through passport), server-side sessions in
@@ -20,7 +21,7 @@ import { MeController } from './me.controller';
 @Global()
 @Module({
   imports: [IdentityModule],
-  controllers: [AuthController, MeController, ConsoleSessionsController],
+  controllers: [AuthController, MeController, ConsoleSessionsController, OpenApiController],
   providers: [
     ConsoleSessions,
     ConsoleOidc,

@@ -2,12 +2,30 @@ import { Body, Controller, Get, Header, HttpCode, Inject, Post } from '@nestjs/c
 import { z } from 'zod';
 import { LOGGER, type Logger } from '@gatehouse/observability';
 import { AdminAction } from '../admin-audit';
+import { ApiRoute, isoTime, ok } from '../api/api-route';
 import { ConsoleError, ConsoleErrorCode } from './console-error';
 import type { ConsoleCaller } from './console-gate.service';
 import { ConsoleSessions, type SessionSummary } from './console-sessions.service';
 import { Caller, Roles } from './console.guard';
 
-const revokeBody = z.strictObject({ subject: z.string().min(1).max(1024) });
+const revokeBody = z
+  .strictObject({ subject: z.string().min(1).max(1024) })
+  .meta({ id: 'RevokeConsoleSessions' });
+
+const sessionSummary = z
+  .object({
+    subject: z.string(),
+    name: z.string().nullable(),
+    roles: z.array(z.string()),
+    createdAt: isoTime,
+    lastSeenAt: isoTime,
+    expiresAt: isoTime,
+    idleExpiresAt: isoTime,
+  })
+  .meta({
+    id: 'ConsoleSessionSummary',
+    description: 'A live console session (its id is never shown: it is a credential)',
+  });
 
 function revokeTarget(req: { body?: unknown }): string | undefined {
   const parsed = revokeBody.safeParse(req.body);
@@ -26,6 +44,12 @@ export class ConsoleSessionsController {
   @Get()
   @Roles('admin', 'auditor')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'console',
+    operationId: 'listConsoleSessions',
+    summary: 'Live console sessions, never their ids, most recently used first',
+    responses: { 200: ok('The sessions', z.object({ sessions: z.array(sessionSummary) })) },
+  })
   async list(): Promise<{ sessions: SessionSummary[] }> {
     return { sessions: await this.sessions.list() };
   }
@@ -38,6 +62,15 @@ export class ConsoleSessionsController {
   @Roles('admin')
   @AdminAction('console.sessions.revoke', { target: revokeTarget })
   @HttpCode(200)
+  @ApiRoute({
+    tag: 'console',
+    operationId: 'revokeConsoleSessions',
+    summary: 'End every console session of one person; an admin action in the audit trail',
+    body: revokeBody,
+    responses: {
+      200: ok('How many sessions ended', z.object({ subject: z.string(), revoked: z.number().int().min(0) })),
+    },
+  })
   async revoke(
     @Body() body: unknown,
     @Caller() caller: ConsoleCaller,

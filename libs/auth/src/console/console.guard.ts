@@ -92,6 +92,16 @@ export function Roles(...roles: [ConsoleRole, ...ConsoleRole[]]): MethodDecorato
   return applyDecorators(SetMetadata(ROLES_KEY, roles), UseGuards(ConsoleGuard));
 }
 
+/**
+ * The roles `@Roles` requires of a handler (its own, else its controller's), as the guard reads
+ * them; empty when none are named. The OpenAPI document states these.
+ */
+export function rolesOf(handler: object, controller: object): ConsoleRole[] {
+  return (Reflect.getMetadata(ROLES_KEY, handler) ??
+    Reflect.getMetadata(ROLES_KEY, controller) ??
+    []) as ConsoleRole[];
+}
+
 /** Requires a signed-in caller, whatever their roles. */
 export function Authenticated(): MethodDecorator & ClassDecorator {
   return UseGuards(ConsoleGuard);

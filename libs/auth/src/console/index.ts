@@ -1,5 +1,5 @@
 export { ConsoleAuthModule } from './console-auth.module';
-export { ConsoleGuard, Roles, Authenticated, Caller } from './console.guard';
+export { ConsoleGuard, Roles, Authenticated, Caller, rolesOf } from './console.guard';
 export type { ConsoleRequest } from './console.guard';
 export { ConsoleGate, STATE_CHANGING } from './console-gate.service';
 export type { ConsoleCaller } from './console-gate.service';

@@ -23,22 +23,27 @@ export const createDraftBody = z
   .object({
     message: z.string().trim().min(1, 'say why this version exists').max(2000),
     files: z
-      .array(z.object({ path, text: z.string() }).strict())
+      .array(z.object({ path, text: z.string() }).strict().meta({ id: 'PolicyFile' }))
       .min(1, 'a version has at least one file')
       .max(MAX_FILES)
       .refine((files) => new Set(files.map((f) => f.path)).size === files.length, 'each path appears once'),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'CreateDraftBody' });
 export type CreateDraftBody = z.infer<typeof createDraftBody>;
 
 /** The body of propose, approve and activate: an optional comment. */
 export const commentBody = z
   .object({ comment: z.string().trim().min(1).max(2000).optional() })
   .strict()
-  .prefault({});
+  .prefault({})
+  .meta({ id: 'CommentBody' });
 
 /** Reject and rollback say why. */
-export const reasonBody = z.object({ comment: z.string().trim().min(1, 'say why').max(2000) }).strict();
+export const reasonBody = z
+  .object({ comment: z.string().trim().min(1, 'say why').max(2000) })
+  .strict()
+  .meta({ id: 'ReasonBody' });
 
 /** Parses a request part with a schema; a mismatch is an INVALID_REQUEST naming each field. */
 export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -50,9 +55,22 @@ export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: stri
   throw new PolicyError(PolicyErrorCode.INVALID_REQUEST, `invalid ${what}: ${issues}`);
 }
 
+/** A version number as the path or query spells it: 1, 2, … (a Postgres integer). */
+export const versionNumberText = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/)
+  .refine((value) => Number(value) <= 2_147_483_647)
+  .meta({ description: 'A policy version number (1, 2, …)' });
+
+/** `:number` of the version routes. */
+export const versionParams = z.object({ number: versionNumberText });
+
+/** `GET /api/v1/policy/diff?from=&to=`. */
+export const diffQuery = z.object({ from: versionNumberText, to: versionNumberText });
+
 /** A version number from the path or query. */
 export function versionNumber(value: string | undefined, name: string): number {
-  if (value === undefined || !/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647) {
+  if (!versionNumberText.safeParse(value).success || value === undefined) {
     throw new PolicyError(
       PolicyErrorCode.INVALID_REQUEST,
       `${name} must be a policy version number (1, 2, …); got ${JSON.stringify(value ?? null)}`,

@@ -12,9 +12,33 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AdminAction, Caller, Roles, type ConsoleCaller } from '@gatehouse/auth';
+import { z } from 'zod';
+import {
+  AdminAction,
+  ApiRoute,
+  apiError,
+  Caller,
+  ok,
+  Roles,
+  type ApiRouteSpec,
+  type ConsoleCaller,
+} from '@gatehouse/auth';
 import { ActivePolicy } from '../active/active-policy';
-import { commentBody, createDraftBody, parseRequest, reasonBody, versionNumber } from './dto';
+import {
+  activePolicySchema,
+  policyDiffSchema,
+  policyVersionDetailSchema,
+  policyVersionSummarySchema,
+} from './api-schemas';
+import {
+  commentBody,
+  createDraftBody,
+  diffQuery,
+  parseRequest,
+  reasonBody,
+  versionNumber,
+  versionParams,
+} from './dto';
 import { PolicyErrorFilter, PolicyErrorInterceptor } from './policy-error.filter';
 import { PolicyLifecycle } from './policy-lifecycle.service';
 import type { ActivePolicyView, PolicyDiff, PolicyVersionDetail, PolicyVersionSummary } from './views';
@@ -45,6 +69,36 @@ function draftDetails(req: FastifyRequest): Record<string, unknown> {
   };
 }
 
+const NOT_FOUND = apiError('there is no such version', 'VERSION_NOT_FOUND');
+
+/** A lifecycle step on one version: the version after it, or why not. */
+function step(
+  operationId: string,
+  summary: string,
+  description: string,
+  body: typeof commentBody | typeof reasonBody,
+  fourEyes: ApiRouteSpec['errors'] = {},
+): ApiRouteSpec {
+  return {
+    tag: 'policy',
+    operationId,
+    summary,
+    description,
+    params: versionParams,
+    body,
+    responses: { 200: ok('The version after the step', policyVersionDetailSchema) },
+    errors: {
+      ...fourEyes,
+      404: NOT_FOUND,
+      409: apiError(
+        "the step does not apply to the version's status, or another activation changed the active version at the same moment",
+        'INVALID_TRANSITION',
+        'CONCURRENT_ACTIVATION',
+      ),
+    },
+  };
+}
+
 /**
  * The policy lifecycle's admin API (documented in `GET /api/v1/openapi.json`). Reading needs
  * admin, policy-approver or auditor; writing needs admin or policy-approver; approving also needs
@@ -67,6 +121,12 @@ export class PolicyController {
   /** Every version, newest first. */
   @Get('versions')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'policy',
+    operationId: 'listPolicyVersions',
+    summary: 'Every version, newest first',
+    responses: { 200: ok('The versions, without file texts', z.array(policyVersionSummarySchema)) },
+  })
   list(): Promise<PolicyVersionSummary[]> {
     return this.lifecycle.list();
   }
@@ -74,6 +134,14 @@ export class PolicyController {
   /** One version with its files and history. */
   @Get('versions/:number')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'policy',
+    operationId: 'getPolicyVersion',
+    summary: 'One version with its files and history',
+    params: versionParams,
+    responses: { 200: ok('The version', policyVersionDetailSchema) },
+    errors: { 404: NOT_FOUND },
+  })
   get(@Param('number') number: string): Promise<PolicyVersionDetail> {
     return this.lifecycle.get(versionNumber(number, 'the version'));
   }
@@ -87,6 +155,21 @@ export class PolicyController {
     details: draftDetails,
     resultTarget: (created) => `policy/versions/${(created as PolicyVersionDetail).number}`,
   })
+  @ApiRoute({
+    tag: 'policy',
+    operationId: 'createPolicyDraft',
+    summary: 'Create a draft from files',
+    description:
+      'The files are parsed; any problem refuses them with 422 and every position, and nothing is stored.',
+    body: createDraftBody,
+    responses: { 201: ok('The new draft', policyVersionDetailSchema) },
+    errors: {
+      422: apiError(
+        'the files have problems, each with file, line and column (in `problems`); nothing was stored',
+        'POLICY_INVALID',
+      ),
+    },
+  })
   create(@Body() body: unknown, @Caller() caller: ConsoleCaller): Promise<PolicyVersionDetail> {
     const { files, message } = parseRequest(createDraftBody, body, 'body');
     return this.lifecycle.createDraft(files, message, caller.principal);
@@ -96,6 +179,7 @@ export class PolicyController {
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
   @AdminAction('policy.propose', { target: versionTarget })
+  @ApiRoute(step('proposePolicyVersion', 'draft → proposed', 'Asks for approval.', commentBody))
   propose(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -109,6 +193,22 @@ export class PolicyController {
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
   @AdminAction('policy.approve', { target: versionTarget })
+  @ApiRoute(
+    step(
+      'approvePolicyVersion',
+      'proposed → approved',
+      'Four eyes: refused with 403 for the author (APPROVAL_BY_AUTHOR) and the proposer (APPROVAL_BY_PROPOSER).',
+      commentBody,
+      {
+        403: apiError(
+          'four eyes: the author and the proposer may not approve; approving needs policy-approver or admin',
+          'APPROVAL_BY_AUTHOR',
+          'APPROVAL_BY_PROPOSER',
+          'APPROVER_ROLE_REQUIRED',
+        ),
+      },
+    ),
+  )
   approve(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -122,6 +222,7 @@ export class PolicyController {
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
   @AdminAction('policy.reject', { target: versionTarget })
+  @ApiRoute(step('rejectPolicyVersion', 'draft, proposed or approved → rejected', 'Says why.', reasonBody))
   reject(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -135,6 +236,14 @@ export class PolicyController {
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
   @AdminAction('policy.activate', { target: versionTarget })
+  @ApiRoute(
+    step(
+      'activatePolicyVersion',
+      'approved → active',
+      'The active version becomes superseded in the same transaction; every replica loads the new one within 2 s.',
+      commentBody,
+    ),
+  )
   activate(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -148,6 +257,20 @@ export class PolicyController {
   @HttpCode(200)
   @Roles('admin', 'policy-approver')
   @AdminAction('policy.rollback', { target: versionTarget })
+  @ApiRoute(
+    step(
+      'rollbackPolicyVersion',
+      'Re-activate an earlier approved or superseded version',
+      'Recorded as `rollback` with the comment, which is required. Four eyes: a superseded version goes back only by someone who neither wrote, proposed nor approved it, and only if a second person approved it (an imported version never was); otherwise 403 ROLLBACK_NEEDS_SECOND_PERSON. An approved version goes as by activate.',
+      reasonBody,
+      {
+        403: apiError(
+          'four eyes: a superseded version goes back only by a second person',
+          'ROLLBACK_NEEDS_SECOND_PERSON',
+        ),
+      },
+    ),
+  )
   rollback(
     @Param('number') number: string,
     @Body() body: unknown,
@@ -160,6 +283,14 @@ export class PolicyController {
   /** `?from=&to=`: one unified diff per changed file. */
   @Get('diff')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'policy',
+    operationId: 'diffPolicyVersions',
+    summary: 'Unified diff per changed file between two versions',
+    query: diffQuery,
+    responses: { 200: ok('The changed files', policyDiffSchema) },
+    errors: { 404: NOT_FOUND },
+  })
   diff(@Query('from') from: string | undefined, @Query('to') to: string | undefined): Promise<PolicyDiff> {
     return this.lifecycle.diff(versionNumber(from, 'from'), versionNumber(to, 'to'));
   }
@@ -167,6 +298,12 @@ export class PolicyController {
   /** The version THIS replica enforces (not only what the database says): propagation is visible here. */
   @Get('active')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'policy',
+    operationId: 'getActivePolicy',
+    summary: 'The version this replica enforces',
+    responses: { 200: ok('What this replica decides with', activePolicySchema) },
+  })
   async current(): Promise<ActivePolicyView> {
     const version = this.active.current()?.version ?? null;
     return {
