@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, unwrap } from '../../api/client';
+import { api, setCsrfToken, unwrap } from '../../api/client';
 import type { GrantDetail, OpenGrantBody, Viewer } from './words';
 
 /** Grants, the open grant and its calls refresh this often, so changes made elsewhere show up. */
@@ -9,9 +9,11 @@ const GRANTS = ['bypass', 'grants'] as const;
 
 export function useViewer() {
   return useQuery({
-    queryKey: ['me'],
+    queryKey: ['me', 'break-glass viewer'],
     queryFn: async (): Promise<Viewer> => {
       const me = unwrap(await api.GET('/api/v1/me'));
+      // The shell sets it too; writes from this screen must carry it whichever loads first.
+      if (me.csrfToken) setCsrfToken(me.csrfToken);
       return { sub: me.sub, name: me.name, roles: me.roles };
     },
     staleTime: 60_000,
