@@ -31,7 +31,8 @@ export function Countdown({ until, label = 'left' }: { until: string | Date; lab
       size="sm"
       ff="monospace"
       fw={urgent ? 700 : 500}
-      c={urgent ? 'red.8' : expired ? 'dimmed' : undefined}
+      c={urgent ? 'red.9' : undefined}
+      style={{ whiteSpace: 'nowrap' }}
       data-urgent={urgent ? 'true' : 'false'}
       title={`ends ${end.toISOString().replace('.000Z', 'Z')} (UTC)`}
     >

@@ -30,11 +30,7 @@ export function ErrorNote({ error, title = 'The gateway refused' }: { error: unk
   return (
     <Alert color="red" variant="light" title={`${title}: ${code}`} role="alert">
       <Text size="sm">{message}</Text>
-      {typeof errorId === 'string' && (
-        <Text size="xs" c="dimmed">
-          error id {errorId}
-        </Text>
-      )}
+      {typeof errorId === 'string' && <Text size="xs">error id {errorId}</Text>}
       <Text size="sm" fw={600} mt={4}>
         {nextStep(error)}
       </Text>

@@ -48,7 +48,11 @@ export function GrantDrawer({
       onClose={onClose}
       position="right"
       size="xl"
-      title={<Title order={3}>Grant {id?.slice(0, 8)}</Title>}
+      // Scroll locking injects a <style> without the CSP nonce (react-remove-scroll), which the
+      // console's CSP blocks: it would not lock anyway, and the browser would log a violation.
+      lockScroll={false}
+      closeButtonProps={{ 'aria-label': 'Close the grant' }}
+      title={`Grant ${id?.slice(0, 8) ?? ''}`}
     >
       {grant.isPending && id !== null && <Loader size="sm" />}
       {grant.error && <ErrorNote error={grant.error} title="The grant could not be loaded" />}
@@ -63,13 +67,13 @@ function GrantBody({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
     <Stack gap="md">
       <Group gap="xs">
         <StatusBadge grant={grant} />
-        <Badge variant="light">{grant.mode}</Badge>
-        {grant.incident && <Badge variant="outline">{grant.incident}</Badge>}
+        <Badge variant="default">{grant.mode}</Badge>
+        {grant.incident && <Badge variant="default">{grant.incident}</Badge>}
         {(grant.status === 'active' || grant.status === 'pending-approval') && (
           <Countdown until={grant.expiresAt ?? new Date()} />
         )}
       </Group>
-      <Text size="sm" ff="monospace" c="dimmed">
+      <Text size="sm" ff="monospace">
         {id}
       </Text>
       <Text>{grant.reason}</Text>
@@ -118,11 +122,7 @@ function FourEyes({ grant }: { grant: GrantDetail }) {
         {steps.map((step, i) => (
           <Timeline.Item key={i} title={`${step.action} by ${actorName(step.actor)}`}>
             <When at={step.at} />
-            {step.comment && (
-              <Text size="sm" c="dimmed">
-                {step.comment}
-              </Text>
-            )}
+            {step.comment && <Text size="sm">{step.comment}</Text>}
           </Timeline.Item>
         ))}
       </Timeline>
@@ -135,7 +135,7 @@ function FourEyes({ grant }: { grant: GrantDetail }) {
         <Text
           size="sm"
           mt="xs"
-          c={grant.review.overdue ? 'red.8' : undefined}
+          c={grant.review.overdue ? 'red.9' : undefined}
           fw={grant.review.overdue ? 700 : 400}
         >
           Review {grant.review.overdue ? 'overdue since' : 'due by'} <When at={grant.review.dueAt} />
@@ -161,7 +161,7 @@ function Actions({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
   return (
     <Stack gap="md">
       {grant.status === 'pending-approval' && !mayApprove && involved(grant, viewer) && (
-        <Text size="sm" c="dimmed">
+        <Text size="sm">
           You opened this grant or it covers you, so another incident responder or admin must approve it.
         </Text>
       )}
@@ -174,7 +174,7 @@ function Actions({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
             onChange={(e) => setComment(e.currentTarget.value)}
           />
           <Button
-            color="orange"
+            color="red.9"
             loading={approve.isPending}
             onClick={() => approve.mutate({ id, comment }, { onSuccess: () => setComment('') })}
           >
@@ -193,7 +193,7 @@ function Actions({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
             onChange={(e) => setWhy(e.currentTarget.value)}
           />
           <Button
-            color="red"
+            color="red.9"
             variant="outline"
             loading={revoke.isPending}
             onClick={() => revoke.mutate({ id, reason: why }, { onSuccess: () => setWhy('') })}
@@ -234,7 +234,7 @@ function Actions({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
         !grant.review?.reviewedAt &&
         grant.status !== 'pending-approval' &&
         involved(grant, viewer) && (
-          <Text size="sm" c="dimmed">
+          <Text size="sm">
             You opened this grant or it covered you, so a different person signs off its review.
           </Text>
         )}
@@ -252,11 +252,7 @@ function Calls({ id }: { id: string }) {
       </Title>
       {calls.error && <ErrorNote error={calls.error} title="The calls could not be loaded" />}
       {calls.isPending && <Loader size="sm" />}
-      {calls.data && rows.length === 0 && (
-        <Text size="sm" c="dimmed">
-          No call has used this grant yet.
-        </Text>
-      )}
+      {calls.data && rows.length === 0 && <Text size="sm">No call has used this grant yet.</Text>}
       {rows.length > 0 && (
         <Table.ScrollContainer minWidth={600}>
           <Table striped stickyHeader aria-label="Calls made under this grant">
@@ -287,11 +283,7 @@ function Calls({ id }: { id: string }) {
           </Table>
         </Table.ScrollContainer>
       )}
-      {calls.data?.truncated && (
-        <Text size="xs" c="dimmed">
-          More calls than shown: see them in Activity.
-        </Text>
-      )}
+      {calls.data?.truncated && <Text size="xs">More calls than shown: see them in Activity.</Text>}
     </div>
   );
 }

@@ -3,22 +3,22 @@ import { Countdown } from './Countdown';
 import { When } from './When';
 import { actorName, grantCovers, grantScope, type Grant } from './words';
 
-const STATUS_COLOR: Record<string, string> = {
-  active: 'red',
-  'pending-approval': 'yellow',
-  expired: 'gray',
-  revoked: 'gray',
-};
-
+/** Active is red (policy denies are lifted), pending is yellow (dark text), ended ones are plain. */
 export function StatusBadge({ grant }: { grant: Grant }) {
-  return (
-    <Badge
-      color={STATUS_COLOR[grant.status ?? ''] ?? 'gray'}
-      variant={grant.status === 'active' ? 'filled' : 'light'}
-    >
-      {grant.status}
-    </Badge>
-  );
+  const status = grant.status ?? '';
+  if (status === 'active')
+    return (
+      <Badge color="red.9" variant="filled">
+        active
+      </Badge>
+    );
+  if (status === 'pending-approval')
+    return (
+      <Badge color="yellow" variant="filled" autoContrast>
+        pending approval
+      </Badge>
+    );
+  return <Badge variant="default">{status}</Badge>;
 }
 
 /** One list of grants: what each covers and lifts, four eyes, and its time left or when it ended. */
@@ -36,12 +36,7 @@ export function GrantTable({
   /** The review queue: due date and overdue flag instead of the countdown. */
   review?: boolean;
 }) {
-  if (grants.length === 0)
-    return (
-      <Text size="sm" c="dimmed">
-        {empty}
-      </Text>
-    );
+  if (grants.length === 0) return <Text size="sm">{empty}</Text>;
   return (
     <Table.ScrollContainer minWidth={900}>
       <Table stickyHeader striped highlightOnHover verticalSpacing={6} aria-label={caption}>
@@ -63,11 +58,11 @@ export function GrantTable({
               <Table.Td maw={320}>
                 <Group gap={6} wrap="nowrap">
                   <StatusBadge grant={g} />
-                  <Text size="xs" ff="monospace" c="dimmed">
+                  <Text size="xs" ff="monospace">
                     {g.id?.slice(0, 8)}
                   </Text>
                   {g.incident && (
-                    <Badge variant="outline" size="sm">
+                    <Badge variant="default" size="sm">
                       {g.incident}
                     </Badge>
                   )}
@@ -85,9 +80,7 @@ export function GrantTable({
               </Table.Td>
               <Table.Td>
                 {g.mode === 'immediate' ? (
-                  <Text size="sm" c="dimmed">
-                    break glass (review after)
-                  </Text>
+                  <Text size="sm">break glass (review after)</Text>
                 ) : g.approvedBy ? (
                   <>
                     <Text size="sm">{actorName(g.approvedBy)}</Text>
@@ -102,7 +95,7 @@ export function GrantTable({
                   <Group gap={6}>
                     <When at={g.review?.dueAt} />
                     {g.review?.overdue && (
-                      <Badge color="red" variant="filled">
+                      <Badge color="red.9" variant="filled">
                         overdue
                       </Badge>
                     )}
