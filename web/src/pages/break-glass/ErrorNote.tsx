@@ -1,5 +1,6 @@
-import { Alert, Text } from '@mantine/core';
+import { Alert, Button, Text } from '@mantine/core';
 import { ApiError } from '../../api/client';
+import { goToSignIn } from '../../app/session';
 
 /** What to do about a refusal, by status and code: sign in again, which role, retry, or fix the input. */
 export function nextStep(error: unknown): string {
@@ -34,6 +35,11 @@ export function ErrorNote({ error, title = 'The gateway refused' }: { error: unk
       <Text size="sm" fw={600} mt={4}>
         {nextStep(error)}
       </Text>
+      {error instanceof ApiError && error.status === 401 && (
+        <Button size="xs" mt="xs" onClick={goToSignIn}>
+          Sign in again
+        </Button>
+      )}
     </Alert>
   );
 }

@@ -105,8 +105,8 @@ function GrantBody({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
       </Table>
 
       <FourEyes grant={grant} />
-      <Actions grant={grant} viewer={viewer} />
       <Calls id={id} />
+      <Actions grant={grant} viewer={viewer} />
     </Stack>
   );
 }
@@ -208,7 +208,7 @@ function Actions({ grant, viewer }: { grant: GrantDetail; viewer: Viewer }) {
           <Divider label="Sign off the review" labelPosition="left" />
           <Textarea
             label="Review note"
-            description="What the review found: were the calls below justified? (10 characters at least)"
+            description="What the review found: were the calls above justified? (10 characters at least)"
             value={note}
             onChange={(e) => setNote(e.currentTarget.value)}
             autosize

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, setCsrfToken, unwrap } from '../../api/client';
+import { api, unwrap } from '../../api/client';
+import { useMe } from '../../app/session';
 import type { GrantDetail, OpenGrantBody, Viewer } from './words';
 
 /** Grants, the open grant and its calls refresh this often, so changes made elsewhere show up. */
@@ -7,17 +8,13 @@ export const REFRESH_MS = 5_000;
 
 const GRANTS = ['bypass', 'grants'] as const;
 
-export function useViewer() {
-  return useQuery({
-    queryKey: ['me', 'break-glass viewer'],
-    queryFn: async (): Promise<Viewer> => {
-      const me = unwrap(await api.GET('/api/v1/me'));
-      // The shell sets it too; writes from this screen must carry it whichever loads first.
-      if (me.csrfToken) setCsrfToken(me.csrfToken);
-      return { sub: me.sub, name: me.name, roles: me.roles };
-    },
-    staleTime: 60_000,
-  });
+/** The signed-in person, from the shell's `GET /api/v1/me` query (which also keeps the CSRF token). */
+export function useViewer(): { data?: Viewer; error: unknown } {
+  const me = useMe();
+  return {
+    error: me.error,
+    ...(me.data ? { data: { sub: me.data.sub, name: me.data.name, roles: me.data.roles } } : {}),
+  };
 }
 
 export function useGrants() {
