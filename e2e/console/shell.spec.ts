@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AUDIT_SINK, type AuditRecord, type AuditSink } from '@gatehouse/audit';
 import { intent, outcomeOf } from '../audit-query/support';
+import { signIn as signInOverHttp } from '../console-login/support';
 import { demoUpstreamsYaml } from '../transport/helpers';
 import {
   checkA11y,
@@ -113,6 +114,42 @@ describe('the console shell in a browser', () => {
     const missing = await fetch(`${gw.url}/console/assets/index-missing.js`);
     expect(missing.status).toBe(404);
     expect(await missing.text()).not.toContain('<html');
+  });
+
+  it('GET /api/v1/overview counts the last hour from the audit trail and refuses a bad query', async () => {
+    const frank = await signInOverHttp(gw, 'frank');
+    const get = async (query = '') => {
+      const res = await fetch(`${gw.url}/api/v1/overview${query}`, {
+        headers: { cookie: frank.jar.header() },
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    const hour = await get();
+    expect(hour.status).toBe(200);
+    expect(hour.body.totals).toEqual({ calls: 18, denied: 3, rateLimited: 2, errors: 1, bypassed: 0 });
+    expect(hour.body.perMinute).toHaveLength(60);
+    expect(Date.parse(hour.body.to) - Date.parse(hour.body.from)).toBe(3_600_000);
+    expect(hour.body.latency).toEqual({
+      gateway: { p50Ms: 0.12, p99Ms: 0.12 },
+      upstream: { p50Ms: 4, p99Ms: 4 },
+    });
+    expect(hour.body.bypass).toEqual({ active: 0, pendingApproval: 0 });
+    expect(hour.body.replicas).toHaveLength(1);
+    expect(hour.body.replicas[0].live).toBe(true);
+    expect(hour.body.export.enabled).toBe(false);
+    expect(hour.body.upstreams).toEqual(
+      expect.arrayContaining([expect.objectContaining({ server: 'everything', state: 'on-demand' })]),
+    );
+
+    const five = await get('?minutes=5');
+    expect(five.status).toBe(200);
+    expect(five.body.perMinute).toHaveLength(5);
+
+    for (const bad of ['?minutes=2', '?minutes=61', '?minutes=soon', '?since=2020-01-01']) {
+      const refused = await get(bad);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('INVALID_QUERY');
+    }
   });
 
   it('carol opens the console, signs in at the IdP page, lands on the overview with the last hour from the audit trail', async () => {
