@@ -26,6 +26,8 @@ export interface PageProblems {
   errors: string[];
   /** Console messages about the Content-Security-Policy (a blocked script or style). */
   csp: string[];
+  /** Answers of 400 and above, as `<status> <url>`. */
+  failed: string[];
 }
 
 const problems = new WeakMap<Page, PageProblems>();
@@ -42,12 +44,17 @@ export async function openPage(
     locale: 'en-GB',
   });
   const page = await context.newPage();
-  const found: PageProblems = { errors: [], csp: [] };
+  const found: PageProblems = { errors: [], csp: [], failed: [] };
   problems.set(page, found);
   page.on('pageerror', (err) => found.errors.push(err.message));
+  page.on('response', (res) => {
+    if (res.status() >= 400) found.failed.push(`${res.status()} ${res.url()}`);
+  });
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const text = msg.text();
+    // The failed answer itself is in `failed`, with its URL.
+    if (/^Failed to load resource: the server responded with a status of/.test(text)) return;
     if (/Content Security Policy/i.test(text)) found.csp.push(text);
     else found.errors.push(text);
   });
@@ -55,7 +62,7 @@ export async function openPage(
 }
 
 export function pageProblems(page: Page): PageProblems {
-  return problems.get(page) ?? { errors: [], csp: [] };
+  return problems.get(page) ?? { errors: [], csp: [], failed: [] };
 }
 
 /**
@@ -132,9 +139,15 @@ export async function screenshot(page: Page, name: string): Promise<string[]> {
   const written: string[] = [];
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
+    // A function, not a string: the console's CSP (no unsafe-eval) refuses string evaluation.
     await page.waitForFunction(
-      `document.documentElement.getAttribute('data-mantine-color-scheme') === '${scheme}'`,
-      undefined,
+      (wanted) =>
+        (
+          globalThis as unknown as {
+            document: { documentElement: { getAttribute(n: string): string | null } };
+          }
+        ).document.documentElement.getAttribute('data-mantine-color-scheme') === wanted,
+      scheme,
       { timeout: 5_000 },
     );
     // Let transitions and charts settle.

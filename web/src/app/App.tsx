@@ -3,7 +3,7 @@ import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-qu
 import { BrowserRouter } from 'react-router';
 import { ApiError } from '../api/client';
 import { goToSignIn } from './session';
-import { theme } from './theme';
+import { cssVariablesResolver, theme } from './theme';
 import { Shell } from './Shell';
 
 /** The nonce the gateway put in this page's CSP for `<style>` elements (see apps/gateway console). */
@@ -43,7 +43,12 @@ const queryClient = makeQueryClient();
 export function App({ client = queryClient }: { client?: QueryClient }) {
   const nonce = styleNonce();
   return (
-    <MantineProvider theme={theme} defaultColorScheme="auto" getStyleNonce={() => nonce}>
+    <MantineProvider
+      theme={theme}
+      defaultColorScheme="auto"
+      cssVariablesResolver={cssVariablesResolver}
+      getStyleNonce={() => nonce}
+    >
       <QueryClientProvider client={client}>
         <BrowserRouter basename="/console">
           <Shell />

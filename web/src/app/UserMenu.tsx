@@ -1,4 +1,15 @@
-import { Avatar, Badge, Button, Group, Menu, Stack, Text, UnstyledButton } from '@mantine/core';
+import {
+  Avatar,
+  Badge,
+  Button,
+  Group,
+  Divider,
+  Popover,
+  Stack,
+  Text,
+  UnstyledButton,
+  VisuallyHidden,
+} from '@mantine/core';
 import { useState } from 'react';
 import { ApiErrorAlert } from '../components/ApiErrorAlert';
 import { Time } from '../components/Time';
@@ -57,7 +68,7 @@ export function SignOutButton({ me, ...props }: { me: Me; variant?: string; full
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   return (
-    <Stack gap="xs">
+    <Stack gap="xs" align={props.fullWidth ? 'stretch' : 'flex-start'}>
       <Button
         {...props}
         loading={busy}
@@ -79,11 +90,13 @@ export function SignOutButton({ me, ...props }: { me: Me; variant?: string; full
 /** The avatar in the header: who-am-I and sign out. */
 export function UserMenu({ me }: { me: Me }) {
   return (
-    <Menu position="bottom-end" width={320} withArrow shadow="md" closeOnItemClick={false}>
-      <Menu.Target>
-        <UnstyledButton aria-label={`Account: ${me.name ?? me.sub}`} data-testid="user-menu">
+    // A popover (a dialog), not a menu: it holds details and one button, not a list of menu items.
+    <Popover position="bottom-end" width={320} withArrow shadow="md" trapFocus>
+      <Popover.Target>
+        <UnstyledButton data-testid="user-menu">
           <Group gap="xs">
-            <Avatar radius="xl" size="sm" color="indigo">
+            <VisuallyHidden>Account menu of</VisuallyHidden>
+            <Avatar radius="xl" size="sm" color="indigo" aria-hidden="true">
               {initials(me)}
             </Avatar>
             <Text size="sm" visibleFrom="sm">
@@ -91,12 +104,12 @@ export function UserMenu({ me }: { me: Me }) {
             </Text>
           </Group>
         </UnstyledButton>
-      </Menu.Target>
-      <Menu.Dropdown p="sm">
+      </Popover.Target>
+      <Popover.Dropdown p="sm" aria-label="Account">
         <WhoAmI me={me} />
-        <Menu.Divider my="sm" />
+        <Divider my="sm" />
         <SignOutButton me={me} variant="default" fullWidth />
-      </Menu.Dropdown>
-    </Menu>
+      </Popover.Dropdown>
+    </Popover>
   );
 }

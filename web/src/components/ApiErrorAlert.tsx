@@ -61,7 +61,14 @@ export function ApiErrorAlert({
   const { code, message, status } = describeError(error);
   const step = nextStep(error, neededRoles);
   return (
-    <Alert color={status === 403 ? 'orange' : 'red'} title={step.title} role="alert" variant="light">
+    <Alert
+      color={status === 403 ? 'orange' : 'red'}
+      title={step.title}
+      role="alert"
+      variant="light"
+      // The coloured title on its tinted background is below AA contrast; the body colour is not.
+      styles={{ title: { color: 'var(--mantine-color-text)' } }}
+    >
       <Text size="sm">
         <Code>{code}</Code> {message}
       </Text>

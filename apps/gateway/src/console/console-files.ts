@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
 
 /** The checkout's root (where package.json is), from the sources (Jest) or from dist/. */
 export function repositoryRoot(from = __dirname): string {
@@ -71,5 +71,46 @@ export class ConsoleIndex {
       this.html = readFileSync(file, 'utf8');
     }
     return this.html.split(NONCE_PLACEHOLDER).join(nonce);
+  }
+}
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/**
+ * The build's hashed assets (dist/web/assets), listed and read once: a request names one of
+ * these files or gets a 404, so no path (`..`, encoded or not) reaches anything else. A new
+ * build needs a restart, as the page that names the new files does.
+ */
+export class ConsoleAssets {
+  private readonly files = new Map<string, { body: Buffer; type: string }>();
+  readonly built: boolean;
+
+  constructor(dir: string) {
+    this.built = existsSync(dir);
+    if (!this.built) return;
+    for (const name of readdirSync(dir)) {
+      const file = join(dir, name);
+      if (!statSync(file).isFile()) continue;
+      this.files.set(name, {
+        body: readFileSync(file),
+        type: TYPES[extname(name)] ?? 'application/octet-stream',
+      });
+    }
+  }
+
+  get(name: string): { body: Buffer; type: string } | undefined {
+    return this.files.get(name);
   }
 }

@@ -1,18 +1,17 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import fastifyStatic from '@fastify/static';
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { OverviewModule } from './overview/overview.module';
-import { ConsoleIndex, consoleDir, consoleHeaders, newNonce } from './console-files';
+import { ConsoleAssets, ConsoleIndex, consoleDir, consoleHeaders, newNonce } from './console-files';
 
 /** Where the console lives on the gateway. */
 export const CONSOLE_PATH = '/console';
 
 /**
  * Serves the built console (`dist/web`, written by `npm run build`) at /console:
- * - `/console/assets/*`: content-hashed files, cached for a year and immutable;
+ * - `/console/assets/*`: content-hashed files, cached for a year and immutable; only the files
+ *   the build wrote are served (listed once at start, so no path can reach outside them);
  * - every other path under /console: `index.html` (the single-page app routes it), never cached,
  *   with a fresh nonce for Mantine's `<style>` elements in its Content-Security-Policy;
  * - every answer under /console carries the CSP, `Referrer-Policy`, `X-Content-Type-Options`;
@@ -55,32 +54,24 @@ export function serveConsole(fastify: FastifyInstance, dir: string): void {
 
   void fastify.register(async (scope) => {
     // Assets are served only when built; a missing one is a 404, never the page.
-    const assets = join(dir, 'assets');
-    if (!existsSync(assets)) {
-      scope.get(`${CONSOLE_PATH}/assets/*`, (_request, reply) => sendIndex(reply));
-    } else {
-      await scope.register(fastifyStatic, {
-        root: assets,
-        prefix: `${CONSOLE_PATH}/assets/`,
-        decorateReply: false,
-        wildcard: true,
-        index: false,
-        dotfiles: 'ignore',
-        cacheControl: false,
-        // @fastify/static 9 hands the raw response, 10 the Fastify reply: either is written to.
-        setHeaders: (target: unknown) => {
-          const out = target as {
-            header?: (name: string, value: string) => unknown;
-            setHeader?: (name: string, value: string) => unknown;
-          };
-          const headers = { ...consoleHeaders(), 'cache-control': 'public, max-age=31536000, immutable' };
-          for (const [name, value] of Object.entries(headers)) {
-            if (typeof out.header === 'function') out.header(name, value);
-            else out.setHeader?.(name, value);
-          }
-        },
-      });
-    }
+    const assets = new ConsoleAssets(join(dir, 'assets'));
+    scope.get(`${CONSOLE_PATH}/assets/*`, (request, reply) => {
+      if (!assets.built) return sendIndex(reply);
+      const name = (request.params as { '*': string })['*'];
+      const asset = assets.get(name);
+      if (!asset) {
+        return reply
+          .code(404)
+          .headers({ ...consoleHeaders(), 'cache-control': 'no-store' })
+          .type('application/json')
+          .send({ error: { code: 'NOT_FOUND', message: `no console asset named "${name}" in this build` } });
+      }
+      return reply
+        .code(200)
+        .headers({ ...consoleHeaders(), 'cache-control': 'public, max-age=31536000, immutable' })
+        .type(asset.type)
+        .send(asset.body);
+    });
     scope.get(CONSOLE_PATH, (_request, reply) => sendIndex(reply));
     scope.get(`${CONSOLE_PATH}/*`, (_request, reply) => sendIndex(reply));
     scope.get('/', (_request, reply) =>

@@ -51,7 +51,8 @@ function seconds(s: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-const STATE_COLOR = { up: 'green', down: 'red', 'on-demand': 'gray' } as const;
+// Dark shades: white badge text stays above AA contrast (4.5:1).
+const STATE_COLOR = { up: 'teal.9', down: 'red.9', 'on-demand': 'gray.7' } as const;
 
 /** Is the gateway healthy, and what is happening right now: the last hour, refreshing itself. */
 export function OverviewPage() {
@@ -106,15 +107,15 @@ export function OverviewPage() {
 
       <SimpleGrid cols={{ base: 2, md: 4, lg: 8 }} spacing="sm">
         <Stat label="Calls" value={o.totals.calls} hint="last hour" />
-        <Stat label="Denied" value={o.totals.denied} color={o.totals.denied > 0 ? 'orange' : undefined} />
+        <Stat label="Denied" value={o.totals.denied} color={o.totals.denied > 0 ? 'orange.9' : undefined} />
         <Stat label="Rate-limited" value={o.totals.rateLimited} />
-        <Stat label="Errors" value={o.totals.errors} color={o.totals.errors > 0 ? 'red' : undefined} />
+        <Stat label="Errors" value={o.totals.errors} color={o.totals.errors > 0 ? 'red.8' : undefined} />
         <Stat label="Gateway p50 / p99" value={ms(o.latency.gateway)} />
         <Stat label="Upstream p50 / p99" value={ms(o.latency.upstream)} />
         <Stat
           label="Bypass grants"
           value={o.bypass.active}
-          color={o.bypass.active > 0 ? 'red' : undefined}
+          color={o.bypass.active > 0 ? 'red.8' : undefined}
           hint={`active · ${o.bypass.pendingApproval} awaiting approval`}
         />
         <Stat
@@ -140,9 +141,9 @@ export function OverviewPage() {
           <Group justify="space-between" mb="xs">
             <Text fw={600}>Upstreams</Text>
             {down.length > 0 ? (
-              <Badge color="red">{down.length} down</Badge>
+              <Badge color="red.9">{down.length} down</Badge>
             ) : (
-              <Badge color="green">healthy</Badge>
+              <Badge color="teal.9">healthy</Badge>
             )}
           </Group>
           <Table>
@@ -160,8 +161,8 @@ export function OverviewPage() {
                   <Table.Td>
                     {u.transport}, {u.sharing}
                   </Table.Td>
-                  <Table.Td>
-                    <Badge variant="light" color={STATE_COLOR[u.state]}>
+                  <Table.Td style={{ whiteSpace: 'nowrap' }}>
+                    <Badge color={STATE_COLOR[u.state]} styles={{ label: { overflow: 'visible' } }}>
                       {u.state}
                     </Badge>
                   </Table.Td>
@@ -175,11 +176,11 @@ export function OverviewPage() {
           <Group justify="space-between" mb="xs">
             <Text fw={600}>Audit export</Text>
             {!o.export.enabled ? (
-              <Badge color="gray">off</Badge>
+              <Badge color="gray.7">off</Badge>
             ) : dead > 0 ? (
-              <Badge color="red">{dead} dead letters</Badge>
+              <Badge color="red.9">{dead} dead letters</Badge>
             ) : (
-              <Badge color="green">no dead letters</Badge>
+              <Badge color="teal.9">no dead letters</Badge>
             )}
           </Group>
           {o.export.enabled ? (
@@ -196,7 +197,7 @@ export function OverviewPage() {
                 {o.export.sinks.map((s) => (
                   <Table.Tr key={s.sink}>
                     <Table.Td>{s.sink}</Table.Td>
-                    <Table.Td c={s.alerting ? 'red' : undefined}>{seconds(s.lagSeconds)}</Table.Td>
+                    <Table.Td c={s.alerting ? 'red.9' : undefined}>{seconds(s.lagSeconds)}</Table.Td>
                     <Table.Td>{s.undelivered}</Table.Td>
                     <Table.Td>{s.deadLetters}</Table.Td>
                   </Table.Tr>
@@ -228,7 +229,7 @@ export function OverviewPage() {
                   <Table.Td>
                     {r.hostname}{' '}
                     {r.live ? null : (
-                      <Badge size="xs" color="gray">
+                      <Badge size="xs" color="gray.7">
                         gone
                       </Badge>
                     )}
