@@ -9,7 +9,7 @@ import {
   launchChromium,
   openPage,
   pageProblems,
-  SCREENSHOT_DIR,
+  screenshot,
   signIn,
   startConsoleGateway,
   type ConsoleGateway,
@@ -95,33 +95,6 @@ upstreams:
       },
     );
     return res.json as { result?: { isError?: boolean }; error?: { code: number; message: string } };
-  }
-
-  /**
-   * docs/console/<name>-light.png and -dark.png. The harness's `screenshot` waits with a string
-   * `waitForFunction`, which the console's CSP (no unsafe-eval) refuses; this polls through
-   * `evaluate` (the DevTools protocol) instead.
-   */
-  async function screenshot(page: Page, name: string): Promise<void> {
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme: scheme });
-      for (let i = 0; ; i++) {
-        const now = await page.evaluate<string | null>(
-          "document.documentElement.getAttribute('data-mantine-color-scheme')",
-        );
-        if (now === scheme) break;
-        if (i > 50) throw new Error(`the console did not switch to the ${scheme} scheme`);
-        await page.waitForTimeout(100);
-      }
-      await page.waitForTimeout(400);
-      await page.screenshot({
-        path: join(SCREENSHOT_DIR, `${name}-${scheme}.png`),
-        fullPage: true,
-        animations: 'disabled',
-      });
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
   }
 
   async function signedIn(user: Person): Promise<Page> {
