@@ -7,6 +7,7 @@ import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/obser
 import { PolicyModule, PolicyStage } from '@gatehouse/policy';
 import { RateLimitGate, RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportModule } from '@gatehouse/transport';
+import { ConsoleModule } from './console/console.module';
 import { HealthController } from './health/health.controller';
 
 /** The gateway's root module: every lib plugs in here, the call pipeline lives in transport. */
@@ -29,6 +30,8 @@ export class AppModule {
         }),
         // The audit export: health endpoint, and the relay and sinks themselves with export.inProcess.
         ExportModule.forRoot('gateway'),
+        // The browser console at /console (dist/web) and its overview endpoint.
+        ConsoleModule,
       ],
       controllers: [HealthController],
     };

@@ -1,0 +1,1 @@
+export { BreakGlassPage } from './BreakGlassPage';
