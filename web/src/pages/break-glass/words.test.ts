@@ -22,10 +22,23 @@ function grant(status: Grant['status'], extra: Partial<Grant> = {}): Grant {
   return {
     id: '7b0c4a52-8a43-4b43-9f0e-0d6d0f6f2c11',
     status,
+    effective: status === 'active',
     mode: status === 'pending-approval' ? 'approval-first' : 'immediate',
-    openedBy: { subject: 'erin', name: 'Erin Evans' },
+    reason: 'INC-1 database down',
+    incident: null,
+    scope: { servers: [], tools: [] },
     covers: { everyone: false, users: ['bob'], groups: [] },
-    review: { required: true, overdue: false, reviewedAt: null, reviewedBy: null },
+    lifts: { policyDenies: true, rateLimits: false },
+    durationSeconds: 3600,
+    openedBy: { subject: 'erin', name: 'Erin Evans' },
+    openedAt: '2026-12-08T09:00:00Z',
+    activatedAt: status === 'pending-approval' ? null : '2026-12-08T09:00:00Z',
+    expiresAt: '2026-12-08T10:00:00Z',
+    approvedBy: null,
+    approvedAt: null,
+    revokedBy: null,
+    revokedAt: null,
+    review: { required: true, dueAt: null, overdue: false, reviewedAt: null, reviewedBy: null, note: null },
     ...extra,
   };
 }
@@ -47,8 +60,11 @@ test('the UI offers only what the server allows: four eyes for approval and revi
   const reviewed = grant('expired', {
     review: {
       required: true,
+      dueAt: null,
+      overdue: false,
       reviewedAt: '2026-12-08T10:00:00Z',
       reviewedBy: { subject: 'frank', name: null },
+      note: 'checked the calls',
     },
   });
   expect(canReview(reviewed, carol)).toBe(false);
