@@ -85,8 +85,10 @@ export class CreateAuditRollups1795499000000 implements MigrationInterface {
         END
       $$`);
 
+    // SECURITY DEFINER: the app role (INSERT and SELECT on audit_event) needs no write grant on the
+    // rollups; it cannot change them except by appending records.
     await queryRunner.query(`CREATE FUNCTION audit_rollup_apply() RETURNS trigger
-      LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       BEGIN
 ${rollupStatements('new_rows').join(';\n')};
         RETURN NULL;
