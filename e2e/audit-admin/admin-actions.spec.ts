@@ -269,7 +269,10 @@ describe('admin actions in the audit trail', () => {
     );
     expect(refused.attempt.arguments).toMatchObject({ query: { period: 'whenever you like' } });
     expect(refused.end).toMatchObject({ outcome: 'error', error_code: 400 });
-    expect(refused.end.error_message).toMatch(/^INVALID_REQUEST: /);
+    // An unreadable phrase has its own code (issue 15: the answer carries suggestions).
+    expect(refused.end.error_message).toMatch(
+      /^PERIOD_UNREADABLE: cannot read the period "whenever you like"/,
+    );
   });
 
   describe('with the audit store refusing inserts', () => {

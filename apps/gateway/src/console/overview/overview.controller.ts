@@ -1,8 +1,8 @@
 import { Controller, Get, Header, Query, UseFilters } from '@nestjs/common';
-import { Roles } from '@gatehouse/auth';
+import { ApiRoute, apiError, ok, Roles } from '@gatehouse/auth';
 import { apiErrorFilter } from '@gatehouse/observability';
 import { OverviewError } from './overview-error';
-import { overviewQuerySchema, type OverviewResponse } from './overview.schemas';
+import { overviewQuerySchema, overviewResponseSchema, type OverviewResponse } from './overview.schemas';
 import { OverviewService } from './overview.service';
 
 /** `GET /api/v1/overview` (any console role): the last hour at a glance, for the console. */
@@ -21,6 +21,15 @@ export class OverviewController {
 
   @Get('overview')
   @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'console',
+    operationId: 'getOverview',
+    summary:
+      'The last minutes at a glance: calls, denies, rate-limited, errors and latency per minute; upstreams, export lag, grants, replicas',
+    query: overviewQuerySchema,
+    responses: { 200: ok('The overview', overviewResponseSchema) },
+    errors: { 400: apiError('minutes is not a whole number from 5 to 60', 'INVALID_QUERY') },
+  })
   async overview(@Query() query: unknown): Promise<OverviewResponse> {
     const parsed = overviewQuerySchema.safeParse(query ?? {});
     if (!parsed.success) {
