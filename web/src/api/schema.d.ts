@@ -118,6 +118,57 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/audit/period': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The exact interval a period phrase means in a time zone, as the summary would use it (roles: auditor, admin) */
+    get: operations['resolveAuditPeriod'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/principals': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Principals seen in the trail, matched on subject, name or email, most recently seen first (roles: auditor, admin) */
+    get: operations['listAuditPrincipals'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/rollups/check': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Whether the rollups of whole UTC days agree with the raw trail (roles: auditor, admin) */
+    get: operations['checkAuditRollups'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/audit/users/{subject}/summary': {
     parameters: {
       query?: never;
@@ -132,6 +183,43 @@ export interface paths {
     get: operations['getUserActivitySummary'];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/users/{subject}/timeline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One principal's calls over a period, per bucket and series (allowed, denied, shadow-denied, rate-limited, bypassed, failed) (roles: auditor, admin)
+     * @description failed overlaps the others: a call forwarded and then failed counts where it was allowed or bypassed and in failed.
+     */
+    get: operations['getUserTimeline'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/audit/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Verifies the hash chain over a period with the verifier of gatehouse audit verify (roles: auditor, admin) */
+    post: operations['verifyAuditPeriod'];
     delete?: never;
     options?: never;
     head?: never;
@@ -292,6 +380,23 @@ export interface paths {
     };
     /** This document (no sign-in needed) */
     get: operations['getOpenApiDocument'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/overview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The last minutes at a glance: calls, denies, rate-limited, errors and latency per minute; upstreams, export lag, grants, replicas (roles: admin, policy-approver, incident-responder, auditor) */
+    get: operations['getOverview'];
     put?: never;
     post?: never;
     delete?: never;
@@ -1653,6 +1758,324 @@ export interface operations {
       };
     };
   };
+  resolveAuditPeriod: {
+    parameters: {
+      query: {
+        /** @description a period in words: "today", "yesterday 9-17", "last Thursday", "last week", "this month", "last 7 days", "2026-12-01..2026-12-03" */
+        phrase: string;
+        /** @description IANA time zone the phrase is meant in, e.g. Europe/Berlin (default UTC) */
+        tz?: string;
+        /** @description reference time for the phrase (default: now) */
+        now?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The resolved interval */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            phrase: string;
+            tz: string;
+            /** @description start, included */
+            from: string;
+            /** @description end, excluded */
+            to: string;
+          };
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field; PERIOD_UNREADABLE: the period phrase cannot be read; the refusal lists phrases to try */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST' | 'PERIOD_UNREADABLE';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  listAuditPrincipals: {
+    parameters: {
+      query?: {
+        /** @description case-insensitive substring of subject, name or email; empty = most recent */
+        q?: string;
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The principals */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            principals: {
+              subject: string;
+              name?: string;
+              email?: string;
+              /** @description principal kind as the trail records it (user, service, …) */
+              kind: string;
+              /** @description calls (intent records) in the whole trail */
+              calls: number;
+              /** @description newest record of this principal, any kind */
+              lastSeenAt: string;
+            }[];
+          };
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  checkAuditRollups: {
+    parameters: {
+      query: {
+        /** @description ISO 8601 instant */
+        from: string;
+        /** @description ISO 8601 instant */
+        to: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The comparison */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            ok: boolean;
+            /** @description first whole UTC day checked */
+            from: string;
+            /** @description ISO 8601 instant (UTC) */
+            to: string;
+            mismatches: {
+              /** @enum {string} */
+              table: 'audit_rollup_day' | 'audit_rollup_hour';
+              key: string;
+              rollup: string;
+              trail: string;
+            }[];
+          };
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
   getUserActivitySummary: {
     parameters: {
       query?: {
@@ -1723,6 +2146,292 @@ export interface operations {
             error?: {
               /** @enum {unknown} */
               code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  getUserTimeline: {
+    parameters: {
+      query?: {
+        /** @description a period in words: "today", "yesterday 9-17", "last Thursday", "last week", "this month", "last 7 days", "2026-12-01..2026-12-03" */
+        period?: string;
+        /** @description ISO 8601 instant */
+        from?: string;
+        /** @description ISO 8601 instant */
+        to?: string;
+        /** @description IANA time zone the phrase is meant in, e.g. Europe/Berlin (default UTC) */
+        tz?: string;
+        /** @description reference time for the phrase (default: now) */
+        now?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The principal subject */
+        subject: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The timeline */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            subject: string;
+            /** @description ISO 8601 instant (UTC) */
+            from: string;
+            /** @description ISO 8601 instant (UTC) */
+            to: string;
+            tz: string;
+            phrase: string | null;
+            bucketSeconds: number;
+            buckets: {
+              /** @description ISO 8601 instant (UTC) */
+              start: string;
+              /** @description calls allowed by policy (intent outcome allowed; ingested calls not denied) */
+              allowed: number;
+              /** @description calls refused by policy (intent outcome denied) */
+              denied: number;
+              /** @description calls a shadow rule would deny, forwarded anyway (intent shadow_denied; ingested calls the policy denies) */
+              shadow_denied: number;
+              /** @description calls refused by a rate limit (intent outcome rate_limited) */
+              rate_limited: number;
+              /** @description calls a break-glass grant let through (intent outcome bypassed) */
+              bypassed: number;
+              /** @description policy errors (intent policy_error) plus forwarded calls that ended in error or aborted (outcome record, at its time); a forwarded call that failed is also counted in allowed, shadow_denied or bypassed */
+              failed: number;
+            }[];
+          };
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field; PERIOD_UNREADABLE: the period phrase cannot be read; the refusal lists phrases to try */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST' | 'PERIOD_UNREADABLE';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+      /** @description AUDIT_UNAVAILABLE: the audit trail could not record this admin action, so it was not done and nothing changed (with Retry-After); try again shortly */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  verifyAuditPeriod: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': {
+          /** @description a period in words: "today", "yesterday 9-17", "last Thursday", "last week", "this month", "last 7 days", "2026-12-01..2026-12-03" */
+          period?: string;
+          /** @description ISO 8601 instant */
+          from?: string;
+          /** @description ISO 8601 instant */
+          to?: string;
+          /**
+           * @description IANA time zone the phrase is meant in, e.g. Europe/Berlin (default UTC)
+           * @default UTC
+           */
+          tz?: string;
+          /** @description reference time for the phrase (default: now) */
+          now?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The verification */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            ok: boolean;
+            /** @description records verified in the period */
+            checked: number;
+            /** @description writer chains those records belong to */
+            chains: number;
+            /** @description ISO 8601 instant (UTC) */
+            from: string;
+            /** @description ISO 8601 instant (UTC) */
+            to: string;
+            /** @description ISO 8601 instant (UTC) */
+            verifiedAt: string;
+            firstId?: string;
+            lastId?: string;
+            /** @description the first broken link of each broken chain */
+            problems: {
+              id?: string;
+              reason: string;
+              writerId?: string;
+              seq?: number;
+            }[];
+          };
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field; PERIOD_UNREADABLE: the period phrase cannot be read */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST' | 'PERIOD_UNREADABLE';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal); CSRF_TOKEN_MISSING / CSRF_TOKEN_INVALID / CROSS_SITE_REQUEST: a console session write without the csrfToken of GET /api/v1/me in x-csrf-token, or from another site */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED' | 'CSRF_TOKEN_MISSING' | 'CSRF_TOKEN_INVALID' | 'CROSS_SITE_REQUEST';
+            };
+          };
+        };
+      };
+      /** @description VERIFY_TOO_LARGE: more than 31 days or 250,000 records */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERIFY_TOO_LARGE';
+            };
+          };
+        };
+      };
+      /** @description VERIFY_BUSY: a verification is running on this replica */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'VERIFY_BUSY';
             };
           };
         };
@@ -2802,6 +3511,152 @@ export interface operations {
             openapi: '3.1.0';
           } & {
             [key: string]: unknown;
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
+            };
+          };
+        };
+      };
+    };
+  };
+  getOverview: {
+    parameters: {
+      query?: {
+        minutes?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The overview */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            totals: {
+              calls: number;
+              denied: number;
+              rateLimited: number;
+              errors: number;
+              bypassed: number;
+            };
+            perMinute: {
+              /** Format: date-time */
+              minute: string;
+              calls: number;
+              denied: number;
+              rateLimited: number;
+              errors: number;
+            }[];
+            latency: {
+              /** @description null when no call in the period has this part */
+              gateway: {
+                p50Ms: number;
+                p99Ms: number;
+              } | null;
+              /** @description null when no call in the period has this part */
+              upstream: {
+                p50Ms: number;
+                p99Ms: number;
+              } | null;
+            };
+            upstreams: {
+              server: string;
+              /** @enum {string} */
+              transport: 'stdio' | 'http';
+              /** @enum {string} */
+              sharing: 'shared' | 'per-session';
+              /** @enum {string} */
+              state: 'up' | 'down' | 'on-demand';
+            }[];
+            export: {
+              enabled: boolean;
+              lagAlertSeconds: number;
+              sinks: {
+                sink: string;
+                lagSeconds: number;
+                alerting: boolean;
+                undelivered: number;
+                deadLetters: number;
+                lastSuccessAt: string | null;
+                lastError: string | null;
+              }[];
+            };
+            bypass: {
+              active: number;
+              pendingApproval: number;
+            };
+            replicas: {
+              id: string;
+              hostname: string;
+              version: string;
+              /** Format: date-time */
+              startedAt: string;
+              /** Format: date-time */
+              lastSeenAt: string;
+              live: boolean;
+            }[];
+          };
+        };
+      };
+      /** @description INVALID_REQUEST: the path, query or body does not have the documented shape; the message names each field; INVALID_QUERY: minutes is not a whole number from 5 to 60 */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INVALID_REQUEST' | 'INVALID_QUERY';
+            };
+          };
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
           };
         };
       };
