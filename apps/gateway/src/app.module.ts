@@ -7,6 +7,7 @@ import { ObservabilityModule, type Logger, type Metrics } from '@gatehouse/obser
 import { PolicyModule, PolicyStage } from '@gatehouse/policy';
 import { RateLimitGate, RateLimitModule, RateLimitStage } from '@gatehouse/rate-limit';
 import { TransportModule } from '@gatehouse/transport';
+import { ConsoleModule } from './console/console.module';
 import { HealthController } from './health/health.controller';
 import { OpenApiFragmentsModule } from './openapi-fragments.module';
 
@@ -31,6 +32,8 @@ export class AppModule {
         }),
         // The audit export: health endpoint, and the relay and sinks themselves with export.inProcess.
         ExportModule.forRoot('gateway'),
+        // The browser console at /console (dist/web) and its overview endpoint.
+        ConsoleModule,
       ],
       controllers: [HealthController],
     };
