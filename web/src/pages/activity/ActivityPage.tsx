@@ -1,8 +1,8 @@
 import { Group, Paper, Skeleton, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
+import { lazy, Suspense } from 'react';
 import { api, unwrap } from '../../api/client';
 import { AnswerSentence, Touched } from './Answer';
-import { CallsChart } from './CallsChart';
 import { fetchTimeline } from './contracts';
 import { eventQuery, EventsTable } from './EventsTable';
 import { ExportButtons } from './ExportButtons';
@@ -12,6 +12,9 @@ import { PeriodBox } from './PeriodBox';
 import { PersonPicker } from './PersonPicker';
 import { ProblemAlert } from './ProblemAlert';
 import { viewerTimeZone } from './time';
+
+// The chart library is most of this screen's JavaScript: the answer renders without waiting for it.
+const CallsChart = lazy(() => import('./CallsChart').then((m) => ({ default: m.CallsChart })));
 
 /**
  * Activity: "what did this person touch, and when?" — the answer as a sentence first, then what
@@ -88,7 +91,9 @@ export function ActivityPage() {
               onRetry={() => void timeline.refetch()}
             />
           ) : timeline.data ? (
-            <CallsChart timeline={timeline.data} />
+            <Suspense fallback={<Skeleton h={180} />}>
+              <CallsChart timeline={timeline.data} />
+            </Suspense>
           ) : (
             <Skeleton h={180} />
           )}

@@ -1,5 +1,7 @@
 import { Anchor, Badge, Paper, SimpleGrid, Table, Text, Title } from '@mantine/core';
+import classes from './activity.module.css';
 import type { ActivitySummary } from './contracts';
+import { toneStyle } from './outcomes';
 import { Stamp, utcTime, wallTime } from './time';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -59,7 +61,7 @@ function TouchedTable({ caption, head, rows }: { caption: string; head: string[]
     <Paper withBorder p="xs">
       <Text fw={600} size="sm" mb={4}>
         {caption}{' '}
-        <Badge size="xs" variant="light">
+        <Badge size="xs" variant="light" className={classes.tone} style={toneStyle('indigo')}>
           {rows.length}
         </Badge>
       </Text>
@@ -82,7 +84,14 @@ function TouchedTable({ caption, head, rows }: { caption: string; head: string[]
                 {r.cells.map((c, i) => (
                   <Table.Td key={i} ff="monospace">
                     {i === r.cells.length - 1 && r.onPick ? (
-                      <Anchor component="button" type="button" fz="xs" ff="monospace" onClick={r.onPick}>
+                      <Anchor
+                        component="button"
+                        type="button"
+                        fz="xs"
+                        ff="monospace"
+                        className={classes.link}
+                        onClick={r.onPick}
+                      >
                         {c}
                       </Anchor>
                     ) : (

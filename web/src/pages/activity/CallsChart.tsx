@@ -1,6 +1,7 @@
 import { BarChart } from '@mantine/charts';
 import { Paper, Text } from '@mantine/core';
 import { DECISION_SERIES, type Timeline } from './contracts';
+import classes from './activity.module.css';
 import { viewerTimeZone } from './time';
 
 /** The timeline's series in the API's words, coloured so refusals stand out. */
@@ -36,10 +37,10 @@ export function CallsChart({ timeline }: { timeline: Timeline }) {
   );
   const minutes = Math.round(timeline.bucketSeconds / 60);
   return (
-    <Paper withBorder p="xs" aria-label="calls over the period">
+    <Paper component="section" withBorder p="xs" aria-label="calls over the period">
       <Text fw={600} size="sm" mb={4}>
         calls over the period{' '}
-        <Text span size="xs" c="dimmed">
+        <Text span size="xs" className={classes.muted}>
           ({total} in buckets of {minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}, by decision)
         </Text>
       </Text>

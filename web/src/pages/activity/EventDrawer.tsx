@@ -1,7 +1,8 @@
 import { Badge, Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
 import type { ReactNode } from 'react';
 import type { AuditEvent } from './contracts';
-import { OutcomeBadge } from './outcomes';
+import classes from './activity.module.css';
+import { OutcomeBadge, toneStyle } from './outcomes';
 import { Stamp } from './time';
 
 const us = (v: number | null | undefined) =>
@@ -12,7 +13,7 @@ const dash = (v: string | number | null | undefined) =>
 function Json({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <Text size="xs">—</Text>;
   return (
-    <Code block fz="xs" style={{ maxHeight: 240, overflow: 'auto' }}>
+    <Code block fz="xs" tabIndex={0} style={{ maxHeight: 240, overflow: 'auto' }}>
       {JSON.stringify(value, null, 2)}
     </Code>
   );
@@ -56,7 +57,14 @@ export function EventDrawer({ event, onClose }: { event: AuditEvent | null; onCl
           (event.matchedRules ?? []).length ? (
             <Group gap={4} key="r">
               {(event.matchedRules ?? []).map((r) => (
-                <Badge key={r} size="xs" variant="outline" tt="none">
+                <Badge
+                  key={r}
+                  size="xs"
+                  variant="light"
+                  tt="none"
+                  className={classes.tone}
+                  style={toneStyle('indigo')}
+                >
                   {r}
                 </Badge>
               ))}
@@ -95,6 +103,7 @@ export function EventDrawer({ event, onClose }: { event: AuditEvent | null; onCl
       onClose={onClose}
       position="right"
       size="lg"
+      closeButtonProps={{ 'aria-label': 'Close the record' }}
       title={event ? `${event.kind} record · ${event.server ?? ''} ${event.tool ?? event.method}` : 'record'}
     >
       {event ? (

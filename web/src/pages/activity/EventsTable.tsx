@@ -3,6 +3,7 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, unwrap } from '../../api/client';
 import type { ActivitySummary, AuditEvent } from './contracts';
+import classes from './activity.module.css';
 import { EventDrawer } from './EventDrawer';
 import type { ActivityParams } from './params';
 import { DECISIONS, OUTCOMES, OutcomeBadge, type Outcome } from './outcomes';
@@ -66,7 +67,7 @@ export function EventsTable({
       <Group gap="xs" mb="xs" align="flex-end">
         <Text fw={600} size="sm" mr="auto">
           events{' '}
-          <Text span size="xs" c="dimmed">
+          <Text span size="xs" className={classes.muted}>
             newest first
             {rows.length ? ` · ${rows.length} shown${events.hasNextPage ? ', more older' : ''}` : ''}
           </Text>
@@ -169,7 +170,7 @@ export function EventsTable({
             {!events.isPending && rows.length === 0 && !events.error ? (
               <Table.Tr>
                 <Table.Td colSpan={10}>
-                  <Text size="xs" c="dimmed">
+                  <Text size="xs" className={classes.muted}>
                     No events match this filter in this period.
                   </Text>
                 </Table.Td>
@@ -189,7 +190,7 @@ export function EventsTable({
             Load older
           </Button>
         ) : rows.length > 0 ? (
-          <Text size="xs" c="dimmed">
+          <Text size="xs" className={classes.muted}>
             That is every event of the period.
           </Text>
         ) : null}

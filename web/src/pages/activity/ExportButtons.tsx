@@ -2,6 +2,7 @@ import { Button, Group, Progress, Text } from '@mantine/core';
 import { useRef, useState } from 'react';
 import { ApiError, type ApiProblem } from '../../api/client';
 import { ProblemAlert } from './ProblemAlert';
+import classes from './activity.module.css';
 
 type Format = 'csv' | 'jsonl';
 
@@ -119,7 +120,7 @@ export function ExportButtons({ query, fileStem }: { query: Record<string, strin
       {progress ? (
         <div aria-live="polite" style={{ marginTop: 4 }}>
           <Progress value={100} animated={running} striped={running} size="xs" aria-label="export progress" />
-          <Text size="xs" c="dimmed" data-testid="export-progress">
+          <Text size="xs" className={classes.muted} data-testid="export-progress">
             {progress.done
               ? `${progress.file}: ${progress.rows} rows, ${kb(progress.bytes)} — downloaded`
               : `${progress.format.toUpperCase()}: ${progress.rows} rows, ${kb(progress.bytes)} so far…`}

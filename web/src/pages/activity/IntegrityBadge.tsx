@@ -2,6 +2,7 @@ import { Badge, Button, Group, HoverCard, List, Loader, Text } from '@mantine/co
 import { useQuery } from '@tanstack/react-query';
 import { unwrap } from '../../api/client';
 import { auditApi } from './contracts';
+import classes from './activity.module.css';
 import { nextStep } from './ProblemAlert';
 import { Stamp } from './time';
 
@@ -22,7 +23,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
   let badge;
   if (verify.isPending) {
     badge = (
-      <Badge variant="light" color="gray" leftSection={<Loader size={10} />}>
+      <Badge variant="outline" color="gray.8" tt="none" leftSection={<Loader size={10} />}>
         verifying chain…
       </Badge>
     );
@@ -30,7 +31,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
     badge = (
       <HoverCard>
         <HoverCard.Target>
-          <Badge variant="light" color="red" tabIndex={0}>
+          <Badge variant="filled" color="red.9" tabIndex={0} tt="none">
             not verified: {verify.error.message}
           </Badge>
         </HoverCard.Target>
@@ -41,7 +42,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
     );
   } else if (verify.data.ok) {
     badge = (
-      <Badge variant="filled" color="teal" data-testid="integrity" tt="none">
+      <Badge variant="filled" color="teal.9" data-testid="integrity" tt="none">
         chain verified · {verify.data.checked} records
       </Badge>
     );
@@ -49,7 +50,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
     badge = (
       <HoverCard width={420}>
         <HoverCard.Target>
-          <Badge variant="filled" color="red" data-testid="integrity" tabIndex={0} tt="none">
+          <Badge variant="filled" color="red.9" data-testid="integrity" tabIndex={0} tt="none">
             chain broken · {verify.data.problems.length} problems in {verify.data.checked} records
           </Badge>
         </HoverCard.Target>
@@ -72,12 +73,12 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
   }
   return (
     <Group gap={6} aria-live="polite">
-      <Text size="xs" c="dimmed">
+      <Text size="xs" className={classes.muted}>
         integrity
       </Text>
       {badge}
       {verify.data ? (
-        <Text size="xs" c="dimmed">
+        <Text size="xs" className={classes.muted}>
           at <Stamp at={verify.data.verifiedAt} seconds />
         </Text>
       ) : null}

@@ -4,6 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError } from '../../api/client';
 import { fetchPeriod, type PeriodProblem, type ResolvedPeriod } from './contracts';
+import classes from './activity.module.css';
 import { nextStep } from './ProblemAlert';
 import { utcTime, wallTime } from './time';
 
@@ -60,7 +61,7 @@ export function PeriodBox({
   let status: React.ReactNode = null;
   if (text.trim() === '') {
     status = (
-      <Text size="xs" c="dimmed">
+      <Text size="xs" className={classes.muted}>
         Type a period, e.g. “last Thursday”, “yesterday 9-17”, “last week”.
       </Text>
     );
@@ -68,7 +69,7 @@ export function PeriodBox({
     status = (
       <Group gap={6}>
         <Loader size={12} />
-        <Text size="xs" c="dimmed">
+        <Text size="xs" className={classes.muted}>
           Reading “{text.trim()}”…
         </Text>
       </Group>
@@ -96,10 +97,11 @@ export function PeriodBox({
             onChange={(e) => setText(e.currentTarget.value)}
             placeholder="last Thursday"
             w={260}
+            classNames={{ description: classes.muted }}
             error={problem ? `${problem.code}: ${problem.message}` : undefined}
             aria-describedby="period-status"
           />
-          <Button type="submit" disabled={text.trim() === '' || Boolean(problem && !stale)}>
+          <Button type="submit" color="indigo.8" disabled={text.trim() === '' || Boolean(problem && !stale)}>
             Show activity
           </Button>
         </Group>
@@ -117,7 +119,13 @@ export function PeriodBox({
                 <Group gap={6}>
                   <Text size="xs">Try:</Text>
                   {suggestions.map((s) => (
-                    <Button key={s} size="compact-xs" variant="light" onClick={() => setText(s)}>
+                    <Button
+                      key={s}
+                      size="compact-xs"
+                      variant="outline"
+                      color="indigo.8"
+                      onClick={() => setText(s)}
+                    >
                       {s}
                     </Button>
                   ))}

@@ -3,6 +3,7 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { fetchPrincipals, type Principal } from './contracts';
+import classes from './activity.module.css';
 import { nextStep } from './ProblemAlert';
 
 /** "Alice Liddell <alice@example.com>" or the subject alone. */
@@ -43,6 +44,7 @@ export function PersonPicker({ value, onChange }: { value: string; onChange: (su
       searchable
       clearable
       w={320}
+      classNames={{ description: classes.muted }}
       data={data}
       value={value || null}
       searchValue={search}
@@ -61,17 +63,17 @@ export function PersonPicker({ value, onChange }: { value: string; onChange: (su
           <Group gap={6} wrap="nowrap">
             <Text size="sm">{p?.name ?? option.value}</Text>
             {p?.email ? (
-              <Text size="xs" c="dimmed">
+              <Text size="xs" className={classes.muted}>
                 {p.email}
               </Text>
             ) : null}
             {p && p.name && p.name !== p.subject ? (
-              <Text size="xs" c="dimmed" ff="monospace">
+              <Text size="xs" className={classes.muted} ff="monospace">
                 {p.subject}
               </Text>
             ) : null}
             {p ? (
-              <Text size="xs" c="dimmed">
+              <Text size="xs" className={classes.muted}>
                 · {p.calls} calls
               </Text>
             ) : null}

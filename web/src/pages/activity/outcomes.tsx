@@ -1,4 +1,6 @@
 import { Badge } from '@mantine/core';
+import type { CSSProperties } from 'react';
+import classes from './activity.module.css';
 
 /** Outcomes as the audit record spells them (the events API's `outcome` filter). */
 export const OUTCOMES = [
@@ -34,8 +36,23 @@ const OUTCOME_COLOUR: Record<string, string> = {
 
 export function OutcomeBadge({ outcome }: { outcome: string }) {
   return (
-    <Badge size="xs" variant="light" color={OUTCOME_COLOUR[outcome] ?? 'gray'} tt="none">
+    <Badge
+      size="xs"
+      variant="light"
+      color={OUTCOME_COLOUR[outcome] ?? 'gray'}
+      tt="none"
+      className={classes.tone}
+      style={toneStyle(OUTCOME_COLOUR[outcome] ?? 'gray')}
+    >
       {outcome}
     </Badge>
   );
+}
+
+/** The text colours of a light badge of `colour`, readable in both schemes (see activity.module.css). */
+export function toneStyle(colour: string): CSSProperties {
+  return {
+    '--tone-light': `var(--mantine-color-${colour}-9)`,
+    '--tone-dark': `var(--mantine-color-${colour}-2)`,
+  } as CSSProperties;
 }
