@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '@gatehouse/config';
+import { startupBanner } from './banner';
 import { startGateway } from './bootstrap';
 import { withDemoUpstreams } from './embedded';
 
@@ -19,10 +20,16 @@ async function main(): Promise<void> {
   const loaded = await configured(() => withDemoUpstreams(loadConfig()));
   const gateway = await configured(() => startGateway(loaded));
   const { config } = loaded;
+  // A person at a terminal gets a banner; collected output (a pipe, a container log) the JSON line.
+  if (process.stdout.isTTY) {
+    process.stdout.write(startupBanner({ url: gateway.url, loaded }));
+    return;
+  }
   gateway.logger.info(
     {
       url: gateway.url,
       config: loaded.file ?? 'none found: embedded defaults with demo upstreams',
+      console: `${gateway.url}/console`,
       mcp: `${gateway.url}/mcp`,
       passthrough: Object.keys(config.upstreams).map((name) => `${gateway.url}/mcp/servers/${name}`),
       health: [`${gateway.url}/healthz`, `${gateway.url}/readyz`, `${gateway.url}/metrics`],

@@ -4,6 +4,7 @@ import fastifyStatic from '@fastify/static';
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { OverviewModule } from './overview/overview.module';
 import { ConsoleIndex, consoleDir, consoleHeaders, newNonce } from './console-files';
 
 /** Where the console lives on the gateway. */
@@ -18,7 +19,7 @@ export const CONSOLE_PATH = '/console';
  * - without a build, /console answers 503 `CONSOLE_NOT_BUILT` saying how to build it.
  * `/` sends a browser to the console (where the IdP's sign-out also lands).
  */
-@Module({})
+@Module({ imports: [OverviewModule] })
 export class ConsoleModule implements OnModuleInit {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
@@ -66,9 +67,17 @@ export function serveConsole(fastify: FastifyInstance, dir: string): void {
         index: false,
         dotfiles: 'ignore',
         cacheControl: false,
-        setHeaders: (res) => {
-          for (const [name, value] of Object.entries(consoleHeaders())) res.setHeader(name, value);
-          res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+        // @fastify/static 9 hands the raw response, 10 the Fastify reply: either is written to.
+        setHeaders: (target: unknown) => {
+          const out = target as {
+            header?: (name: string, value: string) => unknown;
+            setHeader?: (name: string, value: string) => unknown;
+          };
+          const headers = { ...consoleHeaders(), 'cache-control': 'public, max-age=31536000, immutable' };
+          for (const [name, value] of Object.entries(headers)) {
+            if (typeof out.header === 'function') out.header(name, value);
+            else out.setHeader?.(name, value);
+          }
         },
       });
     }
