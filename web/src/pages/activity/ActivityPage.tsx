@@ -10,8 +10,9 @@ import { IntegrityBadge } from './IntegrityBadge';
 import { DEFAULT_PERIOD, useActivityParams } from './params';
 import { PeriodBox } from './PeriodBox';
 import { PersonPicker } from './PersonPicker';
-import { ProblemAlert } from './ProblemAlert';
+import { ApiErrorAlert } from '../../components/ApiErrorAlert';
 import { viewerTimeZone } from './time';
+import { ROLES } from './params';
 
 // The chart library is most of this screen's JavaScript: the answer renders without waiting for it.
 const CallsChart = lazy(() => import('./CallsChart').then((m) => ({ default: m.CallsChart })));
@@ -63,11 +64,7 @@ export function ActivityPage() {
           </Text>
         </Paper>
       ) : summary.error ? (
-        <ProblemAlert
-          error={summary.error}
-          title="The activity could not be shown"
-          onRetry={() => void summary.refetch()}
-        />
+        <ApiErrorAlert error={summary.error} neededRoles={ROLES} onRetry={() => void summary.refetch()} />
       ) : !summary.data || !resolved ? (
         <Stack gap="xs" aria-busy="true">
           <Skeleton h={32} w="70%" />
@@ -85,9 +82,9 @@ export function ActivityPage() {
           </Group>
           <Touched summary={summary.data} onFilter={(patch) => update(patch)} />
           {timeline.error ? (
-            <ProblemAlert
+            <ApiErrorAlert
               error={timeline.error}
-              title="The chart could not be drawn"
+              neededRoles={ROLES}
               onRetry={() => void timeline.refetch()}
             />
           ) : timeline.data ? (

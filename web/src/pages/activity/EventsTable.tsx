@@ -5,9 +5,9 @@ import { api, unwrap } from '../../api/client';
 import type { ActivitySummary, AuditEvent } from './contracts';
 import classes from './activity.module.css';
 import { EventDrawer } from './EventDrawer';
-import type { ActivityParams } from './params';
+import { ROLES, type ActivityParams } from './params';
 import { DECISIONS, OUTCOMES, OutcomeBadge, type Outcome } from './outcomes';
-import { ProblemAlert } from './ProblemAlert';
+import { ApiErrorAlert } from '../../components/ApiErrorAlert';
 import { Stamp } from './time';
 
 const PAGE = 100;
@@ -110,11 +110,7 @@ export function EventsTable({
         />
       </Group>
       {events.error ? (
-        <ProblemAlert
-          error={events.error}
-          title="The events could not be listed"
-          onRetry={() => void events.refetch()}
-        />
+        <ApiErrorAlert error={events.error} neededRoles={ROLES} onRetry={() => void events.refetch()} />
       ) : null}
       <Table.ScrollContainer minWidth={900} maxHeight={520}>
         <Table stickyHeader striped highlightOnHover verticalSpacing={2} fz="xs" aria-label="events">

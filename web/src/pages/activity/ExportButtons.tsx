@@ -1,7 +1,8 @@
 import { Button, Group, Progress, Text } from '@mantine/core';
 import { useRef, useState } from 'react';
 import { ApiError, type ApiProblem } from '../../api/client';
-import { ProblemAlert } from './ProblemAlert';
+import { ApiErrorAlert } from '../../components/ApiErrorAlert';
+import { ROLES } from './params';
 import classes from './activity.module.css';
 
 type Format = 'csv' | 'jsonl';
@@ -127,7 +128,7 @@ export function ExportButtons({ query, fileStem }: { query: Record<string, strin
           </Text>
         </div>
       ) : null}
-      {error ? <ProblemAlert error={error} title="The export failed" /> : null}
+      {error ? <ApiErrorAlert error={error} neededRoles={ROLES} /> : null}
     </div>
   );
 }

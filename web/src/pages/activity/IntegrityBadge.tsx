@@ -2,8 +2,9 @@ import { Badge, Button, Group, HoverCard, List, Loader, Text } from '@mantine/co
 import { useQuery } from '@tanstack/react-query';
 import { unwrap } from '../../api/client';
 import { auditApi } from './contracts';
+import { ROLES } from './params';
 import classes from './activity.module.css';
-import { nextStep } from './ProblemAlert';
+import { nextStep } from '../../components/ApiErrorAlert';
 import { Stamp } from './time';
 
 /**
@@ -36,7 +37,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
           </Badge>
         </HoverCard.Target>
         <HoverCard.Dropdown>
-          <Text size="xs">{nextStep(verify.error)}</Text>
+          <Text size="xs">{nextStep(verify.error, ROLES).advice}</Text>
         </HoverCard.Dropdown>
       </HoverCard>
     );

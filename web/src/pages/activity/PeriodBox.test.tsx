@@ -130,7 +130,7 @@ test('a gateway failure says what to do next and keeps what was typed', async ()
   renderBox();
   fireEvent.change(input(), { target: { value: 'boom' } });
   expect(
-    await screen.findByText(/AUDIT_UNAVAILABLE: try again shortly — The gateway could not answer just now/),
+    await screen.findByText(/AUDIT_UNAVAILABLE: try again shortly — This is usually temporary/),
   ).toBeTruthy();
   expect(input().value).toBe('boom');
 });

@@ -4,8 +4,9 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError } from '../../api/client';
 import { fetchPeriod, type PeriodProblem, type ResolvedPeriod } from './contracts';
+import { ROLES } from './params';
 import classes from './activity.module.css';
-import { nextStep } from './ProblemAlert';
+import { nextStep } from '../../components/ApiErrorAlert';
 import { utcTime, wallTime } from './time';
 
 /** The resolved interval of a phrase, asked of the server (the same parser as every audit query). */
@@ -112,7 +113,7 @@ export function PeriodBox({
               {!problem ? (
                 <Text size="xs" c="red">
                   {period.error instanceof ApiError ? `${period.error.problem.code}: ` : ''}
-                  {period.error.message} — {nextStep(period.error)}
+                  {period.error.message} — {nextStep(period.error, ROLES).advice}
                 </Text>
               ) : null}
               {suggestions.length > 0 ? (

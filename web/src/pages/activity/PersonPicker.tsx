@@ -3,8 +3,9 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { fetchPrincipals, type Principal } from './contracts';
+import { ROLES } from './params';
 import classes from './activity.module.css';
-import { nextStep } from './ProblemAlert';
+import { nextStep } from '../../components/ApiErrorAlert';
 
 /** "Alice Liddell <alice@example.com>" or the subject alone. */
 export function principalLabel(p: Pick<Principal, 'subject' | 'name' | 'email'>): string {
@@ -56,7 +57,11 @@ export function PersonPicker({ value, onChange }: { value: string; onChange: (su
         onChange(subject ?? '');
       }}
       nothingFoundMessage={principals.isFetching ? 'Searching…' : 'Nobody in the trail matches'}
-      error={principals.error ? `${principals.error.message} — ${nextStep(principals.error)}` : undefined}
+      error={
+        principals.error
+          ? `${principals.error.message} — ${nextStep(principals.error, ROLES).advice}`
+          : undefined
+      }
       renderOption={({ option }) => {
         const p = bySubject.get(option.value);
         return (

@@ -33,3 +33,6 @@ export function useActivityParams(): [ActivityParams, (patch: Partial<ActivityPa
   );
   return [params, update];
 }
+
+/** The console roles the audit endpoints need, as errors name them. */
+export const ROLES = 'auditor or admin';

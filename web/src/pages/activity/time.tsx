@@ -1,4 +1,4 @@
-import { Tooltip } from '@mantine/core';
+import { Time } from '../../components/Time';
 
 /** The viewer's IANA time zone, as the browser knows it (the period box sends it as `tz`). */
 export function viewerTimeZone(): string {
@@ -48,13 +48,25 @@ export function utcTime(iso: string): string {
   return Number.isNaN(at.getTime()) ? iso : `${at.toISOString().replace('.000Z', 'Z')} (UTC)`;
 }
 
-/** An instant in the viewer's zone, UTC on hover. */
+const stampFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** An instant in the viewer's zone ("Thu 3 Dec, 09:15"), UTC on hover: the shell's `<Time>`. */
 export function Stamp({ at, seconds = false }: { at: string; seconds?: boolean }) {
-  return (
-    <Tooltip label={utcTime(at)} openDelay={300}>
-      <time dateTime={at} style={{ whiteSpace: 'nowrap' }}>
-        {wallTime(at, viewerTimeZone(), seconds)}
-      </time>
-    </Tooltip>
-  );
+  const timeZone = viewerTimeZone();
+  const key = `${timeZone}|${seconds}`;
+  let format = stampFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      ...(seconds ? { second: '2-digit' } : {}),
+      hourCycle: 'h23',
+    });
+    stampFormats.set(key, format);
+  }
+  return <Time value={at} format={format} />;
 }
