@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { ADMIN_AUDIT } from '@gatehouse/auth';
 import { ADMIN_AUDIT_PROVIDERS } from './admin';
 import { INGEST_CONTROLLERS, INGEST_IMPORTS, INGEST_PROVIDERS } from './ingest';
-import { AUDIT_QUERY_PROVIDERS, AuditQueryController } from './query';
+import { ActivityController, AUDIT_QUERY_PROVIDERS, AuditQueryController } from './query';
 import { AuditStage } from './stage/audit.stage';
 import { AUDIT_WRITER_PROVIDERS } from './store/audit-writer.provider';
 import { AuditWriter } from './store/audit-writer';
@@ -22,7 +22,7 @@ import { AUDIT_SINK } from './types';
 @Global()
 @Module({
   imports: [...INGEST_IMPORTS],
-  controllers: [AuditQueryController, ...INGEST_CONTROLLERS],
+  controllers: [AuditQueryController, ActivityController, ...INGEST_CONTROLLERS],
   providers: [
     ...ADMIN_AUDIT_PROVIDERS,
     ...AUDIT_QUERY_PROVIDERS,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { encodeCursor, type EventFilter } from './filters';
 import type { Period } from './period';
+import { DIMENSION_ROWS, splitByDay, utcDay } from './rollups';
 
 /** One audit row as the API answers it (field names as in `AuditRecord`, chain fields added). */
 export interface AuditEventView {
@@ -79,6 +80,18 @@ const COLUMNS = `id::text AS id, kind, call_id, ${AT} AS at, outcome, principal_
   seq::text AS seq, encode(hash, 'hex') AS hash`;
 
 const REFUSED = `outcome IN ('denied', 'rate_limited', 'policy_error')`;
+
+const FIRST_LAST = `${AT.replace('occurred_at', 'first_at')} AS first, ${AT.replace('occurred_at', 'last_at')} AS last`;
+
+interface SummaryRow {
+  dim: string;
+  server: string | null;
+  name: string | null;
+  calls: number;
+  refused: number;
+  first: string;
+  last: string;
+}
 
 type Row = Record<string, unknown>;
 
@@ -212,17 +225,43 @@ export class AuditQueryService {
    * What `subject` touched in `period`: servers, tools (per server) and resources (per server)
    * from the calls' intent records (one per call, written before forwarding, so a call that
    * crashed mid-way still counts), with call counts, refused counts and first/last time.
+   *
+   * The whole UTC days inside the period come from `audit_rollup_day` (kept by a trigger as
+   * records are written), only the partial days at its edges from `audit_event`: the cost depends
+   * on the number of days and distinct servers, tools and resources, not on the number of calls.
+   * {@link summaryFromTrail} answers the same from the raw trail alone.
    */
   async summary(subject: string, period: Period): Promise<ActivitySummary> {
-    type SummaryRow = {
-      dim: string;
-      server: string | null;
-      name: string | null;
-      calls: number;
-      refused: number;
-      first: string;
-      last: string;
-    };
+    const { whole, edges } = splitByDay(period.from, period.to);
+    const rows = await this.dataSource.query<SummaryRow[]>(
+      `WITH parts AS (
+         SELECT dim, server, name, count(*)::bigint AS calls, count(*) FILTER (WHERE refused)::bigint AS refused,
+                min(occurred_at) AS first_at, max(occurred_at) AS last_at
+           FROM (${DIMENSION_ROWS(
+             'audit_event',
+             `principal_subject = $1 AND ((occurred_at >= $2 AND occurred_at < $3) OR (occurred_at >= $4 AND occurred_at < $5))`,
+           )}) AS c
+          GROUP BY dim, server, name
+         UNION ALL
+         SELECT dim, server, name, calls, refused, first_at, last_at
+           FROM audit_rollup_day WHERE subject = $1 AND day >= $6::date AND day < $7::date
+       ), merged AS (
+         SELECT dim, server, name, sum(calls)::int AS calls, sum(refused)::int AS refused,
+                min(first_at) AS first_at, max(last_at) AS last_at
+           FROM parts GROUP BY dim, server, name
+       )
+       SELECT dim, server, name, calls, refused, ${FIRST_LAST} FROM merged
+       UNION ALL
+       SELECT 'server', server, NULL, sum(calls)::int, sum(refused)::int,
+              ${FIRST_LAST.replace('first_at', 'min(first_at)').replace('last_at', 'max(last_at)')}
+         FROM merged WHERE dim = 'tool' GROUP BY server`,
+      [subject, edges[0].from, edges[0].to, edges[1].from, edges[1].to, utcDay(whole.from), utcDay(whole.to)],
+    );
+    return summaryOf(subject, period, rows);
+  }
+
+  /** The summary from the raw trail alone (the source of truth; the bench's "before"). */
+  async summaryFromTrail(subject: string, period: Period): Promise<ActivitySummary> {
     const rows = await this.dataSource.query<SummaryRow[]>(
       `WITH calls AS MATERIALIZED (
          SELECT server, tool, touched, occurred_at, ${REFUSED} AS refused
@@ -242,34 +281,39 @@ export class AuditQueryService {
          FROM calls CROSS JOIN LATERAL unnest(touched) AS resource GROUP BY server, resource`,
       [subject, period.from, period.to],
     );
-    const entry = (r: (typeof rows)[number]): SummaryEntry => ({
-      calls: r.calls,
-      refused: r.refused,
-      first: r.first,
-      last: r.last,
-    });
-    const byCalls = <T extends SummaryEntry>(a: T, b: T) => b.calls - a.calls || (b.last < a.last ? -1 : 1);
-    const servers = rows
-      .filter((r) => r.dim === 'server')
-      .map((r) => ({ server: r.server ?? '', ...entry(r) }));
-    return {
-      subject,
-      period: {
-        from: period.from.toISOString(),
-        to: period.to.toISOString(),
-        timeZone: period.timeZone,
-        phrase: period.phrase ?? null,
-      },
-      calls: servers.reduce((n, s) => n + s.calls, 0),
-      servers: servers.sort(byCalls),
-      tools: rows
-        .filter((r) => r.dim === 'tool')
-        .map((r) => ({ server: r.server ?? '', tool: r.name ?? '', ...entry(r) }))
-        .sort(byCalls),
-      resources: rows
-        .filter((r) => r.dim === 'resource')
-        .map((r) => ({ server: r.server ?? '', resource: r.name ?? '', ...entry(r) }))
-        .sort(byCalls),
-    };
+    return summaryOf(subject, period, rows);
   }
+}
+
+/** The summary's JSON from its rows (dimension, server, name, counts, first and last). */
+function summaryOf(subject: string, period: Period, rows: SummaryRow[]): ActivitySummary {
+  const entry = (r: (typeof rows)[number]): SummaryEntry => ({
+    calls: r.calls,
+    refused: r.refused,
+    first: r.first,
+    last: r.last,
+  });
+  const byCalls = <T extends SummaryEntry>(a: T, b: T) => b.calls - a.calls || (b.last < a.last ? -1 : 1);
+  const servers = rows
+    .filter((r) => r.dim === 'server')
+    .map((r) => ({ server: r.server ?? '', ...entry(r) }));
+  return {
+    subject,
+    period: {
+      from: period.from.toISOString(),
+      to: period.to.toISOString(),
+      timeZone: period.timeZone,
+      phrase: period.phrase ?? null,
+    },
+    calls: servers.reduce((n, s) => n + s.calls, 0),
+    servers: servers.sort(byCalls),
+    tools: rows
+      .filter((r) => r.dim === 'tool')
+      .map((r) => ({ server: r.server ?? '', tool: r.name ?? '', ...entry(r) }))
+      .sort(byCalls),
+    resources: rows
+      .filter((r) => r.dim === 'resource')
+      .map((r) => ({ server: r.server ?? '', resource: r.name ?? '', ...entry(r) }))
+      .sort(byCalls),
+  };
 }

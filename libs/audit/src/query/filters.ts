@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AUDIT_OUTCOMES, type AuditOutcome, type AuditRecord } from '../types';
 import { AuditQueryError, AuditQueryErrorCode } from './audit-query-error';
-import { checkTimeZone, parsePeriod, PeriodError, type Period } from './period';
+import { checkTimeZone, parsePeriod, PeriodError, periodSuggestions, type Period } from './period';
 
 /** What `GET /api/v1/audit/events` (and its exports) select. */
 export interface EventFilter {
@@ -60,7 +60,8 @@ const summaryQuery = z
   })
   .strict();
 
-function parse<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+/** Validates a query or body with `schema`; 400 `INVALID_REQUEST` naming every problem. */
+export function parse<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
   const result = schema.safeParse(query ?? {});
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) =>
@@ -108,24 +109,53 @@ export function eventFilter(query: unknown): EventFilter {
   };
 }
 
-/** Reads the summary's period: a phrase in `tz`, or explicit from/to; default today. */
-export function summaryPeriod(query: unknown, clock: () => Date): Period {
-  const q = parse(summaryQuery, query);
+/** A period as asked: a phrase in `tz`, or explicit from/to (ISO strings or Dates). */
+export interface PeriodAsked {
+  period?: string | undefined;
+  from?: string | Date | undefined;
+  to?: string | Date | undefined;
+  tz: string;
+  now?: string | Date | undefined;
+}
+
+const asDate = (v: string | Date | undefined): Date | undefined =>
+  v === undefined ? undefined : v instanceof Date ? v : new Date(v);
+
+/**
+ * Resolves a period the one way every audit route does: a phrase through {@link parsePeriod}, or
+ * explicit from/to; default today. An unreadable phrase is 400 `PERIOD_UNREADABLE` with
+ * suggestions; anything else wrong (time zone, both forms, to before from) 400 `INVALID_REQUEST`.
+ */
+export function resolvePeriod(q: PeriodAsked, clock: () => Date): Period {
+  const now = asDate(q.now) ?? clock();
+  const from = asDate(q.from);
+  const to = asDate(q.to);
   try {
     const timeZone = checkTimeZone(q.tz);
     if (q.period !== undefined) {
-      if (q.from || q.to) throw new PeriodError('send either period or from/to, not both');
-      return parsePeriod(q.period, timeZone, q.now ?? clock());
+      if (from || to) throw new PeriodError('send either period or from/to, not both');
+      return parsePeriod(q.period, timeZone, now);
     }
-    if (q.from && q.to) {
-      if (q.to <= q.from) throw new PeriodError('to must be after from');
-      return { from: q.from, to: q.to, timeZone };
+    if (from && to) {
+      if (to <= from) throw new PeriodError('to must be after from');
+      return { from, to, timeZone };
     }
-    if (q.from || q.to) throw new PeriodError('send both from and to (or a period)');
-    return parsePeriod('today', timeZone, q.now ?? clock());
+    if (from || to) throw new PeriodError('send both from and to (or a period)');
+    return parsePeriod('today', timeZone, now);
   } catch (err) {
+    if (err instanceof PeriodError && err.unreadable)
+      throw new AuditQueryError(
+        AuditQueryErrorCode.PERIOD_UNREADABLE,
+        err.message,
+        periodSuggestions(q.tz, now),
+      );
     if (err instanceof PeriodError)
       throw new AuditQueryError(AuditQueryErrorCode.INVALID_REQUEST, err.message);
     throw err;
   }
+}
+
+/** Reads the summary's period: a phrase in `tz`, or explicit from/to; default today. */
+export function summaryPeriod(query: unknown, clock: () => Date): Period {
+  return resolvePeriod(parse(summaryQuery, query), clock);
 }

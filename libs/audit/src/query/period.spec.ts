@@ -1,4 +1,4 @@
-import { parsePeriod, PeriodError } from './period';
+import { parsePeriod, PeriodError, periodSuggestions } from './period';
 
 /** Thursday 12 March 2026, 10:00 UTC (Berlin is UTC+1, New York has been on UTC-4 since 8 March). */
 const NOW = new Date('2026-03-12T10:00:00Z');
@@ -15,6 +15,27 @@ describe('parsePeriod', () => {
     ['this week', 'UTC', NOW, '2026-03-09T00:00:00.000Z', '2026-03-16T00:00:00.000Z'],
     ['last month', 'UTC', NOW, '2026-02-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z'],
     ['March 3 to March 5', 'UTC', NOW, '2026-03-03T00:00:00.000Z', '2026-03-06T00:00:00.000Z'],
+    // ISO ranges: dates are whole days in the zone, both included; instants keep their offset.
+    ['2026-03-01..2026-03-03', 'UTC', NOW, '2026-03-01T00:00:00.000Z', '2026-03-04T00:00:00.000Z'],
+    [
+      '2026-03-01 to 2026-03-03',
+      'Europe/Berlin',
+      NOW,
+      '2026-02-28T23:00:00.000Z',
+      '2026-03-03T23:00:00.000Z',
+    ],
+    ['2026-03-05', 'Pacific/Kiritimati', NOW, '2026-03-04T10:00:00.000Z', '2026-03-05T10:00:00.000Z'],
+    [
+      '2026-03-05T09:00:00Z..2026-03-05T10:30:00+01:00',
+      'UTC',
+      NOW,
+      '2026-03-05T09:00:00.000Z',
+      '2026-03-05T09:30:00.000Z',
+    ],
+    ['last 7 days', 'UTC', NOW, '2026-03-06T00:00:00.000Z', '2026-03-13T00:00:00.000Z'],
+    ['past 2 weeks', 'UTC', NOW, '2026-02-27T00:00:00.000Z', '2026-03-13T00:00:00.000Z'],
+    ['last year', 'Europe/Berlin', NOW, '2024-12-31T23:00:00.000Z', '2025-12-31T23:00:00.000Z'],
+    ['this year', 'UTC', NOW, '2026-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z'],
     // The DST day in New York has 23 hours.
     [
       'yesterday',
@@ -46,5 +67,27 @@ describe('parsePeriod', () => {
     expect(() => parsePeriod('whenever', 'UTC', NOW)).toThrow(
       /cannot read the period "whenever": try "today"/,
     );
+    let thrown: unknown;
+    try {
+      parsePeriod('whenever', 'UTC', NOW);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(PeriodError);
+    expect((thrown as PeriodError).unreadable).toBe(true);
+    expect(periodSuggestions('Pacific/Kiritimati', NOW)).toEqual([
+      'today',
+      'yesterday 9-17',
+      'last Thursday',
+      'last week',
+      'this month',
+      'last 7 days',
+      '2026-03-11..2026-03-13',
+    ]);
+  });
+
+  it('refuses an ISO range that ends before it starts, or a date that does not exist', () => {
+    expect(() => parsePeriod('2026-03-05..2026-03-01', 'UTC', NOW)).toThrow('ends before it starts');
+    expect(() => parsePeriod('2026-02-30..2026-03-01', 'UTC', NOW)).toThrow(PeriodError);
   });
 });
