@@ -66,7 +66,15 @@ function TouchedTable({ caption, head, rows }: { caption: string; head: string[]
         </Badge>
       </Text>
       <Table.ScrollContainer minWidth={360} maxHeight={260}>
-        <Table striped highlightOnHover stickyHeader verticalSpacing={2} fz="xs" aria-label={caption}>
+        <Table
+          striped
+          highlightOnHover
+          stickyHeader
+          verticalSpacing={2}
+          fz="xs"
+          aria-label={caption}
+          style={{ whiteSpace: 'nowrap' }}
+        >
           <Table.Thead>
             <Table.Tr>
               {head.map((h) => (
@@ -137,7 +145,7 @@ export function Touched({
     last: e.last,
   });
   return (
-    <SimpleGrid cols={{ base: 1, lg: 3 }} spacing="sm">
+    <SimpleGrid cols={{ base: 1, xl: 3 }} spacing="sm">
       <TouchedTable
         caption="servers"
         head={['server']}

@@ -53,6 +53,7 @@ export function CallsChart({ timeline }: { timeline: Timeline }) {
         legendProps={{ verticalAlign: 'top', height: 28 }}
         tickLine="none"
         gridAxis="y"
+        yAxisProps={{ allowDecimals: false }}
         series={DECISION_SERIES.map((name) => ({ name, color: SERIES_COLOURS[name] }))}
       />
     </Paper>

@@ -113,7 +113,15 @@ export function EventsTable({
         <ApiErrorAlert error={events.error} neededRoles={ROLES} onRetry={() => void events.refetch()} />
       ) : null}
       <Table.ScrollContainer minWidth={900} maxHeight={520}>
-        <Table stickyHeader striped highlightOnHover verticalSpacing={2} fz="xs" aria-label="events">
+        <Table
+          stickyHeader
+          striped
+          highlightOnHover
+          verticalSpacing={2}
+          fz="xs"
+          aria-label="events"
+          style={{ whiteSpace: 'nowrap' }}
+        >
           <Table.Thead>
             <Table.Tr>
               <Table.Th>occurredAt</Table.Th>
@@ -141,7 +149,6 @@ export function EventsTable({
                     setOpen(e);
                   }
                 }}
-                aria-label={`open the ${e.kind} record of ${e.server ?? ''} ${e.tool ?? e.method} at ${e.occurredAt}`}
               >
                 <Table.Td>
                   <Stamp at={e.occurredAt} seconds />

@@ -32,7 +32,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
     badge = (
       <HoverCard>
         <HoverCard.Target>
-          <Badge variant="filled" color="red.9" tabIndex={0} tt="none">
+          <Badge variant="filled" color="red.9" tabIndex={0} role="button" tt="none">
             not verified: {verify.error.message}
           </Badge>
         </HoverCard.Target>
@@ -51,7 +51,7 @@ export function IntegrityBadge({ period }: { period: { from: string; to: string 
     badge = (
       <HoverCard width={420}>
         <HoverCard.Target>
-          <Badge variant="filled" color="red.9" data-testid="integrity" tabIndex={0} tt="none">
+          <Badge variant="filled" color="red.9" data-testid="integrity" tabIndex={0} role="button" tt="none">
             chain broken · {verify.data.problems.length} problems in {verify.data.checked} records
           </Badge>
         </HoverCard.Target>
