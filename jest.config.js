@@ -13,8 +13,8 @@ const server = {
   testMatch: ['**/*.spec.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }],
-    // openid-client v6 and its dependencies, cookie 2 (which @fastify/cookie imports) and
-    // content-disposition 1 (which @fastify/static imports) ship ESM only; Jest's CJS runtime needs them compiled.
+    // openid-client v6 and its dependencies, and cookie 2 (which @fastify/cookie imports), ship ESM
+    // only; Jest's CJS runtime needs them compiled.
     '/node_modules/.+\\.js$': [
       '@swc/jest',
       {
@@ -25,7 +25,7 @@ const server = {
     ],
   },
   transformIgnorePatterns: [
-    '^(?!.*/node_modules/(openid-client|oauth4webapi|@fastify/cookie|@marcbachmann/cel-js|content-disposition)/).*/node_modules/',
+    '^(?!.*/node_modules/(openid-client|oauth4webapi|@fastify/cookie|@marcbachmann/cel-js)/).*/node_modules/',
   ],
   moduleNameMapper: { '^@gatehouse/(.*)$': '<rootDir>/libs/$1/src/index.ts' },
 };
@@ -62,7 +62,5 @@ module.exports = {
   // specs' real gateways need the minute.
   testTimeout: 60000,
   maxWorkers: 2,
-  // Global options (Jest ignores them inside a project).
-  testTimeout: 60000,
   forceExit: false,
 };

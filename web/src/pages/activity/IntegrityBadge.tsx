@@ -1,7 +1,6 @@
 import { Badge, Button, Group, HoverCard, List, Loader, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { unwrap } from '../../api/client';
-import { auditApi } from './contracts';
+import { verifyPeriod } from './contracts';
 import { ROLES } from './params';
 import classes from './activity.module.css';
 import { nextStep } from '../../components/ApiErrorAlert';
@@ -14,10 +13,7 @@ import { Stamp } from './time';
 export function IntegrityBadge({ period }: { period: { from: string; to: string } }) {
   const verify = useQuery({
     queryKey: ['audit', 'verify', period.from, period.to],
-    queryFn: async ({ signal }) =>
-      unwrap(
-        await auditApi.POST('/api/v1/audit/verify', { body: { from: period.from, to: period.to }, signal }),
-      ),
+    queryFn: ({ signal }) => verifyPeriod(period.from, period.to, signal),
     staleTime: Infinity,
     retry: false,
   });

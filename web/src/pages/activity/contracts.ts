@@ -1,37 +1,30 @@
-import type { Client } from 'openapi-fetch';
-import { api, ApiError, type ApiProblem } from '../../api/client';
+import { api, ApiError, unwrap, type ApiProblem } from '../../api/client';
 import type { components, paths } from '../../api/schema';
 
 /**
- * Hand-declared shapes of the audit endpoints that are not yet in the generated `schema.d.ts`
- * (principals, period, timeline, verify). When the generated client has them, these types and
- * {@link auditApi} are replaced by `components['schemas'][...]` and `api` (one file to switch).
+ * The Activity screen's view of the audit API. Every type comes from the generated
+ * `schema.d.ts`. The write (verify) goes through the typed client `api` (CSRF header); the GETs
+ * the screen asks while someone types go through {@link getJson}, plain same-origin `fetch`, so
+ * component tests can answer them with a stubbed `fetch`. A refusal becomes an `ApiError` carrying
+ * the server's code, message and extras (a period's suggestions).
  */
 
 export type AuditEvent = components['schemas']['AuditEvent'];
 export type AuditEventPage = components['schemas']['AuditEventPage'];
 export type ActivitySummary = components['schemas']['ActivitySummary'];
 
-/** `GET /api/v1/audit/principals?q=&limit=20`. */
-export interface Principal {
-  subject: string;
-  name?: string | null;
-  email?: string | null;
-  kind: string;
-  calls: number;
-  lastSeenAt: string;
+type Json<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: { 200: { content: { 'application/json': infer T } } };
 }
-export interface PrincipalList {
-  principals: Principal[];
-}
+  ? T
+  : never;
 
-/** `GET /api/v1/audit/period?phrase=&tz=`: the exact interval a phrase names, [from, to). */
-export interface ResolvedPeriod {
-  phrase: string;
-  tz: string;
-  from: string;
-  to: string;
-}
+export type PrincipalList = Json<'/api/v1/audit/principals', 'get'>;
+export type Principal = PrincipalList['principals'][number];
+/** The exact interval a phrase names, [from, to). */
+export type ResolvedPeriod = Json<'/api/v1/audit/period', 'get'>;
+export type Timeline = Json<'/api/v1/audit/users/{subject}/timeline', 'get'>;
+export type VerifyResult = Json<'/api/v1/audit/verify', 'post'>;
 
 /** The 400 body of an unreadable phrase: `error.code` is `PERIOD_UNREADABLE`. */
 export interface PeriodProblem extends ApiProblem {
@@ -46,63 +39,12 @@ export const DECISION_SERIES = [
   'rate_limited',
   'bypassed',
   'failed',
-] as const;
+] as const satisfies ReadonlyArray<Exclude<keyof Timeline['buckets'][number], 'start'>>;
 export type DecisionSeries = (typeof DECISION_SERIES)[number];
 
-/** `GET /api/v1/audit/users/{subject}/timeline?period=&tz=`. */
-export interface Timeline {
-  from: string;
-  to: string;
-  bucketSeconds: number;
-  buckets: Array<{ start: string } & Record<DecisionSeries, number>>;
-}
-
-/** `POST /api/v1/audit/verify` with `{ from, to }`. */
-export interface VerifyResult {
-  ok: boolean;
-  checked: number;
-  from: string;
-  to: string;
-  verifiedAt: string;
-  firstId?: string | null;
-  lastId?: string | null;
-  problems: Array<{ id?: string | null; reason: string }>;
-}
-
-interface ErrorBody {
-  content: { 'application/json': { error: ApiProblem } };
-}
-
-/** The new endpoints in openapi-typescript's shape, so `auditApi` is typed like `api`. */
-interface PendingPaths {
-  '/api/v1/audit/verify': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    get?: never;
-    put?: never;
-    post: {
-      parameters: { query?: never; header?: never; path?: never; cookie?: never };
-      requestBody: { content: { 'application/json': { from: string; to: string } } };
-      responses: {
-        200: { headers: Record<string, unknown>; content: { 'application/json': VerifyResult } };
-        400: { headers: Record<string, unknown> } & ErrorBody;
-        401: { headers: Record<string, unknown> } & ErrorBody;
-        403: { headers: Record<string, unknown> } & ErrorBody;
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-}
-
-/** The same client instance as `api` (same CSRF middleware), typed with the pending paths too. */
-export const auditApi = api as unknown as Client<paths & PendingPaths>;
-
 /**
- * GET of a pending endpoint with plain `fetch` (same origin, session cookie; GETs need no CSRF
- * token): the JSON body, or an {@link ApiError} with the server's code, message and extras.
+ * GET with plain `fetch` (same origin, session cookie; GETs need no CSRF token): the JSON body, or
+ * an {@link ApiError} with the server's code, message and extras.
  */
 export async function getJson<T>(
   path: string,
@@ -133,3 +75,6 @@ export const fetchPeriod = (phrase: string, tz: string, signal?: AbortSignal) =>
 
 export const fetchTimeline = (subject: string, period: string, tz: string, signal?: AbortSignal) =>
   getJson<Timeline>(`/api/v1/audit/users/${encodeURIComponent(subject)}/timeline`, { period, tz }, signal);
+
+export const verifyPeriod = async (from: string, to: string, signal?: AbortSignal): Promise<VerifyResult> =>
+  unwrap(await api.POST('/api/v1/audit/verify', { body: { from, to }, signal }));
