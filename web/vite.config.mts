@@ -6,7 +6,7 @@ import { defineConfig } from 'vite';
  * every asset URL is built with that base; `npm run build` writes it to dist/web.
  */
 export default defineConfig({
-  root: __dirname,
+  root: import.meta.dirname,
   base: '/console/',
   plugins: [react()],
   build: {
@@ -14,6 +14,9 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
     assetsDir: 'assets',
+    // The budget that matters is gzipped first-load JavaScript (300 KB), measured by
+    // `npm run bench:console`; raw chunks of ~500 KB (the shell, the chart) are within it.
+    chunkSizeWarningLimit: 600,
   },
   server: {
     proxy: {
