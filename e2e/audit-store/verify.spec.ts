@@ -27,8 +27,12 @@ describe('gatehouse audit verify (real Postgres)', () => {
     await store.close();
   });
 
-  /** Six records of one new writer on a day of their own; returns the day's range and the rows by seq. */
-  async function chain() {
+  /**
+   * Six records of one new writer on a day of their own; returns the day's range and the rows by
+   * seq. `elsewhere` records (by index) carry a time a year away from the day (a year later, so
+   * no other case's range holds them), as a fallback upload written late carries its own time.
+   */
+  async function chain(elsewhere: number[] = []) {
     day += 1;
     const from = new Date(Date.UTC(2030, 0, day));
     const to = new Date(Date.UTC(2030, 0, day + 1));
@@ -39,7 +43,9 @@ describe('gatehouse audit verify (real Postgres)', () => {
       lanes: 1,
     });
     const records = Array.from({ length: 6 }, (_, i) =>
-      record({ occurredAt: new Date(from.getTime() + i * 60_000) }),
+      record({
+        occurredAt: new Date(from.getTime() + i * 60_000 + (elsewhere.includes(i) ? 365 * 86_400_000 : 0)),
+      }),
     );
     await Promise.all(records.map((r) => writer.append([r])));
     const writerId = writer.stats().chains[0]?.writerId ?? '';
@@ -79,6 +85,15 @@ describe('gatehouse audit verify (real Postgres)', () => {
     await attacker.query('DELETE FROM audit_event WHERE id = $1', [ids[2]]);
     expect((await verifyChains(store.sql, { from: mid, to })).broken).toEqual([
       expect.objectContaining({ seq: 4, id: ids[3], problem: expect.stringContaining('seq 3 missing') }),
+    ]);
+  });
+
+  it("checks records written between the range's records with a time outside it, instead of calling them deleted", async () => {
+    const { from, to, writerId, ids } = await chain([2, 3]);
+    expect(await verifyChains(store.sql, { from, to })).toMatchObject({ ok: true, chains: 1, records: 6 });
+    await attacker.query(`UPDATE audit_event SET arguments = '{"sql":"SELECT 2"}' WHERE id = $1`, [ids[3]]);
+    expect((await verifyChains(store.sql, { from, to })).broken).toEqual([
+      { writerId, seq: 4, id: ids[3], problem: 'hash does not match the record: it was edited' },
     ]);
   });
 

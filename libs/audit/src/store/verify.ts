@@ -3,7 +3,12 @@ import { chainHash, contentRowFromDb, GENESIS_HASH } from './canonical';
 /** Runs one SQL statement and returns its rows (`DataSource.query`, or a wrapped `pg` client). */
 export type Query = (sql: string, params: unknown[]) => Promise<Array<Record<string, unknown>>>;
 
-/** Which records to check: `occurred_at` in [from, to). Chains entering the range are checked from their predecessor. */
+/**
+ * Which records to check: each writer's chain from its first to its last record with `occurred_at`
+ * in [from, to), including records in between whose time lies outside (a back-dated ingest or a
+ * late outcome is written between in-range records). Chains entering the range are checked from
+ * their predecessor.
+ */
 export interface VerifyOptions {
   from?: Date;
   to?: Date;
@@ -57,18 +62,36 @@ export async function verifyChains(query: Query, options: VerifyOptions = {}): P
     broken = true;
   };
 
+  // A bounded check walks each writer's seq span of the range, so records written in between
+  // with a time outside it are checked too instead of looking deleted.
+  let spans: [string[], string[], string[]] | undefined;
+  if (options.from !== undefined || options.to !== undefined) {
+    const found = await query(
+      `SELECT writer_id, min(seq) AS lo, max(seq) AS hi FROM audit_event WHERE ${range} GROUP BY writer_id`,
+      bounds,
+    );
+    spans = [
+      found.map((r) => String(r.writer_id)),
+      found.map((r) => String(r.lo)),
+      found.map((r) => String(r.hi)),
+    ];
+  }
+  const select = spans
+    ? `SELECT e.* FROM audit_event e
+         JOIN unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS s(writer_id, lo, hi)
+           ON e.writer_id = s.writer_id AND e.seq BETWEEN s.lo AND s.hi`
+    : `SELECT ${COLUMNS} FROM audit_event e WHERE ${range}`;
+  const params: unknown[] = spans ?? bounds;
+  const after = `(e.writer_id, e.seq, e.id) > ($${params.length + 1}::uuid, $${params.length + 2}::bigint, $${params.length + 3}::uuid)`;
+
   let cursor: [string, string, string] | undefined;
   for (;;) {
     const rows = cursor
       ? await query(
-          `SELECT ${COLUMNS} FROM audit_event WHERE ${range} AND (writer_id, seq, id) > ($3::uuid, $4::bigint, $5::uuid)
-           ORDER BY writer_id, seq, id LIMIT ${pageSize}`,
-          [...bounds, ...cursor],
+          `${select} ${spans ? 'WHERE' : 'AND'} ${after} ORDER BY e.writer_id, e.seq, e.id LIMIT ${pageSize}`,
+          [...params, ...cursor],
         )
-      : await query(
-          `SELECT ${COLUMNS} FROM audit_event WHERE ${range} ORDER BY writer_id, seq, id LIMIT ${pageSize}`,
-          bounds,
-        );
+      : await query(`${select} ORDER BY e.writer_id, e.seq, e.id LIMIT ${pageSize}`, params);
     for (const row of rows) {
       report.records += 1;
       const rowWriter = String(row.writer_id);
