@@ -1,5 +1,6 @@
 import { MantineProvider } from '@mantine/core';
 import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { setNonce } from 'get-nonce';
 import { BrowserRouter } from 'react-router';
 import { ApiError } from '../api/client';
 import { goToSignIn } from './session';
@@ -42,6 +43,8 @@ const queryClient = makeQueryClient();
 /** Providers and the router; every screen lives under /console. */
 export function App({ client = queryClient }: { client?: QueryClient }) {
   const nonce = styleNonce();
+  // Mantine's scroll lock (react-remove-scroll) writes its own <style> through get-nonce.
+  setNonce(nonce);
   return (
     <MantineProvider
       theme={theme}

@@ -4,6 +4,8 @@ export const theme = createTheme({
   primaryColor: 'indigo',
   defaultRadius: 'sm',
   fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+  // Someone who asked the system for less motion gets dialogs and menus without animation.
+  respectReducedMotion: true,
 });
 
 /**

@@ -102,9 +102,6 @@ export function GrantDialog({ opened, onClose, viewer, onSubmit, onOpened, zone 
       opened={opened}
       onClose={onClose}
       size="lg"
-      // Scroll locking injects a <style> without the CSP nonce (react-remove-scroll), which the
-      // console's CSP blocks: it would not lock anyway, and the browser would log a violation.
-      lockScroll={false}
       closeButtonProps={{ 'aria-label': 'Close without opening a bypass' }}
       title={<Text fw={700}>Break glass: open a bypass</Text>}
     >

@@ -48,9 +48,6 @@ export function GrantDrawer({
       onClose={onClose}
       position="right"
       size="xl"
-      // Scroll locking injects a <style> without the CSP nonce (react-remove-scroll), which the
-      // console's CSP blocks: it would not lock anyway, and the browser would log a violation.
-      lockScroll={false}
       closeButtonProps={{ 'aria-label': 'Close the grant' }}
       title={`Grant ${id?.slice(0, 8) ?? ''}`}
     >
