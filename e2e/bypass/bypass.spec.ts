@@ -366,6 +366,7 @@ describe('break-glass grants on two replicas', () => {
         'POST /api/v1/bypass/grants/{id}/approve',
         'POST /api/v1/bypass/grants/{id}/revoke',
         'POST /api/v1/bypass/grants/{id}/review',
+        'GET /api/v1/bypass/settings',
       ].sort(),
     );
     const open = doc.components.schemas.OpenBypassGrant;

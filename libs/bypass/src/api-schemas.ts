@@ -82,3 +82,21 @@ export const grantCallsSchema = z
       .meta({ description: 'More calls than limit were made; page with a smaller window in the audit API' }),
   })
   .meta({ id: 'BypassGrantCalls' });
+
+/** `GET /api/v1/bypass/settings`: what the console's dialog states before anyone presses it. */
+export const bypassSettingsSchema = z
+  .object({
+    defaultDurationSeconds: z.number().int().describe('a grant opened without a duration lasts this long'),
+    maxDurationSeconds: z.number().int().describe('no grant lasts longer'),
+    reviewWindowSeconds: z
+      .number()
+      .int()
+      .describe("an immediate grant's review is overdue this long after opening"),
+    upstreams: z
+      .array(z.object({ name: z.string(), mode: z.enum(GRANT_MODES) }))
+      .describe(
+        'each upstream and the mode a grant reaching it takes (approval-first waits for a second person)',
+      ),
+  })
+  .meta({ id: 'BypassSettings' });
+export type BypassSettingsView = z.infer<typeof bypassSettingsSchema>;

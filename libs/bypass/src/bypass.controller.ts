@@ -24,7 +24,13 @@ import {
   type ApiRouteSpec,
   type ConsoleCaller,
 } from '@gatehouse/auth';
-import { grantCallsSchema, grantDetailSchema, grantViewSchema } from './api-schemas';
+import {
+  bypassSettingsSchema,
+  grantCallsSchema,
+  grantDetailSchema,
+  grantViewSchema,
+  type BypassSettingsView,
+} from './api-schemas';
 import { BypassError, BypassErrorCode } from './bypass-error';
 import { BypassErrorFilter, BypassErrorInterceptor } from './bypass-error.filter';
 import { BypassService } from './bypass.service';
@@ -98,6 +104,19 @@ function refused(operationId: string): ApiRouteSpec {
 @Roles('admin', 'incident-responder', 'auditor')
 export class BypassController {
   constructor(private readonly bypass: BypassService) {}
+
+  /** What the dialog states before anyone presses the button: durations and modes. */
+  @Get('settings')
+  @Header('cache-control', 'no-store')
+  @ApiRoute({
+    tag: 'bypass',
+    operationId: 'getBypassSettings',
+    summary: 'The default and maximum grant duration, the review window, and the mode per upstream',
+    responses: { 200: ok('The settings', bypassSettingsSchema) },
+  })
+  settings(): BypassSettingsView {
+    return this.bypass.settingsView();
+  }
 
   /** The console's one button: `{ reason }` is enough. */
   @Post('grants')

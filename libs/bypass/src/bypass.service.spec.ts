@@ -36,6 +36,18 @@ describe('BypassService on real Postgres', () => {
     await fixture?.close();
   });
 
+  it('states its settings: the durations, the review window and the mode a grant reaching each upstream takes', () => {
+    expect(service.settingsView()).toEqual({
+      defaultDurationSeconds: 3600,
+      maxDurationSeconds: 8 * 3600,
+      reviewWindowSeconds: 72 * 3600,
+      upstreams: [
+        { name: 'db', mode: 'approval-first' },
+        { name: 'files', mode: 'immediate' },
+      ],
+    });
+  });
+
   it('lets exactly one of two simultaneous approvals through', async () => {
     const grant = await service.open({ reason: REASON, servers: ['db'], everyone: true }, erin);
     expect(grant.mode).toBe('approval-first');

@@ -8,6 +8,7 @@ import { BypassEvent, type BypassAction } from './bypass-event.entity';
 import { BypassGrant, type GrantStatus } from './bypass-grant.entity';
 import type { OpenBody } from './dto';
 import { GrantCache } from './grant-cache';
+import type { BypassSettingsView } from './api-schemas';
 import { BYPASS_SETTINGS, matcherOf, modeFor, type BypassSettings } from './settings';
 import {
   eventView,
@@ -35,6 +36,20 @@ export class BypassService {
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
+
+  /** The durations and, per upstream, the mode a grant reaching it takes. */
+  settingsView(): BypassSettingsView {
+    const upstreams = Object.keys(this.config.upstreams);
+    return {
+      defaultDurationSeconds: this.settings.defaultDurationSeconds,
+      maxDurationSeconds: this.settings.maxDurationSeconds,
+      reviewWindowSeconds: this.settings.reviewWindowSeconds,
+      upstreams: upstreams.map((name) => ({
+        name,
+        mode: modeFor([name], upstreams, this.settings.modes, false),
+      })),
+    };
+  }
 
   /** Opens a grant: active at once (immediate) or pending a second person's approval. */
   async open(body: OpenBody, by: Principal): Promise<GrantDetail> {

@@ -334,6 +334,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/bypass/settings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The default and maximum grant duration, the review window, and the mode per upstream (roles: admin, incident-responder, auditor) */
+    get: operations['getBypassSettings'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/export/health': {
     parameters: {
       query?: never;
@@ -829,6 +846,20 @@ export interface components {
     };
     BypassRevoke: {
       reason?: string;
+    };
+    BypassSettings: {
+      /** @description a grant opened without a duration lasts this long */
+      defaultDurationSeconds: number;
+      /** @description no grant lasts longer */
+      maxDurationSeconds: number;
+      /** @description an immediate grant's review is overdue this long after opening */
+      reviewWindowSeconds: number;
+      /** @description each upstream and the mode a grant reaching it takes (approval-first waits for a second person) */
+      upstreams: {
+        name: string;
+        /** @enum {string} */
+        mode: 'immediate' | 'approval-first';
+      }[];
     };
     /** @default {} */
     CommentBody: {
@@ -3375,6 +3406,68 @@ export interface operations {
             error?: {
               /** @enum {unknown} */
               code?: 'AUDIT_UNAVAILABLE';
+            };
+          };
+        };
+      };
+    };
+  };
+  getBypassSettings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The settings */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BypassSettings'];
+        };
+      };
+      /** @description NOT_SIGNED_IN / SESSION_ENDED / TOKEN_REJECTED: no console session or bearer token, or it is no longer valid (with WWW-Authenticate) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'NOT_SIGNED_IN' | 'SESSION_ENDED' | 'TOKEN_REJECTED';
+            };
+          };
+        };
+      };
+      /** @description ROLE_REQUIRED: the caller holds none of the roles named in x-roles (an admin action records the refusal) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'ROLE_REQUIRED';
+            };
+          };
+        };
+      };
+      /** @description INTERNAL: an unexpected failure; the log line with the same errorId has the cause */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'] & {
+            error?: {
+              /** @enum {unknown} */
+              code?: 'INTERNAL';
             };
           };
         };

@@ -13,7 +13,7 @@ import {
 } from '@mantine/core';
 import { useState, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
-import { openGrant, useGrants, useInvalidateGrants, useViewer } from './api';
+import { openGrant, useGrantLimits, useGrants, useInvalidateGrants, useViewer } from './api';
 import { ErrorNote } from './ErrorNote';
 import { GrantDialog } from './GrantDialog';
 import { GrantDrawer } from './GrantDrawer';
@@ -54,6 +54,7 @@ function byDue(a: Grant, b: Grant): number {
 }
 
 function BreakGlass({ viewer }: { viewer: Viewer }) {
+  const limits = useGrantLimits();
   const grants = useGrants();
   const invalidate = useInvalidateGrants();
   const [dialog, setDialog] = useState(false);
@@ -139,6 +140,9 @@ function BreakGlass({ viewer }: { viewer: Viewer }) {
 
       {writer && (
         <GrantDialog
+          // Remounted once the gateway's durations arrive, so the default stated is the configured one.
+          key={limits ? 'configured' : 'documented'}
+          {...(limits ? { limits } : {})}
           opened={dialog}
           onClose={() => setDialog(false)}
           viewer={viewer}

@@ -6,12 +6,12 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ApiError } from '../../api/client';
 import { GrantDialog } from './GrantDialog';
-import type { GrantDetail, OpenGrantBody, Viewer } from './words';
+import type { GrantDetail, GrantLimits, OpenGrantBody, Viewer } from './words';
 
 const erin: Viewer = { sub: 'erin', name: 'Erin Evans', roles: ['incident-responder'] };
 const REASON = 'INC-4521: payments DB failover, the deny on write_file blocks the restore';
 
-function setup(onSubmit: (body: OpenGrantBody) => Promise<GrantDetail>) {
+function setup(onSubmit: (body: OpenGrantBody) => Promise<GrantDetail>, limits?: GrantLimits) {
   const onClose = jest.fn();
   const onOpened = jest.fn();
   render(
@@ -23,6 +23,7 @@ function setup(onSubmit: (body: OpenGrantBody) => Promise<GrantDetail>) {
         onSubmit={onSubmit}
         onOpened={onOpened}
         zone="UTC"
+        {...(limits ? { limits } : {})}
       />
     </MantineProvider>,
   );
@@ -48,6 +49,18 @@ test('the defaults are stated in words, and the confirm button repeats them', ()
   expect(
     screen.getByRole('button', { name: 'Open bypass for Erin Evans (you), all servers, 1 hour' }),
   ).toBeTruthy();
+});
+
+test("the gateway's configured durations replace the documented ones in the words and the limits", async () => {
+  const { user } = setup(never, { defaultMinutes: 30, maxMinutes: 120, reviewHours: 24 });
+  const text = screen.getByTestId('grant-summary').textContent ?? '';
+  expect(text).toMatch(/For 30 minutes: until about/);
+  expect(text).toContain('reviews it within 24 hours');
+  expect(
+    screen.getByRole('button', { name: 'Open bypass for Erin Evans (you), all servers, 30 minutes' }),
+  ).toBeTruthy();
+  await user.click(screen.getByText('Advanced: scope, who is covered, duration, rate limits'));
+  expect(screen.getByText('At most 2 hours')).toBeTruthy();
 });
 
 test('the confirm button and the request repeat the chosen scope, people, duration and rate limits', async () => {

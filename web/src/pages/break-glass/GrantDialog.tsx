@@ -18,12 +18,12 @@ import { useState, type FormEvent } from 'react';
 import { ErrorNote } from './ErrorNote';
 import { useNow } from './useNow';
 import {
-  MAX_DURATION_MINUTES,
   MIN_REASON_LENGTH,
-  REVIEW_WINDOW_HOURS,
   confirmText,
   coversPhrase,
   defaultChoice,
+  DOCUMENTED_LIMITS,
+  type GrantLimits,
   durationPhrase,
   localTime,
   openBody,
@@ -45,6 +45,8 @@ export interface GrantDialogProps {
   onOpened?: (grant: GrantDetail) => void;
   /** The viewer's time zone (the browser's by default). */
   zone?: string;
+  /** The gateway's durations (GET /api/v1/bypass/settings); the documented defaults until known. */
+  limits?: GrantLimits;
 }
 
 /** Why the reason cannot be sent yet, or undefined. The server checks the rest of its rule. */
@@ -61,8 +63,16 @@ function reasonProblem(reason: string): string | undefined {
  * until when is stated in words, and the confirm button repeats it. The form lives as long as the
  * page, so a failed request or closing the dialog loses nothing; it is cleared once a grant opens.
  */
-export function GrantDialog({ opened, onClose, viewer, onSubmit, onOpened, zone }: GrantDialogProps) {
-  const [choice, setChoice] = useState<GrantChoice>(defaultChoice);
+export function GrantDialog({
+  opened,
+  onClose,
+  viewer,
+  onSubmit,
+  onOpened,
+  zone,
+  limits = DOCUMENTED_LIMITS,
+}: GrantDialogProps) {
+  const [choice, setChoice] = useState<GrantChoice>(() => defaultChoice(limits.defaultMinutes));
   const [touched, setTouched] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const [sending, setSending] = useState(false);
@@ -75,7 +85,7 @@ export function GrantDialog({ opened, onClose, viewer, onSubmit, onOpened, zone 
   const durationOk =
     Number.isFinite(choice.durationMinutes) &&
     choice.durationMinutes >= 1 &&
-    choice.durationMinutes <= MAX_DURATION_MINUTES;
+    choice.durationMinutes <= limits.maxMinutes;
   const until = localTime(new Date(now + choice.durationMinutes * 60_000), tz);
 
   async function submit(event: FormEvent) {
@@ -86,7 +96,7 @@ export function GrantDialog({ opened, onClose, viewer, onSubmit, onOpened, zone 
     setError(undefined);
     try {
       const grant = await onSubmit(openBody(choice));
-      setChoice(defaultChoice());
+      setChoice(defaultChoice(limits.defaultMinutes));
       setTouched(false);
       onOpened?.(grant);
       onClose();
@@ -134,7 +144,7 @@ export function GrantDialog({ opened, onClose, viewer, onSubmit, onOpened, zone 
             </List>
             <Text size="xs" mt={6}>
               Every call stays in the audit trail. A grant cannot be extended or widened, only revoked. A
-              different person reviews it within {REVIEW_WINDOW_HOURS} hours; where a server needs approval
+              different person reviews it within {limits.reviewHours} hours; where a server needs approval
               first, it waits for a second incident responder or admin and its time starts then.
             </Text>
           </Paper>
@@ -199,15 +209,15 @@ export function GrantDialog({ opened, onClose, viewer, onSubmit, onOpened, zone 
                   )}
                   <NumberInput
                     label="Duration in minutes"
-                    description={`At most ${durationPhrase(MAX_DURATION_MINUTES)}`}
+                    description={`At most ${durationPhrase(limits.maxMinutes)}`}
                     min={1}
-                    max={MAX_DURATION_MINUTES}
+                    max={limits.maxMinutes}
                     allowDecimal={false}
                     value={choice.durationMinutes}
                     onChange={(v) => set('durationMinutes', typeof v === 'number' ? v : Number(v))}
                     error={
                       touched && !durationOk
-                        ? `Choose between 1 minute and ${durationPhrase(MAX_DURATION_MINUTES)}`
+                        ? `Choose between 1 minute and ${durationPhrase(limits.maxMinutes)}`
                         : undefined
                     }
                   />

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap } from '../../api/client';
 import { useMe } from '../../app/session';
-import type { GrantDetail, OpenGrantBody, Viewer } from './words';
+import type { GrantDetail, GrantLimits, OpenGrantBody, Viewer } from './words';
 
 /** Grants, the open grant and its calls refresh this often, so changes made elsewhere show up. */
 export const REFRESH_MS = 5_000;
@@ -15,6 +15,23 @@ export function useViewer(): { data?: Viewer; error: unknown } {
     error: me.error,
     ...(me.data ? { data: { sub: me.data.sub, name: me.data.name, roles: me.data.roles } } : {}),
   };
+}
+
+/** The gateway's grant durations (its `bypass:` settings), in the dialog's minutes and hours. */
+export function useGrantLimits(): GrantLimits | undefined {
+  const settings = useQuery({
+    queryKey: ['bypass', 'settings'],
+    queryFn: async () => unwrap(await api.GET('/api/v1/bypass/settings')),
+    staleTime: 60_000,
+  });
+  const s = settings.data;
+  return s
+    ? {
+        defaultMinutes: Math.round(s.defaultDurationSeconds / 60),
+        maxMinutes: Math.round(s.maxDurationSeconds / 60),
+        reviewHours: Math.round(s.reviewWindowSeconds / 3600),
+      }
+    : undefined;
 }
 
 export function useGrants() {

@@ -40,7 +40,20 @@ export interface GrantChoice {
   requireApproval: boolean;
 }
 
-export function defaultChoice(): GrantChoice {
+/** The durations the dialog states and allows: the gateway's settings, or the documented defaults. */
+export interface GrantLimits {
+  defaultMinutes: number;
+  maxMinutes: number;
+  reviewHours: number;
+}
+
+export const DOCUMENTED_LIMITS: GrantLimits = {
+  defaultMinutes: DEFAULT_DURATION_MINUTES,
+  maxMinutes: MAX_DURATION_MINUTES,
+  reviewHours: REVIEW_WINDOW_HOURS,
+};
+
+export function defaultChoice(defaultMinutes: number = DEFAULT_DURATION_MINUTES): GrantChoice {
   return {
     reason: '',
     incident: '',
@@ -49,7 +62,7 @@ export function defaultChoice(): GrantChoice {
     coverage: 'me',
     users: [],
     groups: [],
-    durationMinutes: DEFAULT_DURATION_MINUTES,
+    durationMinutes: defaultMinutes,
     liftRateLimits: false,
     requireApproval: false,
   };
