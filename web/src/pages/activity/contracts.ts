@@ -1,4 +1,4 @@
-import { api, ApiError, unwrap, type ApiProblem } from '../../api/client';
+import { api, unwrap, type ApiProblem } from '../../api/client';
 import type { components, paths } from '../../api/schema';
 
 /**
@@ -44,7 +44,7 @@ export type DecisionSeries = (typeof DECISION_SERIES)[number];
 
 /**
  * GET with plain `fetch` (same origin, session cookie; GETs need no CSRF token): the JSON body, or
- * an {@link ApiError} with the server's code, message and extras.
+ * the client's `ApiError` (through `unwrap`) with the server's code, message and extras.
  */
 export async function getJson<T>(
   path: string,
@@ -59,12 +59,7 @@ export async function getJson<T>(
     ...(signal ? { signal } : {}),
   });
   const body = (await response.json().catch(() => undefined)) as unknown;
-  if (response.ok && body !== undefined) return body as T;
-  const problem = (body as { error?: ApiProblem } | undefined)?.error;
-  throw new ApiError(
-    response.status,
-    problem ?? { code: `HTTP_${response.status}`, message: response.statusText || 'no answer' },
-  );
+  return unwrap({ data: response.ok ? (body as T | undefined) : undefined, error: body, response });
 }
 
 export const fetchPrincipals = (q: string, signal?: AbortSignal) =>

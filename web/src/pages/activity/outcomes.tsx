@@ -1,5 +1,6 @@
 import { Badge } from '@mantine/core';
 import type { CSSProperties } from 'react';
+import type { operations } from '../../api/schema';
 import classes from './activity.module.css';
 
 /** Outcomes as the audit record spells them (the events API's `outcome` filter). */
@@ -15,8 +16,13 @@ export const OUTCOMES = [
   'aborted',
   'shadow',
   'fallback',
-] as const;
+] as const satisfies readonly ApiOutcome[];
 export type Outcome = (typeof OUTCOMES)[number];
+
+/** The events API's `outcome` values, from the generated client: the list above must name them all. */
+type ApiOutcome = NonNullable<NonNullable<operations['listAuditEvents']['parameters']['query']>['outcome']>;
+const EVERY_OUTCOME_LISTED: [Exclude<ApiOutcome, Outcome>] extends [never] ? true : never = true;
+void EVERY_OUTCOME_LISTED;
 
 export const DECISIONS = ['allow', 'deny', 'shadow-deny', 'bypass'];
 
