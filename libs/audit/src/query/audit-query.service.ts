@@ -1,54 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { z } from 'zod';
+import type { auditEventSchema, eventPageSchema } from '../api-schemas';
 import { encodeCursor, type EventFilter } from './filters';
 import type { Period } from './period';
 import { DIMENSION_ROWS, splitByDay, utcDay } from './rollups';
 
 /** One audit row as the API answers it (field names as in `AuditRecord`, chain fields added). */
-export interface AuditEventView {
-  id: string;
-  kind: string;
-  callId: string;
-  occurredAt: string;
-  outcome: string;
-  principal: {
-    subject: string;
-    name: string | null;
-    email: string | null;
-    groups: string[];
-    certificateSubject: string | null;
-  };
-  client: { name: string | null; version: string | null; bridgeVersion: string | null; ip: string | null };
-  session: string | null;
-  server: string | null;
-  tool: string | null;
-  method: string;
-  action: string | null;
-  arguments: unknown;
-  decision: string | null;
-  matchedRules: string[];
-  policyVersion: number | null;
-  bypassId: string | null;
-  rateLimit: unknown;
-  touched: string[];
-  errorCode: number | null;
-  errorMessage: string | null;
-  gatewayUs: number | null;
-  upstreamUs: number | null;
-  responseBytes: number | null;
-  traceId: string | null;
-  adminAction: string | null;
-  adminTarget: string | null;
-  writerId: string | null;
-  seq: string | null;
-  hash: string | null;
-}
+export type AuditEventView = z.infer<typeof auditEventSchema>;
 
-export interface EventPage {
-  events: AuditEventView[];
-  /** Pass as `cursor` for the next (older) page; null on the last page. */
-  nextCursor: string | null;
-}
+/** A page of events, newest first; `nextCursor` is null on the last page. */
+export type EventPage = z.infer<typeof eventPageSchema>;
 
 /** One line of the activity summary. */
 export interface SummaryEntry {
